@@ -1,0 +1,22 @@
+"""The engine adapter: the only package that imports SpiffWorkflow.
+
+It imports neither flask nor any other part of webapp except its own modules, and speaks in plain
+values: model sources, serialized states, ready tasks, results.
+"""
+
+from webapp.engine.runtime import EngineError, TaskNotReady, WorkflowEngine
+from webapp.engine.specs import InvalidDiagram, ModelSource
+from webapp.engine.types import EngineResult, EngineTask, Problem, ProcessInfo, UserTaskInfo
+
+__all__ = [
+    "EngineError",
+    "EngineResult",
+    "EngineTask",
+    "InvalidDiagram",
+    "ModelSource",
+    "Problem",
+    "ProcessInfo",
+    "TaskNotReady",
+    "UserTaskInfo",
+    "WorkflowEngine",
+]

@@ -1,0 +1,44 @@
+"""Applications for membership and the member numbers they are given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class Application(db.Model):
+    """An applicant's request for membership, carried by one process instance."""
+
+    __table_args__ = (Index("ix_application_applicant", "applicant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    member_type: Mapped[str | None] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(50))
+    industry: Mapped[str | None] = mapped_column(String(50))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stage: Mapped[str] = mapped_column(String(50), default="application", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")  # |admitted|rejected
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    member_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    instance = relationship("ProcessInstance")
+    applicant = relationship("User")
+
+
+class MemberNumberCounter(db.Model):
+    """The last member number handed out per series; numbers are never reused."""
+
+    series: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,91 @@
+"""Process models, their versions, running instances and the projection of their human tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class ProcessModel(db.Model):
+    """A procedure, e.g. admission; its diagram and forms live in versions."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    live_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_version.id", use_alter=True)
+    )
+
+    live_version: Mapped[ModelVersion | None] = relationship(
+        foreign_keys=[live_version_id], post_update=True
+    )
+
+
+class ModelVersion(db.Model):
+    """One immutable version: the BPMN text and its forms, identified by their content hash."""
+
+    __table_args__ = (UniqueConstraint("model_id", "content_hash"),
+                      UniqueConstraint("model_id", "number"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("process_model.id"))
+    number: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    process_id: Mapped[str] = mapped_column(String(200))
+    bpmn: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    model: Mapped[ProcessModel] = relationship(foreign_keys=[model_id])
+
+
+class ProcessInstance(db.Model):
+    """A running or finished instance; `state` is the engine's serialized state without spec."""
+
+    __table_args__ = (Index("ix_process_instance_next_timer_at", "next_timer_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    state: Mapped[str] = mapped_column(Text)
+    # Bumped by every transition; a writer whose version is stale has lost a race.
+    lock_version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    version: Mapped[ModelVersion] = relationship()
+
+
+class HumanTask(db.Model):
+    """One row per user task an instance has offered: the queryable face of the engine state."""
+
+    __table_args__ = (
+        Index("ix_human_task_inbox", "state", "lane", "created_at"),
+        Index("ix_human_task_instance", "instance_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    bpmn_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    stage: Mapped[str | None] = mapped_column(String(50))
+    form: Mapped[str | None] = mapped_column(String(200))
+    ui_form: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default="ready")  # ready|completed|cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    submitted_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    instance: Mapped[ProcessInstance] = relationship()
+    completed_by = relationship("User")
