@@ -18,12 +18,12 @@ class ProcessModel(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    live_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("model_version.id", use_alter=True)
-    )
+    # No foreign key: versions point at their model, and a cycle of constraints would make
+    # creating and dropping the two tables order-dependent on PostgreSQL.
+    live_version_id: Mapped[int | None]
 
     live_version: Mapped[ModelVersion | None] = relationship(
-        foreign_keys=[live_version_id], post_update=True
+        primaryjoin="foreign(ProcessModel.live_version_id) == ModelVersion.id"
     )
 
 

@@ -35,6 +35,11 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    @property
+    def is_committee(self) -> bool:
+        """Secretariat, council or finance: works an inbox."""
+        return bool(self.role_set & {"secretariat", "council", "finance"})
+
     def has_role(self, role: str) -> bool:
         return role in self.role_set
 

@@ -1,0 +1,141 @@
+"""An app on a fresh SQLite database (migrated, workflows loaded, demo users), and one
+logged-in client per role that posts forms with their CSRF tokens like a browser does."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import Application, HumanTask
+from webapp.services import process_models, users
+
+ROOT = Path(__file__).resolve().parent.parent
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+VALID_APPLICATION = {
+    "member_type": "unit",
+    "name": "北京示例科技有限公司",
+    "credit_code": "91110000600037341L",
+    "contact_person": "张三",
+    "phone": "010-12345678",
+    "email": "zhangsan@example.com",
+    "address": "北京市东城区示例路1号",
+    "region": "北京市",
+    "industry": "it",
+    "reasons": "希望加入协会，参与行业交流与标准制定工作。",
+    "contribution": "提供技术培训资源。",
+    "accept_charter": "on",
+    "accept_integrity_pact": "on",
+}
+
+
+def _config(path: Path) -> dict:
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SECRET_KEY": "test-secret"}
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """A migrated database with the workflows and demo users, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = create_app(_config(path))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        process_models.load_directory(app.config["WORKFLOWS_DIR"], app.config["FORMS_DIR"])
+        users.ensure_demo_users()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(template_db, tmp_path):
+    path = tmp_path / "app.db"
+    shutil.copy(template_db, path)
+    app = create_app(_config(path))
+    # No app context is held while requests run: Flask would reuse it, and `g` (the logged-in
+    # user, the CSRF token) would leak from one client's request into the next one's.
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+class Actor:
+    """A logged-in user driving the app through the test client."""
+
+    def __init__(self, app, username: str | None):
+        self.app = app
+        self.client = app.test_client()
+        self.username = username
+        if username:
+            response = self.post("/login", {"username": username, "password": users.DEMO_PASSWORD},
+                                 token_page="/login")
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    def token(self, page: str = "/board") -> str:
+        match = CSRF_RE.search(self.client.get(page).get_data(as_text=True))
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+
+    def post(self, url: str, data: dict, token_page: str = "/board"):
+        return self.client.post(url, data={**data, "csrf_token": self.token(token_page)})
+
+    def get(self, url: str):
+        return self.client.get(url)
+
+    def start_application(self) -> Application:
+        response = self.post("/applications", {})
+        assert response.status_code == 302, response.status_code
+        with self.app.app_context():
+            return db.session.scalars(select(Application).order_by(Application.id.desc())).first()
+
+    def complete(self, task_guid: str, data: dict):
+        return self.post(f"/tasks/{task_guid}", data)
+
+
+def open_task(app, application_id: int, bpmn_id: str | None = None) -> HumanTask:
+    """The open task of an application (optionally: the one with that BPMN id)."""
+    with app.app_context():
+        application = db.session.get(Application, application_id)
+        query = select(HumanTask).where(HumanTask.instance_id == application.instance_id,
+                                        HumanTask.state == "ready")
+        if bpmn_id:
+            query = query.where(HumanTask.bpmn_id == bpmn_id)
+        task = db.session.scalars(query).first()
+    assert task is not None, f"no open task {bpmn_id or ''} on application {application_id}"
+    return task
+
+
+def reload(app, application_id: int) -> Application:
+    """The application as stored now (detached; its columns are loaded)."""
+    with app.app_context():
+        return db.session.get(Application, application_id)
+
+
+@pytest.fixture
+def actors(app):
+    """One logged-in client per role, created on first use."""
+    cache = {}
+
+    def get(username):
+        if username not in cache:
+            cache[username] = Actor(app, username)
+        return cache[username]
+
+    return get
+
+
+@pytest.fixture
+def submitted(app, actors):
+    """An application filled and submitted by the demo applicant, now in preliminary review."""
+    applicant = actors("applicant")
+    application = applicant.start_application()
+    response = applicant.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return reload(app, application.id)

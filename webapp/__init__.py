@@ -1,0 +1,68 @@
+"""The membership approval web application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_login import current_user
+from sqlalchemy import event
+
+from webapp import cli, errors, views
+from webapp.config import ROOT, Config
+from webapp.extensions import babel, csrf, db, login_manager, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: extensions, blueprints, error pages and CLI commands."""
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if is_sqlite:
+        _prepare_sqlite(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(app, locale_selector=lambda: _locale(app))
+    if is_sqlite:
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    views.register(app)
+    errors.register(app)
+    cli.register(app)
+    return app
+
+
+def _locale(app: Flask) -> str:
+    languages = app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    user_locale = getattr(current_user, "locale", None) if current_user else None
+    if user_locale in languages:
+        return user_locale
+    return languages[0]  # Simplified Chinese unless the user chose otherwise
+
+
+def _prepare_sqlite(app: Flask) -> None:
+    """Wait for the write lock rather than fail at once; create the database's folder."""
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("connect_args", {}).setdefault("timeout", 30)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets pages read while a transition writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Logging in and out, registering as an applicant, and choosing the language."""

@@ -1,0 +1,87 @@
+"""Login, logout, registration and the language switch."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp.auth.forms import LoginForm, RegisterForm
+from webapp.extensions import db, login_manager
+from webapp.models import User
+from webapp.services import users
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The logged-in user of a session."""
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: an absolute URL in ?next= would make us an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") \
+            and not urlsplit(target).netloc:
+        return target
+    return url_for("home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with username and password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            session.clear()  # a fresh session at login; no fixation
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("Wrong username or password."), "danger")
+    return render_template("auth/login.html", form=form,
+                           show_demo=current_app.config.get("SHOW_DEMO_LOGINS", True),
+                           demo_users=users.DEMO_USERS, demo_password=users.DEMO_PASSWORD)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out and forget the session."""
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Create an applicant account."""
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = users.register(form.username.data, form.display_name.data,
+                                  form.email.data, form.password.data)
+        except users.UsernameTaken:
+            form.username.errors.append(_("This username is taken."))
+        else:
+            session.clear()
+            login_user(user)
+            flash(_("Welcome! You can now start an application."), "success")
+            return redirect(url_for("portal.applications"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    """Switch the interface language for this session."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+            db.session.commit()
+    return redirect(_safe_next(request.args.get("next")))

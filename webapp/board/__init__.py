@@ -1,0 +1,1 @@
+"""The public notice board: the only page the public sees."""

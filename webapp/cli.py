@@ -1,0 +1,68 @@
+"""Flask commands: set-up, loading workflows, demo users, the ticker."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+
+from webapp.engine import InvalidDiagram
+from webapp.services import process_models, timers, users
+
+
+def register(app: Flask) -> None:
+    """Add the commands to `flask`."""
+    app.cli.add_command(setup)
+    app.cli.add_command(load_workflows)
+    app.cli.add_command(demo)
+    app.cli.add_command(tick)
+
+
+def _load() -> None:
+    cfg = current_app.config
+    try:
+        loaded = process_models.load_directory(cfg["WORKFLOWS_DIR"], cfg["FORMS_DIR"])
+    except InvalidDiagram as err:
+        for p in err.problems:
+            click.echo(f"  {p.element_id} {p.element_name}: {p.message}", err=True)
+        raise click.ClickException("a workflow in workflows/ cannot be loaded") from None
+    for key, version, created in loaded:
+        state = "new version" if created else "unchanged"
+        click.echo(f"workflow {key}: version {version.number} ({state})")
+
+
+@click.command("setup")
+def setup() -> None:
+    """Upgrade the database, load workflows/ and create the demo users."""
+    upgrade()
+    _load()
+    for username, password, roles in users.ensure_demo_users():
+        click.echo(f"demo login: {username:<11} password: {password}  role: {roles}")
+
+
+@click.command("load-workflows")
+def load_workflows() -> None:
+    """Load workflows/ and forms/ as new versions where their content changed."""
+    _load()
+
+
+@click.command("demo")
+def demo() -> None:
+    """Create the demo users of every role."""
+    for username, password, roles in users.ensure_demo_users():
+        click.echo(f"demo login: {username:<11} password: {password}  role: {roles}")
+
+
+@click.command("tick")
+@click.option("--interval", type=float, default=0, help="Repeat every N seconds (0: once).")
+def tick(interval: float) -> None:
+    """Fire due BPMN timers."""
+    while True:
+        fired = timers.fire_due()
+        if fired or not interval:
+            click.echo(f"fired {fired} timer(s)")
+        if not interval:
+            return
+        time.sleep(interval)

@@ -1,0 +1,84 @@
+"""Error pages: every error a user can cause gets its status and a sentence in its language,
+never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from webapp.extensions import db
+from webapp.services.errors import (
+    DomainError,
+    Forbidden,
+    NoLiveModel,
+    NotFound,
+    ProcessError,
+    TaskNotOpen,
+)
+
+
+def message_for(error: Exception) -> str:
+    """The sentence shown to the user for an error."""
+    if isinstance(error, TaskNotOpen):
+        if error.state == "cancelled":
+            return _("This task is no longer open: the procedure withdrew it.")
+        if error.by:
+            return _("This task is no longer open: %(who)s completed it first, at %(when)s.",
+                     who=error.by, when=format_datetime(error.at) if error.at else "")
+        return _("This task is no longer open: it has already been completed.")
+    if isinstance(error, Forbidden):
+        if error.reason == "own_application":
+            return _("You cannot review, vote on or otherwise decide your own application.")
+        return _("This task belongs to a role you do not hold.")
+    if isinstance(error, NotFound):
+        return _("There is no such page, or it is not yours to see.")
+    if isinstance(error, ProcessError):
+        return _("The procedure could not take this step, so nothing was changed. Please tell "
+                 "the process owner: %(detail)s", detail=error.detail)
+    if isinstance(error, NoLiveModel):
+        return _("The admission procedure has not been set up yet.")
+    return _("The request could not be processed.")
+
+
+HTTP_MESSAGES = {
+    400: lambda: _("The request could not be processed."),
+    403: lambda: _("You are not allowed to do this."),
+    404: lambda: _("There is no such page, or it is not yours to see."),
+    405: lambda: _("This action is not available here."),
+    413: lambda: _("The upload is too large."),
+    500: lambda: _("Something went wrong on our side; nothing was changed. Please try again."),
+}
+
+
+def _page(status: int, message: str):
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return _page(error.status, message_for(error))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        app.logger.warning("CSRF refused: %s", error.description)
+        return _page(400, _("The form has expired or did not come from this site. Please "
+                            "reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])()
+        return _page(status, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return _page(500, HTTP_MESSAGES[500]())

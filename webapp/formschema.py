@@ -1,0 +1,231 @@
+"""JSON Schema forms: turn a schema and its UI schema into fields for Jinja2, read a submitted
+HTML form back into typed data, and validate it on the server with jsonschema.
+
+The UI schema follows react-jsonschema-form (`ui:order`, `ui:widget`, `ui:help`,
+`ui:placeholder`, `ui:title`), so forms written for SpiffArena render here too; `ui:locale`
+holds per-language overrides of titles, help texts and option names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from jsonschema import Draft202012Validator, FormatChecker
+from stdnum.cn import ric, uscc
+
+FORMAT_CHECKER = FormatChecker()
+
+
+@FORMAT_CHECKER.checks("cn-uscc", raises=())
+def _is_uscc(value) -> bool:
+    return not isinstance(value, str) or uscc.is_valid(value)
+
+
+@FORMAT_CHECKER.checks("cn-ric", raises=())
+def _is_ric(value) -> bool:
+    return not isinstance(value, str) or ric.is_valid(value)
+
+
+@FORMAT_CHECKER.checks("email", raises=())
+def _is_email(value) -> bool:
+    return not isinstance(value, str) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
+
+
+@FORMAT_CHECKER.checks("date", raises=ValueError)
+def _is_date(value) -> bool:
+    return not isinstance(value, str) or bool(dt.date.fromisoformat(value))
+
+
+@dataclass
+class Field:
+    name: str
+    widget: str  # text|textarea|select|radio|checkbox|number|date|email|hidden
+    label: str
+    required: bool = False
+    help: str = ""
+    placeholder: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    value: Any = None
+    errors: list[str] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FormView:
+    title: str
+    description: str
+    fields: list[Field]
+    errors: list[str] = field(default_factory=list)  # errors that belong to no single field
+
+
+def _ui_for(ui: dict, locale: str | None) -> dict:
+    """The UI schema with the locale's overrides merged over it."""
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ui.items() if k != "ui:locale"}
+    for key, value in ((ui.get("ui:locale") or {}).get(_lang(locale)) or {}).items():
+        if isinstance(value, dict):
+            merged.setdefault(key, {}).update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _lang(locale: str | None) -> str:
+    return (locale or "").split("_")[0]
+
+
+def _options(prop: dict, ui: dict) -> list[tuple[str, str]]:
+    if "oneOf" in prop:
+        pairs = [(str(o.get("const")), str(o.get("title", o.get("const")))) for o in prop["oneOf"]]
+    else:
+        pairs = [(str(v), str(v)) for v in prop.get("enum", [])]
+    names = ui.get("ui:enumNames")
+    if names and len(names) == len(pairs):
+        pairs = [(value, str(name)) for (value, _), name in zip(pairs, names, strict=True)]
+    return pairs
+
+
+def _widget(prop: dict, ui: dict) -> str:
+    wanted = ui.get("ui:widget")
+    kind = prop.get("type")
+    if wanted in ("textarea", "radio", "select", "hidden", "checkbox", "date", "email"):
+        return wanted
+    if "oneOf" in prop or "enum" in prop:
+        return "select"
+    if kind == "boolean":
+        return "checkbox"
+    if kind in ("number", "integer"):
+        return "number"
+    if prop.get("format") in ("date", "email"):
+        return prop["format"]
+    return "text"
+
+
+def build_form(schema: dict, ui: dict | None, locale: str | None, values: dict | None = None,
+               errors: dict[str, list[str]] | None = None) -> FormView:
+    """The fields of a form, in order, labelled in the user's language, with values and errors."""
+    ui = _ui_for(ui or {}, locale)
+    values, errors = values or {}, errors or {}
+    props = schema.get("properties", {})
+    order = [n for n in ui.get("ui:order", []) if n in props]
+    order += [n for n in props if n not in order]
+    required = set(schema.get("required", []))
+    fields = []
+    for name in order:
+        prop, field_ui = props[name], ui.get(name, {})
+        attrs = {k: prop[k] for k in ("minLength", "maxLength", "minimum", "maximum") if k in prop}
+        if prop.get("type") == "integer":
+            attrs["step"] = 1
+        elif prop.get("type") == "number":
+            attrs["step"] = "any"
+        fields.append(Field(
+            name=name,
+            widget=_widget(prop, field_ui),
+            label=str(field_ui.get("ui:title") or prop.get("title") or name),
+            required=name in required,
+            help=str(field_ui.get("ui:help") or prop.get("description") or ""),
+            placeholder=str(field_ui.get("ui:placeholder") or ""),
+            options=_options(prop, field_ui),
+            value=values.get(name, prop.get("default")),
+            errors=errors.get(name, []),
+            attrs=attrs,
+        ))
+    return FormView(
+        title=str(ui.get("ui:title") or schema.get("title") or ""),
+        description=str(ui.get("ui:description") or schema.get("description") or ""),
+        fields=fields,
+        errors=errors.get("", []),
+    )
+
+
+def read_submission(schema: dict, form) -> dict[str, Any]:
+    """Typed data from a submitted HTML form; what cannot be converted is kept as text so that
+    validation reports it. Empty fields are left out, as if never filled."""
+    data: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type")
+        if kind == "boolean":
+            data[name] = form.get(name) in ("on", "true", "1", "yes")
+            continue
+        raw = form.get(name)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if raw == "":
+            continue
+        if kind == "integer":
+            data[name] = _to_number(raw, int)
+        elif kind == "number":
+            data[name] = _to_number(raw, float)
+        else:
+            data[name] = raw
+    return data
+
+
+def _to_number(raw: str, kind):
+    try:
+        value = kind(raw)
+    except ValueError:
+        return raw
+    if kind is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def validate(schema: dict, data: dict) -> dict[str, list[str]]:
+    """Errors by field name ('' for the form as a whole); empty when the data is valid."""
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    errors: dict[str, list[str]] = {}
+    for error in validator.iter_errors(data):
+        for name, message in _explain(error, data, schema):
+            if message not in errors.setdefault(name, []):
+                errors[name].append(message)
+    return errors
+
+
+def _explain(error, data: dict, schema: dict):
+    """(field, translated message) pairs for one jsonschema error."""
+    path = list(error.absolute_path)
+    name = str(path[0]) if path else ""
+    kind, expected = error.validator, error.validator_value
+    if kind == "required":
+        for missing in expected:
+            if missing not in data:
+                yield missing, _("This field is required.")
+        return
+    if kind == "additionalProperties":
+        yield "", _("The form contains fields it does not know.")
+        return
+    prop = schema.get("properties", {}).get(name, {})
+    if kind == "const" and prop.get("type") == "boolean":
+        message = _("Please tick this box to continue.")
+    elif kind in ("enum", "oneOf", "const"):
+        message = _("Please choose one of the options.")
+    elif kind == "type":
+        message = {"integer": _("Please enter a whole number."),
+                   "number": _("Please enter a number.")}.get(expected, _("This value has the wrong type."))
+    elif kind == "minLength":
+        message = _("Please enter at least %(n)d characters.", n=expected)
+    elif kind == "maxLength":
+        message = _("Please enter at most %(n)d characters.", n=expected)
+    elif kind in ("minimum", "exclusiveMinimum"):
+        message = _("The value must be greater than %(n)s.", n=expected) if kind == "exclusiveMinimum" \
+            else _("The value must be at least %(n)s.", n=expected)
+    elif kind in ("maximum", "exclusiveMaximum"):
+        message = _("The value must be at most %(n)s.", n=expected)
+    elif kind == "pattern":
+        message = _("The value does not have the expected form.")
+    elif kind == "format":
+        message = {
+            "cn-uscc": _("This is not a valid unified social credit code (18 characters, check "
+                         "character included)."),
+            "cn-ric": _("This is not a valid resident ID number."),
+            "email": _("Please enter a valid e-mail address."),
+            "date": _("Please enter a date as YYYY-MM-DD."),
+        }.get(expected, _("The value does not have the expected form."))
+    else:
+        message = _("This value is not accepted.")
+    yield name, message

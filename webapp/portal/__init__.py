@@ -1,0 +1,1 @@
+"""The applicant's pages: my applications, and where each one stands."""

@@ -1,0 +1,54 @@
+"""My applications, starting one, and an application's page with stage, next step and history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_login import current_user, login_required
+
+from webapp import formschema
+from webapp.roles import APPLICANT, COMMITTEE_ROLES
+from webapp.services import applications, tasks
+
+bp = Blueprint("portal", __name__)
+
+
+@bp.get("/applications")
+@login_required
+def applications_list():
+    """The user's own applications with their stage and what they wait for."""
+    rows = [(a, applications.progress(a)) for a in applications.for_applicant(current_user)]
+    return render_template("portal/applications.html", rows=rows, APPLICANT=APPLICANT)
+
+
+bp.add_url_rule("/applications", "applications", applications_list)
+
+
+@bp.post("/applications")
+@login_required
+def start():
+    """Start a new application and open its form."""
+    application = applications.start(current_user)
+    waiting = tasks.applicant_tasks(application)
+    if waiting:
+        return redirect(url_for("tasks.show", task_guid=waiting[0].task_guid))
+    return redirect(url_for("portal.detail", application_id=application.id))
+
+
+@bp.get("/applications/<int:application_id>")
+@login_required
+def detail(application_id: int):
+    """One application: stage bar, outcome, who it waits on, and its timeline."""
+    application = applications.visible(current_user, application_id)
+    progress = applications.progress(application)
+    is_owner = application.applicant_id == current_user.id
+    committee_view = bool(current_user.role_set & COMMITTEE_ROLES) and not is_owner
+    summary = None
+    if application.data:
+        schema, ui = tasks.application_form(application)
+        summary = formschema.build_form(schema, ui, str(get_locale()), values=application.data)
+    return render_template("portal/detail.html", application=application, progress=progress,
+                           is_owner=is_owner, committee_view=committee_view, summary=summary,
+                           applicant_tasks=tasks.applicant_tasks(application) if is_owner else [],
+                           APPLICANT=APPLICANT)
+

@@ -1,0 +1,123 @@
+"""Applications for membership: start one, keep its row in step with its instance, and tell
+the applicant where it stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.engine import EngineError, EngineResult
+from webapp.extensions import db
+from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
+from webapp.roles import COMMITTEE_ROLES
+from webapp.services import audit
+from webapp.services.errors import NotFound, ProcessError
+from webapp.services.process_models import live_version
+from webapp.services.workflow import create_instance, engine, source_for
+
+ADMISSION = "admission"
+# Fields of the application form that lists and the public board show without opening data.
+SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
+MEMBER_TYPE_CODES = {"unit": "U", "individual": "I"}
+
+
+def start(user: User) -> Application:
+    """A new application on the live admission model, waiting for its form."""
+    version = live_version(ADMISSION)
+    try:
+        result = engine.start(source_for(version), {"applicant_id": user.id})
+    except EngineError as err:
+        raise ProcessError(str(err)) from err
+    instance = create_instance(version, result)
+    application = Application(instance_id=instance.id, applicant_id=user.id, data={})
+    db.session.add(application)
+    sync(application, result)
+    audit.record("application_started", user.id, instance.id, data={"version": version.number})
+    db.session.commit()
+    return application
+
+
+def sync(application: Application, result: EngineResult, completed: HumanTask | None = None,
+         submitted: dict | None = None) -> None:
+    """Bring the application row in line with a transition of its instance."""
+    now = utcnow()
+    if completed is not None and completed.stage == "application" and submitted is not None:
+        application.data = dict(submitted)
+        for name in SUMMARY_FIELDS:
+            setattr(application, name, submitted.get(name))
+        application.submitted_at = application.submitted_at or now
+    stages = [t.info.stage for t in result.ready_tasks if t.info.stage]
+    if stages:
+        application.stage = stages[0]
+    if result.finished:
+        outcome = result.data.get("outcome")
+        application.status = outcome if outcome in ("admitted", "rejected") else "closed"
+        reason = result.data.get("outcome_reason")
+        application.outcome_reason = str(reason) if reason else None
+        if application.status == "admitted" and application.member_number is None:
+            application.member_number = next_member_number(application.member_type, now)
+    application.updated_at = now
+
+
+def next_member_number(member_type: str | None, now: datetime) -> str:
+    """The next number of the year's series for this member type; numbers are never reused."""
+    type_code = MEMBER_TYPE_CODES.get(member_type or "", "X")
+    series = f"{now.year}-{type_code}"
+    for _attempt in range(3):
+        bumped = db.session.execute(
+            update(MemberNumberCounter).where(MemberNumberCounter.series == series)
+            .values(last=MemberNumberCounter.last + 1)
+            .execution_options(synchronize_session=False))
+        if bumped.rowcount == 1:
+            break
+        try:
+            with db.session.begin_nested():
+                db.session.execute(insert(MemberNumberCounter).values(series=series, last=1))
+            break
+        except IntegrityError:
+            continue  # another issuance created the series first; bump it instead
+    seq = db.session.scalar(select(MemberNumberCounter.last)
+                            .where(MemberNumberCounter.series == series))
+    fmt = current_app.config["MEMBER_NUMBER_FORMAT"]
+    return fmt.format(year=now.year, type=type_code, seq=seq)
+
+
+def for_applicant(user: User) -> list[Application]:
+    """The user's own applications, newest first."""
+    return list(db.session.scalars(
+        select(Application).where(Application.applicant_id == user.id)
+        .order_by(Application.created_at.desc(), Application.id.desc())))
+
+
+def visible(user: User, application_id: int) -> Application:
+    """An application the user may see: its own, or any for a committee member."""
+    application = db.session.get(Application, application_id)
+    if application is None:
+        raise NotFound("application")
+    if application.applicant_id != user.id and not (user.role_set & COMMITTEE_ROLES):
+        raise NotFound("application")  # not "forbidden": do not confirm it exists
+    return application
+
+
+@dataclass
+class Progress:
+    """Where an application stands: open tasks (who it waits on) and what has happened."""
+
+    open_tasks: list[HumanTask]
+    history: list[HumanTask]
+
+
+def progress(application: Application) -> Progress:
+    """Open and finished human tasks of the application, from the projection."""
+    rows = list(db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == application.instance_id)
+        .order_by(HumanTask.created_at, HumanTask.id)))
+    return Progress(
+        open_tasks=[t for t in rows if t.state == "ready"],
+        history=sorted((t for t in rows if t.state != "ready"),
+                       key=lambda t: (t.completed_at or t.created_at, t.id)),
+    )

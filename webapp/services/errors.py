@@ -1,0 +1,55 @@
+"""Errors a user can cause, mapped to HTTP statuses and translated messages in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class DomainError(Exception):
+    """Base of the errors shown to users; `status` is the HTTP status to answer with."""
+
+    status = 400
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+    def __init__(self, reason: str = "not_your_lane"):
+        super().__init__(reason)
+        self.reason = reason  # not_your_lane | own_application | not_committee
+
+
+class TaskNotOpen(DomainError):
+    """Someone else (or an earlier click) already moved this task on."""
+
+    status = 409
+
+    def __init__(self, state: str, by: str | None = None, at: datetime | None = None):
+        super().__init__(state)
+        self.state, self.by, self.at = state, by, at
+
+
+class InvalidFormData(DomainError):
+    status = 400
+
+    def __init__(self, errors: dict[str, list[str]], values: dict):
+        super().__init__("invalid form data")
+        self.errors, self.values = errors, values
+
+
+class ProcessError(DomainError):
+    """The diagram failed at run time; nothing was changed."""
+
+    status = 422
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NoLiveModel(DomainError):
+    status = 503

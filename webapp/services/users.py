@@ -1,0 +1,68 @@
+"""Accounts: registration, login checks, and the demo users of every role."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import User
+from webapp.roles import APPLICANT
+from webapp.services import audit
+
+DEMO_PASSWORD = "demo1234"
+# (username, display name, roles): one login per role, two applicants to show separation.
+DEMO_USERS = (
+    ("applicant", "华夏示例科技有限公司", "applicant"),
+    ("applicant2", "李四", "applicant"),
+    ("secretary", "王秘书（秘书处）", "secretariat"),
+    ("council", "赵理事（理事会）", "council"),
+    ("council2", "钱理事（理事会）", "council"),
+    ("finance", "孙会计（财务）", "finance"),
+    ("owner", "周管理员（流程管理员）", "process_owner"),
+)
+
+
+class UsernameTaken(Exception):
+    """Registration with a username that exists already."""
+
+
+def by_username(username: str) -> User | None:
+    """The account of that username, case-insensitively."""
+    return db.session.scalars(
+        select(User).where(func.lower(User.username) == username.strip().lower())).first()
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The user if the password is right and the account active; failures are audited."""
+    user = by_username(username)
+    if user is None or not user.active or not user.check_password(password):
+        audit.record("login_failed", data={"username": username[:80]})
+        db.session.commit()
+        return None
+    return user
+
+
+def register(username: str, display_name: str, email: str, password: str) -> User:
+    """A new applicant account."""
+    if by_username(username) is not None:
+        raise UsernameTaken(username)
+    user = User(username=username.strip(), display_name=display_name.strip(),
+                email=email.strip(), roles=APPLICANT)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user_registered", user.id)
+    db.session.commit()
+    return user
+
+
+def ensure_demo_users() -> list[tuple[str, str, str]]:
+    """Create the demo accounts that are missing; returns every (username, password, roles)."""
+    for username, display_name, roles in DEMO_USERS:
+        if by_username(username) is None:
+            user = User(username=username, display_name=display_name, roles=roles,
+                        email=f"{username}@example.org")
+            user.set_password(DEMO_PASSWORD)
+            db.session.add(user)
+    db.session.commit()
+    return [(u, DEMO_PASSWORD, r) for u, _, r in DEMO_USERS]

@@ -1,0 +1,83 @@
+"""Instances on the database: one engine adapter for the app, row locks, and the projection of
+human tasks written with every save of an instance."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from webapp.engine import EngineResult, ModelSource, WorkflowEngine
+from webapp.extensions import db
+from webapp.models import HumanTask, ModelVersion, ProcessInstance, utcnow
+
+engine = WorkflowEngine()
+
+
+def source_for(version: ModelVersion) -> ModelSource:
+    """What the adapter needs to run a version: it parses once per content hash."""
+    return ModelSource(key=version.content_hash, bpmn=version.bpmn.encode("utf-8"),
+                       process_id=version.process_id)
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """Take the instance's row lock for the rest of the transaction and read it afresh.
+
+    The lock is taken by a write (bumping lock_version): on PostgreSQL an UPDATE holds the row
+    lock like SELECT … FOR UPDATE; on SQLite the first write takes the database's write lock,
+    which a SELECT never would. A second transition of the same instance waits here and then
+    sees the first one's result.
+    """
+    bumped = db.session.execute(
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .values(lock_version=ProcessInstance.lock_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if bumped.rowcount != 1:
+        raise LookupError(instance_id)
+    return db.session.scalars(
+        select(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def create_instance(version: ModelVersion, result: EngineResult) -> ProcessInstance:
+    """Store a newly started instance and its first human tasks."""
+    instance = ProcessInstance(version=version, state=result.state)
+    db.session.add(instance)
+    db.session.flush()
+    save_result(instance, result)
+    return instance
+
+
+def save_result(instance: ProcessInstance, result: EngineResult, actor_id: int | None = None,
+                submitted: dict | None = None) -> None:
+    """Write the engine's new state and bring the human-task projection in line with it."""
+    now = utcnow()
+    instance.state = result.state
+    instance.status = "finished" if result.finished else "running"
+    instance.next_timer_at = result.next_timer_at
+    instance.updated_at = now
+
+    rows = {t.task_guid: t for t in db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                HumanTask.state == "ready"))}
+    for guid in result.completed_task_ids:
+        row = rows.pop(guid, None)
+        if row is not None:
+            row.state, row.completed_at = "completed", now
+            row.completed_by_id, row.submitted_data = actor_id, submitted
+    ready_ids = set()
+    for task in result.ready_tasks:
+        ready_ids.add(task.id)
+        if task.id in rows:
+            continue
+        info = task.info
+        db.session.add(HumanTask(
+            instance_id=instance.id, task_guid=task.id, bpmn_id=info.spec_id, title=info.title,
+            lane=info.lane, stage=info.stage, form=info.form, ui_form=info.ui_form,
+            due_at=task.due_at, created_at=now))
+    # Ready rows the engine no longer offers were withdrawn by the process (timer, cancel).
+    for guid, row in rows.items():
+        if guid not in ready_ids:
+            row.state, row.completed_at = "cancelled", now

@@ -1,0 +1,60 @@
+"""Blueprints, template helpers and the vendored front-end files, wired into the app."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, redirect, send_from_directory, url_for
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from webapp.auth.routes import bp as auth_bp
+from webapp.board.routes import bp as board_bp
+from webapp.inbox.routes import bp as inbox_bp
+from webapp.portal.routes import bp as portal_bp
+from webapp.tasks.routes import bp as tasks_bp
+from webapp.roles import COMMITTEE_ROLES, lane_label, role_label
+from webapp.stages import STAGES, stage_label, status_label
+
+# Only these npm package folders are served; nothing else of node_modules is reachable.
+VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")
+
+
+def register(app: Flask) -> None:
+    """Attach blueprints, helpers and the home and vendor routes."""
+    for bp in (auth_bp, portal_bp, tasks_bp, inbox_bp, board_bp):
+        app.register_blueprint(bp)
+    app.add_url_rule("/", "home", home)
+    app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
+    app.context_processor(_template_helpers)
+
+
+def home():
+    """Send each user to where its work is."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("board.notices"))
+    if current_user.role_set & COMMITTEE_ROLES:
+        return redirect(url_for("inbox.index"))
+    return redirect(url_for("portal.applications"))
+
+
+def vendor(filename: str):
+    """Front-end packages installed by npm at set-up, never copied into the repository."""
+    if not filename.startswith(VENDOR_PATHS) or ".." in filename:
+        abort(404)
+    return send_from_directory(current_app.config["NODE_MODULES_DIR"], filename, max_age=86400)
+
+
+def _when(value, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt) if value is not None else ""
+
+
+def _template_helpers() -> dict:
+    return {
+        "STAGES": STAGES,
+        "stage_label": stage_label,
+        "status_label": status_label,
+        "role_label": role_label,
+        "lane_label": lane_label,
+        "when": _when,
+        "current_locale": str(get_locale()),
+        "association_name": current_app.config["ASSOCIATION_NAME"],
+    }
