@@ -7,6 +7,7 @@ functions. The default SpiffWorkflow environment is plain eval/exec and is never
 
 from __future__ import annotations
 
+import ast
 import datetime as _dt
 from functools import lru_cache
 from typing import Any
@@ -83,7 +84,25 @@ def compile_script(source: str):
     return _compile(source, "exec")
 
 
+# Names a diagram may never use, even where RestrictedPython would only fail at run time:
+# refusing them when the diagram is loaded tells the process owner at once.
+FORBIDDEN_NAMES = frozenset({
+    "open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
+    "delattr", "input", "breakpoint", "help", "memoryview", "type", "object", "super",
+    "classmethod", "staticmethod", "property", "dir", "exit", "quit",
+})
+
+
 def _compile(source: str, mode: str):
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as err:
+        raise SandboxViolation(f"syntax error: {err.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise SandboxViolation("imports are not allowed")
+        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            raise SandboxViolation(f"'{node.id}' is not allowed")
     try:
         return compile_restricted(source, filename="<diagram>", mode=mode)
     except SyntaxError as err:

@@ -1,0 +1,46 @@
+# Set-up is idempotent: every target below installs what is missing and nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+TICK_INTERVAL ?= 30
+export FLASK_APP := webapp:create_app
+
+.PHONY: run test setup deps translations lint serve clean
+
+## run: set everything up (venv, npm packages, SQLite database, workflows, demo users) and serve
+run: setup
+	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins above; password demo1234)"
+	@$(BIN)/flask tick --interval $(TICK_INTERVAL) & ticker=$$!; \
+	  trap 'kill $$ticker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+## test: the same set-up, then the whole suite (browser tests need /usr/bin/chromium)
+test: deps
+	@command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium not found: the browser tests will be SKIPPED (sudo apt-get install chromium)"
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: deps
+	$(BIN)/flask setup
+
+deps: $(VENV)/.installed node_modules/.installed translations
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d webapp/translations
+
+lint: deps
+	$(BIN)/ruff check webapp tests bench
+
+clean:
+	rm -rf $(VENV) node_modules instance test-artifacts

@@ -1,0 +1,54 @@
+"""Two people completing the same task at the same moment: exactly one transition, one 409."""
+
+import threading
+
+from sqlalchemy import func, select
+
+from tests.conftest import VALID_APPLICATION, Actor, open_task
+from webapp.extensions import db
+from webapp.models import AuditEvent, HumanTask, ProcessInstance, User
+
+
+def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app, actors):
+    with app.app_context():
+        colleague = User(username="secretary2", display_name="陈秘书（秘书处）", roles="secretariat")
+        colleague.set_password("demo1234")
+        db.session.add(colleague)
+        db.session.commit()
+    people = [actors("secretary"), Actor(app, "secretary2")]
+    applicant = actors("applicant")
+    for _round in range(4):
+        application = applicant.start_application()
+        applicant.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
+        guid = open_task(app, application.id).task_guid
+        tokens = [p.token() for p in people]
+        barrier = threading.Barrier(2)
+        responses = [None, None]
+
+        def submit(i, decision):
+            barrier.wait()
+            responses[i] = people[i].client.post(f"/tasks/{guid}", data={
+                "csrf_token": tokens[i], "review_decision": decision,
+                "review_reasons": "并发测试" if decision == "reject" else ""})
+
+        threads = [threading.Thread(target=submit, args=(0, "pass")),
+                   threading.Thread(target=submit, args=(1, "reject"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [302, 409], codes
+        loser = next(r for r in responses if r.status_code == 409).get_data(as_text=True)
+        with app.app_context():
+            task = db.session.scalars(select(HumanTask).where(HumanTask.task_guid == guid)).one()
+            assert task.state == "completed"
+            assert task.completed_by.display_name in loser  # says who got there first
+            assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.task_guid == guid)) == 1
+            instance = db.session.get(ProcessInstance, application.instance_id)
+            open_rows = db.session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == instance.id, HumanTask.state == "ready")).all()
+            # exactly one path was taken: the notice after a pass, the end after a rejection
+            expected = ["close_notice"] if task.submitted_data["review_decision"] == "pass" else []
+            assert [row.bpmn_id for row in open_rows] == expected
