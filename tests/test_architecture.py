@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "webapp"
-WEB_LAYER = ("webapp.auth", "webapp.portal", "webapp.inbox", "webapp.board", "webapp.tasks",
+WEB_LAYER = ("webapp.admin", "webapp.auth", "webapp.portal", "webapp.inbox", "webapp.board", "webapp.tasks",
              "webapp.views", "webapp.errors", "webapp.cli")
 
 

@@ -107,3 +107,16 @@ def test_posting_without_csrf_token_is_refused(app, actors, submitted):
     response = secretary.client.post(f"/tasks/{guid}", data={"review_decision": "pass"})
     assert response.status_code == 400
     assert reload(app, submitted.id).stage == "review"
+
+
+def test_only_process_owners_see_the_process_models(app, actors):
+    page = actors("owner").get("/models")
+    assert page.status_code == 200 and 'data-model="admission"' in page.get_data(as_text=True)
+    for username in ("applicant", "secretary", "council", "finance"):
+        assert actors(username).get("/models").status_code == 403, username
+
+
+def test_only_applicant_accounts_start_applications(app, actors):
+    for username in ("secretary", "owner"):
+        response = actors(username).post("/applications", {})
+        assert response.status_code == 403, username

@@ -30,6 +30,8 @@ def message_for(error: Exception) -> str:
                      who=error.by, when=format_datetime(error.at) if error.at else "")
         return _("This task is no longer open: it has already been completed.")
     if isinstance(error, Forbidden):
+        if error.reason == "not_applicant":
+            return _("Only applicant accounts can start an application.")
         if error.reason == "own_application":
             return _("You cannot review, vote on or otherwise decide your own application.")
         return _("This task belongs to a role you do not hold.")

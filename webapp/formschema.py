@@ -104,6 +104,14 @@ def _widget(prop: dict, ui: dict) -> str:
     return "text"
 
 
+def option_labels(schema: dict, ui: dict | None, locale: str | None) -> dict[str, dict[str, str]]:
+    """For each field with options: value → label in the user's language."""
+    ui = _ui_for(ui or {}, locale)
+    return {name: dict(_options(prop, ui.get(name, {})))
+            for name, prop in schema.get("properties", {}).items()
+            if "oneOf" in prop or "enum" in prop}
+
+
 def build_form(schema: dict, ui: dict | None, locale: str | None, values: dict | None = None,
                errors: dict[str, list[str]] | None = None) -> FormView:
     """The fields of a form, in order, labelled in the user's language, with values and errors."""

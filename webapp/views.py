@@ -6,12 +6,13 @@ from flask import Flask, abort, current_app, redirect, send_from_directory, url_
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
+from webapp.admin.routes import bp as admin_bp
 from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.inbox.routes import bp as inbox_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.tasks.routes import bp as tasks_bp
-from webapp.roles import COMMITTEE_ROLES, lane_label, role_label
+from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
 from webapp.stages import STAGES, stage_label, status_label
 
 # Only these npm package folders are served; nothing else of node_modules is reachable.
@@ -20,7 +21,7 @@ VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")
 
 def register(app: Flask) -> None:
     """Attach blueprints, helpers and the home and vendor routes."""
-    for bp in (auth_bp, portal_bp, tasks_bp, inbox_bp, board_bp):
+    for bp in (auth_bp, portal_bp, tasks_bp, inbox_bp, board_bp, admin_bp):
         app.register_blueprint(bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
@@ -33,6 +34,8 @@ def home():
         return redirect(url_for("board.notices"))
     if current_user.role_set & COMMITTEE_ROLES:
         return redirect(url_for("inbox.index"))
+    if current_user.has_role(PROCESS_OWNER) and not current_user.has_role(APPLICANT):
+        return redirect(url_for("admin.models"))
     return redirect(url_for("portal.applications"))
 
 

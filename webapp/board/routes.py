@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_babel import get_locale
 from sqlalchemy import select
 
+from webapp import formschema
 from webapp.extensions import db
 from webapp.models import Application
+from webapp.services.applications import ADMISSION
+from webapp.services.errors import NoLiveModel
+from webapp.services.process_models import live_version
 
 bp = Blueprint("board", __name__)
 
@@ -19,4 +24,10 @@ def notices():
                Application.industry, Application.updated_at)
         .where(Application.stage == "notice", Application.status == "in_progress")
         .order_by(Application.updated_at.desc())).all()
-    return render_template("board/notices.html", rows=rows)
+    try:
+        forms = live_version(ADMISSION).forms
+        labels = formschema.option_labels(forms.get("application.schema.json", {}),
+                                          forms.get("application.uischema.json"), str(get_locale()))
+    except NoLiveModel:
+        labels = {}
+    return render_template("board/notices.html", rows=rows, labels=labels)

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
-from webapp.roles import COMMITTEE_ROLES
+from webapp.roles import APPLICANT, COMMITTEE_ROLES
 from webapp.services import audit
-from webapp.services.errors import NotFound, ProcessError
+from webapp.services.errors import Forbidden, NotFound, ProcessError
 from webapp.services.process_models import live_version
 from webapp.services.workflow import create_instance, engine, source_for
 
@@ -27,6 +27,8 @@ MEMBER_TYPE_CODES = {"unit": "U", "individual": "I"}
 
 def start(user: User) -> Application:
     """A new application on the live admission model, waiting for its form."""
+    if not user.has_role(APPLICANT):
+        raise Forbidden("not_applicant")
     version = live_version(ADMISSION)
     try:
         result = engine.start(source_for(version), {"applicant_id": user.id})

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from webapp.engine import InvalidDiagram, ModelSource, Problem
 from webapp.extensions import db
-from webapp.models import ModelVersion, ProcessModel
+from webapp.models import ModelVersion, ProcessInstance, ProcessModel
 from webapp.roles import role_for_lane
 from webapp.services.errors import NoLiveModel
 from webapp.services.workflow import engine
@@ -99,3 +99,19 @@ def live_version(key: str) -> ModelVersion:
     if model is None or model.live_version is None:
         raise NoLiveModel(key)
     return model.live_version
+
+
+def overview() -> list[tuple[ProcessModel, list[tuple[ModelVersion, int, int]]]]:
+    """Each model with its versions, newest first: (version, running, finished) counts."""
+    counts = {
+        (version_id, status): n for version_id, status, n in db.session.execute(
+            select(ProcessInstance.version_id, ProcessInstance.status, func.count())
+            .group_by(ProcessInstance.version_id, ProcessInstance.status))
+    }
+    result = []
+    for model in db.session.scalars(select(ProcessModel).order_by(ProcessModel.key)):
+        versions = db.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)
+                                      .order_by(ModelVersion.number.desc()))
+        result.append((model, [(v, counts.get((v.id, "running"), 0),
+                                counts.get((v.id, "finished"), 0)) for v in versions]))
+    return result

@@ -1,0 +1,1 @@
+"""The process owners' pages: process models and their versions."""
