@@ -35,18 +35,26 @@ from webapp.services import process_models, users  # noqa: E402
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 APPLICATION = {
-    "member_type": "unit", "name": "基准测试有限公司", "credit_code": "91110000600037341L",
-    "contact_person": "张三", "phone": "010-12345678", "email": "bench@example.com",
-    "region": "北京市", "industry": "it", "reasons": "基准测试用的入会理由，至少十个字。",
-    "accept_charter": "on", "accept_integrity_pact": "on",
+    "member_type": "unit",
+    "name": "基准测试有限公司",
+    "credit_code": "91110000600037341L",
+    "contact_person": "张三",
+    "phone": "010-12345678",
+    "email": "bench@example.com",
+    "region": "北京市",
+    "industry": "it",
+    "reasons": "基准测试用的入会理由，至少十个字。",
+    "accept_charter": "on",
+    "accept_integrity_pact": "on",
 }
 
 
 def _login(app, username):
     client = app.test_client()
     token = CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"username": username, "password": users.DEMO_PASSWORD,
-                                "csrf_token": token})
+    client.post(
+        "/login", data={"username": username, "password": users.DEMO_PASSWORD, "csrf_token": token}
+    )
     token = CSRF_RE.search(client.get("/board").get_data(as_text=True)).group(1)
     return client, token
 
@@ -57,13 +65,23 @@ def _ready_review_tasks(app, n):
     for _ in range(n):
         applicant.post("/applications", data={"csrf_token": token})
         with app.app_context():
-            app_row = db.session.scalars(select(Application).order_by(Application.id.desc())).first()
-            guid = db.session.scalars(select(HumanTask.task_guid).where(
-                HumanTask.instance_id == app_row.instance_id, HumanTask.state == "ready")).one()
+            app_row = db.session.scalars(
+                select(Application).order_by(Application.id.desc())
+            ).first()
+            guid = db.session.scalars(
+                select(HumanTask.task_guid).where(
+                    HumanTask.instance_id == app_row.instance_id, HumanTask.state == "ready"
+                )
+            ).one()
         applicant.post(f"/tasks/{guid}", data={**APPLICATION, "csrf_token": token})
         with app.app_context():
-            guids.append(db.session.scalars(select(HumanTask.task_guid).where(
-                HumanTask.instance_id == app_row.instance_id, HumanTask.state == "ready")).one())
+            guids.append(
+                db.session.scalars(
+                    select(HumanTask.task_guid).where(
+                        HumanTask.instance_id == app_row.instance_id, HumanTask.state == "ready"
+                    )
+                ).one()
+            )
     return guids
 
 
@@ -72,8 +90,9 @@ def http_completions(app, guids):
     times = []
     for guid in guids:
         start = time.perf_counter()
-        response = secretary.post(f"/tasks/{guid}",
-                                  data={"review_decision": "pass", "csrf_token": token})
+        response = secretary.post(
+            f"/tasks/{guid}", data={"review_decision": "pass", "csrf_token": token}
+        )
         times.append(time.perf_counter() - start)
         assert response.status_code == 302, response.status_code
     return times
@@ -109,8 +128,9 @@ def main():
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db",
-                          "SECRET_KEY": "bench"})
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "SECRET_KEY": "bench"}
+        )
         with app.app_context():
             upgrade(directory=str(ROOT / "migrations"))
             process_models.load_directory(app.config["WORKFLOWS_DIR"], app.config["FORMS_DIR"])
@@ -121,16 +141,20 @@ def main():
         with app.app_context():
             db.engine.dispose()
     http_ms, raw_ms = statistics.median(http) * 1000, statistics.median(raw) * 1000
-    print(json.dumps({
-        "what": "one task completion (preliminary review: pass)",
-        "n": args.n,
-        "cores": os.cpu_count(),
-        "database": "sqlite",
-        "completion_ms_p50": round(http_ms, 2),
-        "engine_ms_p50": round(raw_ms, 2),
-        "completion_ratio": round(http_ms / raw_ms, 2),
-        "raw_state_bytes": raw_bytes,
-    }))
+    print(
+        json.dumps(
+            {
+                "what": "one task completion (preliminary review: pass)",
+                "n": args.n,
+                "cores": os.cpu_count(),
+                "database": "sqlite",
+                "completion_ms_p50": round(http_ms, 2),
+                "engine_ms_p50": round(raw_ms, 2),
+                "completion_ratio": round(http_ms / raw_ms, 2),
+                "raw_state_bytes": raw_bytes,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,11 @@ VALID_APPLICATION = {
 
 
 def _config(path: Path) -> dict:
-    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-            "SECRET_KEY": "test-secret"}
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+        "SECRET_KEY": "test-secret",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +77,11 @@ class Actor:
         self.client = app.test_client()
         self.username = username
         if username:
-            response = self.post("/login", {"username": username, "password": users.DEMO_PASSWORD},
-                                 token_page="/login")
+            response = self.post(
+                "/login",
+                {"username": username, "password": users.DEMO_PASSWORD},
+                token_page="/login",
+            )
             assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     def token(self, page: str = "/board") -> str:
@@ -103,8 +109,9 @@ def open_task(app, application_id: int, bpmn_id: str | None = None) -> HumanTask
     """The open task of an application (optionally: the one with that BPMN id)."""
     with app.app_context():
         application = db.session.get(Application, application_id)
-        query = select(HumanTask).where(HumanTask.instance_id == application.instance_id,
-                                        HumanTask.state == "ready")
+        query = select(HumanTask).where(
+            HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"
+        )
         if bpmn_id:
             query = query.where(HumanTask.bpmn_id == bpmn_id)
         task = db.session.scalars(query).first()

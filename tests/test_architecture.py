@@ -5,8 +5,17 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "webapp"
-WEB_LAYER = ("webapp.admin", "webapp.auth", "webapp.portal", "webapp.inbox", "webapp.board", "webapp.tasks",
-             "webapp.views", "webapp.errors", "webapp.cli")
+WEB_LAYER = (
+    "webapp.admin",
+    "webapp.auth",
+    "webapp.portal",
+    "webapp.inbox",
+    "webapp.board",
+    "webapp.tasks",
+    "webapp.views",
+    "webapp.errors",
+    "webapp.cli",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,12 +38,19 @@ def _starts(name: str, prefixes) -> bool:
 
 
 def test_only_the_engine_package_imports_spiffworkflow():
-    offenders = [m for m, path in _modules()
-                 if not m.startswith("webapp.engine")
-                 and any(_starts(i, ["SpiffWorkflow"]) for i in _imports(path))]
+    offenders = [
+        m
+        for m, path in _modules()
+        if not m.startswith("webapp.engine")
+        and any(_starts(i, ["SpiffWorkflow"]) for i in _imports(path))
+    ]
     assert offenders == []
-    assert any(_starts(i, ["SpiffWorkflow"]) for m, p in _modules()
-               if m.startswith("webapp.engine") for i in _imports(p))
+    assert any(
+        _starts(i, ["SpiffWorkflow"])
+        for m, p in _modules()
+        if m.startswith("webapp.engine")
+        for i in _imports(p)
+    )
 
 
 def test_engine_imports_neither_flask_nor_the_web_app():

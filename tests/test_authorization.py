@@ -54,15 +54,21 @@ def test_inbox_shows_only_the_lanes_of_the_role(app, actors, submitted):
 def test_anonymous_visitors_see_only_the_notice_board(app, submitted):
     visitor = Actor(app, None)
     assert visitor.get("/board").status_code == 200
-    for url in ("/inbox", "/applications", f"/applications/{submitted.id}",
-                f"/tasks/{open_task(app, submitted.id).task_guid}"):
+    for url in (
+        "/inbox",
+        "/applications",
+        f"/applications/{submitted.id}",
+        f"/tasks/{open_task(app, submitted.id).task_guid}",
+    ):
         response = visitor.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
 
 
 def test_nobody_reviews_their_own_application(app, actors):
     with app.app_context():
-        both = User(username="both", display_name="既是秘书处又是申请人", roles="applicant,secretariat")
+        both = User(
+            username="both", display_name="既是秘书处又是申请人", roles="applicant,secretariat"
+        )
         both.set_password("demo1234")
         db.session.add(both)
         db.session.commit()
@@ -77,7 +83,10 @@ def test_nobody_reviews_their_own_application(app, actors):
     assert "不能审查" in response.get_data(as_text=True)
     assert reload(app, application.id).stage == "review"
     # a colleague of the secretariat may
-    assert actors("secretary").complete(review.task_guid, {"review_decision": "pass"}).status_code == 302
+    assert (
+        actors("secretary").complete(review.task_guid, {"review_decision": "pass"}).status_code
+        == 302
+    )
 
 
 def test_completed_task_refuses_with_who_did_it_in_the_users_language(app, actors, submitted):

@@ -11,7 +11,9 @@ from webapp.models import AuditEvent, HumanTask, ProcessInstance, User
 
 def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app, actors):
     with app.app_context():
-        colleague = User(username="secretary2", display_name="陈秘书（秘书处）", roles="secretariat")
+        colleague = User(
+            username="secretary2", display_name="陈秘书（秘书处）", roles="secretariat"
+        )
         colleague.set_password("demo1234")
         db.session.add(colleague)
         db.session.commit()
@@ -25,14 +27,21 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
         barrier = threading.Barrier(2)
         responses = [None, None]
 
-        def submit(i, decision):
+        def submit(i, decision, barrier=barrier, responses=responses, guid=guid, tokens=tokens):
             barrier.wait()
-            responses[i] = people[i].client.post(f"/tasks/{guid}", data={
-                "csrf_token": tokens[i], "review_decision": decision,
-                "review_reasons": "并发测试" if decision == "reject" else ""})
+            responses[i] = people[i].client.post(
+                f"/tasks/{guid}",
+                data={
+                    "csrf_token": tokens[i],
+                    "review_decision": decision,
+                    "review_reasons": "并发测试" if decision == "reject" else "",
+                },
+            )
 
-        threads = [threading.Thread(target=submit, args=(0, "pass")),
-                   threading.Thread(target=submit, args=(1, "reject"))]
+        threads = [
+            threading.Thread(target=submit, args=(0, "pass")),
+            threading.Thread(target=submit, args=(1, "reject")),
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -44,11 +53,18 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
             task = db.session.scalars(select(HumanTask).where(HumanTask.task_guid == guid)).one()
             assert task.state == "completed"
             assert task.completed_by.display_name in loser  # says who got there first
-            assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.task_guid == guid)) == 1
+            assert (
+                db.session.scalar(
+                    select(func.count()).select_from(AuditEvent).where(AuditEvent.task_guid == guid)
+                )
+                == 1
+            )
             instance = db.session.get(ProcessInstance, application.instance_id)
-            open_rows = db.session.scalars(select(HumanTask).where(
-                HumanTask.instance_id == instance.id, HumanTask.state == "ready")).all()
+            open_rows = db.session.scalars(
+                select(HumanTask).where(
+                    HumanTask.instance_id == instance.id, HumanTask.state == "ready"
+                )
+            ).all()
             # exactly one path was taken: the notice after a pass, the end after a rejection
             expected = ["close_notice"] if task.submitted_data["review_decision"] == "pass" else []
             assert [row.bpmn_id for row in open_rows] == expected

@@ -58,8 +58,11 @@ def test_rejecting_without_reasons_is_refused(app, actors, submitted):
 
 
 def test_unknown_fields_and_wrong_types_are_refused(app, actors, submitted):
-    schema = {"type": "object", "additionalProperties": False,
-              "properties": {"amount": {"type": "number", "exclusiveMinimum": 0}}}
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"amount": {"type": "number", "exclusiveMinimum": 0}},
+    }
     assert formschema.validate(schema, {"amount": 5}) == {}
     with app.test_request_context():
         data = formschema.read_submission(schema, {"amount": "abc"})

@@ -26,8 +26,11 @@ def message_for(error: Exception) -> str:
         if error.state == "cancelled":
             return _("This task is no longer open: the procedure withdrew it.")
         if error.by:
-            return _("This task is no longer open: %(who)s completed it first, at %(when)s.",
-                     who=error.by, when=format_datetime(error.at) if error.at else "")
+            return _(
+                "This task is no longer open: %(who)s completed it first, at %(when)s.",
+                who=error.by,
+                when=format_datetime(error.at) if error.at else "",
+            )
         return _("This task is no longer open: it has already been completed.")
     if isinstance(error, Forbidden):
         if error.reason == "not_applicant":
@@ -38,8 +41,11 @@ def message_for(error: Exception) -> str:
     if isinstance(error, NotFound):
         return _("There is no such page, or it is not yours to see.")
     if isinstance(error, ProcessError):
-        return _("The procedure could not take this step, so nothing was changed. Please tell "
-                 "the process owner: %(detail)s", detail=error.detail)
+        return _(
+            "The procedure could not take this step, so nothing was changed. Please tell "
+            "the process owner: %(detail)s",
+            detail=error.detail,
+        )
     if isinstance(error, NoLiveModel):
         return _("The admission procedure has not been set up yet.")
     return _("The request could not be processed.")
@@ -70,8 +76,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         app.logger.warning("CSRF refused: %s", error.description)
-        return _page(400, _("The form has expired or did not come from this site. Please "
-                            "reload the page and try again."))
+        return _page(
+            400,
+            _(
+                "The form has expired or did not come from this site. Please "
+                "reload the page and try again."
+            ),
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -32,7 +32,9 @@ def _is_ric(value) -> bool:
 
 @FORMAT_CHECKER.checks("email", raises=())
 def _is_email(value) -> bool:
-    return not isinstance(value, str) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
+    return (
+        not isinstance(value, str) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
+    )
 
 
 @FORMAT_CHECKER.checks("date", raises=ValueError)
@@ -107,13 +109,20 @@ def _widget(prop: dict, ui: dict) -> str:
 def option_labels(schema: dict, ui: dict | None, locale: str | None) -> dict[str, dict[str, str]]:
     """For each field with options: value → label in the user's language."""
     ui = _ui_for(ui or {}, locale)
-    return {name: dict(_options(prop, ui.get(name, {})))
-            for name, prop in schema.get("properties", {}).items()
-            if "oneOf" in prop or "enum" in prop}
+    return {
+        name: dict(_options(prop, ui.get(name, {})))
+        for name, prop in schema.get("properties", {}).items()
+        if "oneOf" in prop or "enum" in prop
+    }
 
 
-def build_form(schema: dict, ui: dict | None, locale: str | None, values: dict | None = None,
-               errors: dict[str, list[str]] | None = None) -> FormView:
+def build_form(
+    schema: dict,
+    ui: dict | None,
+    locale: str | None,
+    values: dict | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> FormView:
     """The fields of a form, in order, labelled in the user's language, with values and errors."""
     ui = _ui_for(ui or {}, locale)
     values, errors = values or {}, errors or {}
@@ -129,18 +138,20 @@ def build_form(schema: dict, ui: dict | None, locale: str | None, values: dict |
             attrs["step"] = 1
         elif prop.get("type") == "number":
             attrs["step"] = "any"
-        fields.append(Field(
-            name=name,
-            widget=_widget(prop, field_ui),
-            label=str(field_ui.get("ui:title") or prop.get("title") or name),
-            required=name in required,
-            help=str(field_ui.get("ui:help") or prop.get("description") or ""),
-            placeholder=str(field_ui.get("ui:placeholder") or ""),
-            options=_options(prop, field_ui),
-            value=values.get(name, prop.get("default")),
-            errors=errors.get(name, []),
-            attrs=attrs,
-        ))
+        fields.append(
+            Field(
+                name=name,
+                widget=_widget(prop, field_ui),
+                label=str(field_ui.get("ui:title") or prop.get("title") or name),
+                required=name in required,
+                help=str(field_ui.get("ui:help") or prop.get("description") or ""),
+                placeholder=str(field_ui.get("ui:placeholder") or ""),
+                options=_options(prop, field_ui),
+                value=values.get(name, prop.get("default")),
+                errors=errors.get(name, []),
+                attrs=attrs,
+            )
+        )
     return FormView(
         title=str(ui.get("ui:title") or schema.get("title") or ""),
         description=str(ui.get("ui:description") or schema.get("description") or ""),
@@ -213,23 +224,30 @@ def _explain(error, data: dict, schema: dict):
     elif kind in ("enum", "oneOf", "const"):
         message = _("Please choose one of the options.")
     elif kind == "type":
-        message = {"integer": _("Please enter a whole number."),
-                   "number": _("Please enter a number.")}.get(expected, _("This value has the wrong type."))
+        message = {
+            "integer": _("Please enter a whole number."),
+            "number": _("Please enter a number."),
+        }.get(expected, _("This value has the wrong type."))
     elif kind == "minLength":
         message = _("Please enter at least %(n)d characters.", n=expected)
     elif kind == "maxLength":
         message = _("Please enter at most %(n)d characters.", n=expected)
     elif kind in ("minimum", "exclusiveMinimum"):
-        message = _("The value must be greater than %(n)s.", n=expected) if kind == "exclusiveMinimum" \
+        message = (
+            _("The value must be greater than %(n)s.", n=expected)
+            if kind == "exclusiveMinimum"
             else _("The value must be at least %(n)s.", n=expected)
+        )
     elif kind in ("maximum", "exclusiveMaximum"):
         message = _("The value must be at most %(n)s.", n=expected)
     elif kind == "pattern":
         message = _("The value does not have the expected form.")
     elif kind == "format":
         message = {
-            "cn-uscc": _("This is not a valid unified social credit code (18 characters, check "
-                         "character included)."),
+            "cn-uscc": _(
+                "This is not a valid unified social credit code (18 characters, check "
+                "character included)."
+            ),
             "cn-ric": _("This is not a valid resident ID number."),
             "email": _("Please enter a valid e-mail address."),
             "date": _("Please enter a date as YYYY-MM-DD."),

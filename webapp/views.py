@@ -11,9 +11,9 @@ from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.inbox.routes import bp as inbox_bp
 from webapp.portal.routes import bp as portal_bp
-from webapp.tasks.routes import bp as tasks_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
 from webapp.stages import STAGES, stage_label, status_label
+from webapp.tasks.routes import bp as tasks_bp
 
 # Only these npm package folders are served; nothing else of node_modules is reachable.
 VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")

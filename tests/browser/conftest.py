@@ -18,9 +18,15 @@ from webapp.extensions import db
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -28,8 +34,10 @@ def pytest_collection_modifyitems(config, items):
         return
     if os.environ.get("REQUIRE_BROWSER") == "1":
         raise pytest.UsageError("REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-    skip = pytest.mark.skip(reason="SKIPPED: Debian's chromium is not installed "
-                                   "(apt-get install chromium) — browser tests did not run")
+    skip = pytest.mark.skip(
+        reason="SKIPPED: Debian's chromium is not installed "
+        "(apt-get install chromium) — browser tests did not run"
+    )
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
@@ -55,8 +63,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 

@@ -50,7 +50,7 @@ def test_application_to_member_number_in_chromium(browser, live_server, artifact
     applicant.check("input[name=accept_integrity_pact]")
     applicant.screenshot(path=str(artifacts / "01-application-form.png"), full_page=True)
     submit(applicant)
-    assert applicant.locator('li[data-stage=review][aria-current=step]').count() == 1
+    assert applicant.locator("li[data-stage=review][aria-current=step]").count() == 1
 
     secretary = login(browser, base, "secretary")
     open_task_from_inbox(secretary, base, "preliminary_review")

@@ -1,16 +1,22 @@
 """Small diagrams for the adapter's own tests, written inline so each test shows what it runs."""
 
-HEAD = ('<?xml version="1.0" encoding="UTF-8"?>'
-        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
-        'id="defs" targetNamespace="http://example.org/bpmn">')
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+    'id="defs" targetNamespace="http://example.org/bpmn">'
+)
 
 
 def process(body: str, pid: str = "p") -> bytes:
     """A one-process definitions document around the given flow elements."""
-    return (HEAD + f'<bpmn:process id="{pid}" name="Sample" isExecutable="true">'
-            + body + "</bpmn:process></bpmn:definitions>").encode()
+    return (
+        HEAD
+        + f'<bpmn:process id="{pid}" name="Sample" isExecutable="true">'
+        + body
+        + "</bpmn:process></bpmn:definitions>"
+    ).encode()
 
 
 def timer_then_task(expression: str) -> bytes:
@@ -25,7 +31,8 @@ def timer_then_task(expression: str) -> bytes:
         '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="after"/>'
         '<bpmn:userTask id="after" name="After the wait"/>'
         '<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="e"/>'
-        '<bpmn:endEvent id="e"/>')
+        '<bpmn:endEvent id="e"/>'
+    )
 
 
 def script_between_tasks(script: str) -> bytes:
@@ -40,7 +47,8 @@ def script_between_tasks(script: str) -> bytes:
         '<bpmn:sequenceFlow id="f3" sourceRef="run" targetRef="second"/>'
         '<bpmn:userTask id="second" name="Second"/>'
         '<bpmn:sequenceFlow id="f4" sourceRef="second" targetRef="e"/>'
-        '<bpmn:endEvent id="e"/>')
+        '<bpmn:endEvent id="e"/>'
+    )
 
 
 def gateway(condition: str) -> bytes:
@@ -57,4 +65,5 @@ def gateway(condition: str) -> bytes:
         '<bpmn:userTask id="y" name="Yes"/><bpmn:userTask id="n" name="No"/>'
         '<bpmn:sequenceFlow id="f5" sourceRef="y" targetRef="e"/>'
         '<bpmn:sequenceFlow id="f6" sourceRef="n" targetRef="e"/>'
-        '<bpmn:endEvent id="e"/>')
+        '<bpmn:endEvent id="e"/>'
+    )

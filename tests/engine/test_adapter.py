@@ -2,7 +2,7 @@
 the stored state, and run every expression inside the sandbox."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -57,15 +57,19 @@ def test_review_rejection_finishes_with_outcome_and_reason(engine):
     src = source(ADMISSION)
     r = engine.start(src)
     r = engine.complete(src, r.state, r.ready_tasks[0].id, {"member_type": "unit"})
-    r = engine.complete(src, r.state, r.ready_tasks[0].id,
-                        {"review_decision": "reject", "review_reasons": "材料不全"})
+    r = engine.complete(
+        src,
+        r.state,
+        r.ready_tasks[0].id,
+        {"review_decision": "reject", "review_reasons": "材料不全"},
+    )
     assert r.finished and r.ready_tasks == []
     assert r.data["outcome"] == "rejected" and r.data["outcome_reason"] == "材料不全"
 
 
 def test_due_timer_fires_only_when_its_time_has_come(engine):
     src = source(samples.timer_then_task('"PT2H"'))
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False):
         waiting = engine.start(src)
         assert waiting.ready_tasks == []
@@ -91,14 +95,17 @@ def test_script_tasks_run_sandboxed_and_keep_their_variables(engine):
     assert r.finished and r.data["total"] == 6 and r.data["label"] == "n=6"
 
 
-@pytest.mark.parametrize("script", [
-    "import os",
-    "x = __import__('os')",
-    "x = open('/etc/passwd').read()",
-    "x = ().__class__.__bases__[0].__subclasses__()",
-    "x = eval('1+1')",
-    "exec('y = 1')",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "import os",
+        "x = __import__('os')",
+        "x = open('/etc/passwd').read()",
+        "x = ().__class__.__bases__[0].__subclasses__()",
+        "x = eval('1+1')",
+        "exec('y = 1')",
+    ],
+)
 def test_scripts_that_escape_the_sandbox_are_refused_when_loaded(engine, script):
     with pytest.raises(InvalidDiagram) as caught:
         engine.describe(source(samples.script_between_tasks(script)))

@@ -12,12 +12,22 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[
-        DataRequired(), Length(min=3, max=40),
-        Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, dot, dash and underscore only."))])
-    display_name = StringField(_l("Name (person or organisation)"),
-                               validators=[DataRequired(), Length(min=2, max=120)])
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(),
+            Length(min=3, max=40),
+            Regexp(
+                r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, dot, dash and underscore only.")
+            ),
+        ],
+    )
+    display_name = StringField(
+        _l("Name (person or organisation)"), validators=[DataRequired(), Length(min=2, max=120)]
+    )
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=200)])
-    confirm = PasswordField(_l("Repeat password"), validators=[
-        DataRequired(), EqualTo("password", message=_l("The passwords do not match."))])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))],
+    )

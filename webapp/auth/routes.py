@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -24,8 +33,12 @@ def load_user(user_id: str) -> User | None:
 
 def _safe_next(target: str | None) -> str:
     # Only paths on this site: an absolute URL in ?next= would make us an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("home")
 
@@ -41,9 +54,13 @@ def login():
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Wrong username or password."), "danger")
-    return render_template("auth/login.html", form=form,
-                           show_demo=current_app.config.get("SHOW_DEMO_LOGINS", True),
-                           demo_users=users.DEMO_USERS, demo_password=users.DEMO_PASSWORD)
+    return render_template(
+        "auth/login.html",
+        form=form,
+        show_demo=current_app.config.get("SHOW_DEMO_LOGINS", True),
+        demo_users=users.DEMO_USERS,
+        demo_password=users.DEMO_PASSWORD,
+    )
 
 
 @bp.post("/logout")
@@ -64,8 +81,9 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = users.register(form.username.data, form.display_name.data,
-                                  form.email.data, form.password.data)
+            user = users.register(
+                form.username.data, form.display_name.data, form.email.data, form.password.data
+            )
         except users.UsernameTaken:
             form.username.errors.append(_("This username is taken."))
         else:

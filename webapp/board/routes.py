@@ -20,14 +20,23 @@ bp = Blueprint("board", __name__)
 def notices():
     """Name, member type, region and industry of each applicant in its notice period."""
     rows = db.session.execute(
-        select(Application.name, Application.member_type, Application.region,
-               Application.industry, Application.updated_at)
+        select(
+            Application.name,
+            Application.member_type,
+            Application.region,
+            Application.industry,
+            Application.updated_at,
+        )
         .where(Application.stage == "notice", Application.status == "in_progress")
-        .order_by(Application.updated_at.desc())).all()
+        .order_by(Application.updated_at.desc())
+    ).all()
     try:
         forms = live_version(ADMISSION).forms
-        labels = formschema.option_labels(forms.get("application.schema.json", {}),
-                                          forms.get("application.uischema.json"), str(get_locale()))
+        labels = formschema.option_labels(
+            forms.get("application.schema.json", {}),
+            forms.get("application.uischema.json"),
+            str(get_locale()),
+        )
     except NoLiveModel:
         labels = {}
     return render_template("board/notices.html", rows=rows, labels=labels)

@@ -8,7 +8,7 @@ when the state is read, so a serialized instance holds only what is its own.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -61,7 +61,7 @@ def _parse_due(value) -> datetime | None:
         due = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 class WorkflowEngine:
@@ -83,20 +83,26 @@ class WorkflowEngine:
     def start(self, source: ModelSource, data: dict[str, Any] | None = None) -> EngineResult:
         """A new instance of the model, run until it waits for a person or a timer."""
         model = self._specs.get(source)
-        workflow = BpmnWorkflow(model.spec, model.subprocess_specs,
-                                script_engine=self._script_engine)
+        workflow = BpmnWorkflow(
+            model.spec, model.subprocess_specs, script_engine=self._script_engine
+        )
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data or {})
         return self._advance(workflow, model)
 
-    def complete(self, source: ModelSource, state: str, task_id: str,
-                 data: dict[str, Any]) -> EngineResult:
+    def complete(
+        self, source: ModelSource, state: str, task_id: str, data: dict[str, Any]
+    ) -> EngineResult:
         """Complete a ready human task with validated form data; raises TaskNotReady."""
         model = self._specs.get(source)
         workflow = self._restore(model, state)
         task = self._find_task(workflow, task_id)
         # Task.run() happily "runs" a completed task again, so the state check is ours.
-        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
+        if (
+            task is None
+            or task.state != TaskState.READY
+            or not isinstance(task.task_spec, UserTask)
+        ):
             raise TaskNotReady(task_id)
         task.data.update(data)
         self._guard(task.run)
@@ -134,8 +140,9 @@ class WorkflowEngine:
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         dct[serializer.VERSION_KEY] = serializer.VERSION
-        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False,
-                          cls=serializer._encoder_cls)
+        return json.dumps(
+            dct, separators=(",", ":"), ensure_ascii=False, cls=serializer._encoder_cls
+        )
 
     @staticmethod
     def _find_task(workflow: BpmnWorkflow, task_id: str):
@@ -150,8 +157,9 @@ class WorkflowEngine:
         except Exception as err:  # a diagram's own error, met at run time
             raise EngineError(_describe_engine_error(err)) from err
 
-    def _advance(self, workflow: BpmnWorkflow, model: CompiledModel,
-                 completed: list[str] | None = None) -> EngineResult:
+    def _advance(
+        self, workflow: BpmnWorkflow, model: CompiledModel, completed: list[str] | None = None
+    ) -> EngineResult:
         self._guard(workflow.do_engine_steps)
         finished = workflow.is_completed()
         data = {}
@@ -173,8 +181,11 @@ class WorkflowEngine:
 
     @staticmethod
     def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
-        due = [_parse_due(e.value) for e in workflow.waiting_events()
-               if e.event_type.endswith("TimerEventDefinition")]
+        due = [
+            _parse_due(e.value)
+            for e in workflow.waiting_events()
+            if e.event_type.endswith("TimerEventDefinition")
+        ]
         due = [d for d in due if d is not None]
         return min(due) if due else None
 
@@ -187,4 +198,3 @@ def _describe_engine_error(err: Exception) -> str:
         spec = task.task_spec
         where = f" at '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', '')}'"
     return f"{type(err).__name__}{where}: {str(err).splitlines()[0] if str(err) else ''}"
-

@@ -67,9 +67,20 @@ BASE_FUNCTIONS: dict[str, Any] = {
     "timedelta": _dt.timedelta,
 }
 
-_RESERVED = {"__builtins__", "_getattr_", "_getitem_", "_getiter_", "_write_",
-             "_iter_unpack_sequence_", "_unpack_sequence_", "_inplacevar_", "__name__",
-             "__metaclass__", "_print_", "_apply_"}
+_RESERVED = {
+    "__builtins__",
+    "_getattr_",
+    "_getitem_",
+    "_getiter_",
+    "_write_",
+    "_iter_unpack_sequence_",
+    "_unpack_sequence_",
+    "_inplacevar_",
+    "__name__",
+    "__metaclass__",
+    "_print_",
+    "_apply_",
+}
 
 
 @lru_cache(maxsize=4096)
@@ -86,11 +97,33 @@ def compile_script(source: str):
 
 # Names a diagram may never use, even where RestrictedPython would only fail at run time:
 # refusing them when the diagram is loaded tells the process owner at once.
-FORBIDDEN_NAMES = frozenset({
-    "open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
-    "delattr", "input", "breakpoint", "help", "memoryview", "type", "object", "super",
-    "classmethod", "staticmethod", "property", "dir", "exit", "quit",
-})
+FORBIDDEN_NAMES = frozenset(
+    {
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "type",
+        "object",
+        "super",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "dir",
+        "exit",
+        "quit",
+    }
+)
 
 
 def _compile(source: str, mode: str):

@@ -109,9 +109,18 @@ def compile_model(bpmn: bytes, process_id: str | None = None) -> CompiledModel:
         ids = parser.get_process_ids()
         if process_id is None:
             if len(ids) != 1:
-                raise InvalidDiagram([Problem("", "", (
-                    "The file must contain exactly one executable process; it has "
-                    f"{len(ids)}." ))])
+                raise InvalidDiagram(
+                    [
+                        Problem(
+                            "",
+                            "",
+                            (
+                                "The file must contain exactly one executable process; it has "
+                                f"{len(ids)}."
+                            ),
+                        )
+                    ]
+                )
             process_id = ids[0]
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
@@ -120,7 +129,9 @@ def compile_model(bpmn: bytes, process_id: str | None = None) -> CompiledModel:
     except etree.XMLSyntaxError as err:
         raise InvalidDiagram([Problem("", "", f"The file is not well-formed XML: {err}")]) from None
     except ValidationException as err:
-        raise InvalidDiagram([Problem(err.id or "", err.name or "", str(err).split("\n")[0])]) from None
+        raise InvalidDiagram(
+            [Problem(err.id or "", err.name or "", str(err).split("\n")[0])]
+        ) from None
     except (SpiffWorkflowException, ValueError, KeyError, TypeError, AttributeError) as err:
         raise InvalidDiagram([Problem("", "", f"The diagram cannot be read: {err}")]) from None
 
@@ -129,8 +140,11 @@ def compile_model(bpmn: bytes, process_id: str | None = None) -> CompiledModel:
         problems.extend(_expression_problems(task_spec))
         if isinstance(task_spec, UserTask):
             user_tasks.append(_user_task_info(task_spec))
-    info = ProcessInfo(process_id=process_id, name=getattr(spec, "description", None) or process_id,
-                       user_tasks=user_tasks)
+    info = ProcessInfo(
+        process_id=process_id,
+        name=getattr(spec, "description", None) or process_id,
+        user_tasks=user_tasks,
+    )
     if problems:
         raise InvalidDiagram(problems)
     return CompiledModel(spec, subprocess_specs, info)

@@ -24,5 +24,6 @@ def index():
     lane = request.args.get("lane")
     rows = [r for r in everything if r[0].lane == lane] if lane else everything
     lanes = [name for name in lanes_for_roles(current_user.role_set) if counts.get(name)]
-    return render_template("inbox/index.html", rows=rows, counts=counts, lanes=lanes,
-                           lane=lane, total=len(everything))
+    return render_template(
+        "inbox/index.html", rows=rows, counts=counts, lanes=lanes, lane=lane, total=len(everything)
+    )

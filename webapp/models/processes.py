@@ -30,8 +30,10 @@ class ProcessModel(db.Model):
 class ModelVersion(db.Model):
     """One immutable version: the BPMN text and its forms, identified by their content hash."""
 
-    __table_args__ = (UniqueConstraint("model_id", "content_hash"),
-                      UniqueConstraint("model_id", "number"))
+    __table_args__ = (
+        UniqueConstraint("model_id", "content_hash"),
+        UniqueConstraint("model_id", "number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("process_model.id"))

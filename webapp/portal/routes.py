@@ -47,8 +47,13 @@ def detail(application_id: int):
     if application.data:
         schema, ui = tasks.application_form(application)
         summary = formschema.build_form(schema, ui, str(get_locale()), values=application.data)
-    return render_template("portal/detail.html", application=application, progress=progress,
-                           is_owner=is_owner, committee_view=committee_view, summary=summary,
-                           applicant_tasks=tasks.applicant_tasks(application) if is_owner else [],
-                           APPLICANT=APPLICANT)
-
+    return render_template(
+        "portal/detail.html",
+        application=application,
+        progress=progress,
+        is_owner=is_owner,
+        committee_view=committee_view,
+        summary=summary,
+        applicant_tasks=tasks.applicant_tasks(application) if is_owner else [],
+        APPLICANT=APPLICANT,
+    )

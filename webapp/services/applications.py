@@ -43,8 +43,12 @@ def start(user: User) -> Application:
     return application
 
 
-def sync(application: Application, result: EngineResult, completed: HumanTask | None = None,
-         submitted: dict | None = None) -> None:
+def sync(
+    application: Application,
+    result: EngineResult,
+    completed: HumanTask | None = None,
+    submitted: dict | None = None,
+) -> None:
     """Bring the application row in line with a transition of its instance."""
     now = utcnow()
     if completed is not None and completed.stage == "application" and submitted is not None:
@@ -71,9 +75,11 @@ def next_member_number(member_type: str | None, now: datetime) -> str:
     series = f"{now.year}-{type_code}"
     for _attempt in range(3):
         bumped = db.session.execute(
-            update(MemberNumberCounter).where(MemberNumberCounter.series == series)
+            update(MemberNumberCounter)
+            .where(MemberNumberCounter.series == series)
             .values(last=MemberNumberCounter.last + 1)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         if bumped.rowcount == 1:
             break
         try:
@@ -82,17 +88,22 @@ def next_member_number(member_type: str | None, now: datetime) -> str:
             break
         except IntegrityError:
             continue  # another issuance created the series first; bump it instead
-    seq = db.session.scalar(select(MemberNumberCounter.last)
-                            .where(MemberNumberCounter.series == series))
+    seq = db.session.scalar(
+        select(MemberNumberCounter.last).where(MemberNumberCounter.series == series)
+    )
     fmt = current_app.config["MEMBER_NUMBER_FORMAT"]
     return fmt.format(year=now.year, type=type_code, seq=seq)
 
 
 def for_applicant(user: User) -> list[Application]:
     """The user's own applications, newest first."""
-    return list(db.session.scalars(
-        select(Application).where(Application.applicant_id == user.id)
-        .order_by(Application.created_at.desc(), Application.id.desc())))
+    return list(
+        db.session.scalars(
+            select(Application)
+            .where(Application.applicant_id == user.id)
+            .order_by(Application.created_at.desc(), Application.id.desc())
+        )
+    )
 
 
 def visible(user: User, application_id: int) -> Application:
@@ -115,11 +126,17 @@ class Progress:
 
 def progress(application: Application) -> Progress:
     """Open and finished human tasks of the application, from the projection."""
-    rows = list(db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == application.instance_id)
-        .order_by(HumanTask.created_at, HumanTask.id)))
+    rows = list(
+        db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == application.instance_id)
+            .order_by(HumanTask.created_at, HumanTask.id)
+        )
+    )
     return Progress(
         open_tasks=[t for t in rows if t.state == "ready"],
-        history=sorted((t for t in rows if t.state != "ready"),
-                       key=lambda t: (t.completed_at or t.created_at, t.id)),
+        history=sorted(
+            (t for t in rows if t.state != "ready"),
+            key=lambda t: (t.completed_at or t.created_at, t.id),
+        ),
     )

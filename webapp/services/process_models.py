@@ -38,11 +38,15 @@ def check_model(bpmn: str, forms: dict[str, dict]):
     info = engine.describe(ModelSource(key=key, bpmn=bpmn.encode("utf-8")))
     problems = []
     for task in info.user_tasks:
+
         def problem(message, task=task):
             problems.append(Problem(task.spec_id, task.title, message))
+
         if role_for_lane(task.lane) is None:
-            problem(f"The user task is in lane '{task.lane or ''}', which no role works: put it "
-                    "in a lane named applicant, secretariat, council or finance.")
+            problem(
+                f"The user task is in lane '{task.lane or ''}', which no role works: put it "
+                "in a lane named applicant, secretariat, council or finance."
+            )
         for name in (task.form, task.ui_form):
             if name and name not in forms:
                 problem(f"The form file '{name}' does not exist: add it or correct the name.")
@@ -67,14 +71,27 @@ def deploy(key: str, bpmn: str, forms: dict[str, dict]) -> tuple[ModelVersion, b
         model = ProcessModel(key=key, name=info.name)
         db.session.add(model)
         db.session.flush()
-    version = db.session.scalars(select(ModelVersion).where(
-        ModelVersion.model_id == model.id, ModelVersion.content_hash == digest)).first()
+    version = db.session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.model_id == model.id, ModelVersion.content_hash == digest
+        )
+    ).first()
     created = version is None
     if created:
-        number = (db.session.scalar(select(func.max(ModelVersion.number))
-                                    .where(ModelVersion.model_id == model.id)) or 0) + 1
-        version = ModelVersion(model=model, number=number, content_hash=digest,
-                               process_id=info.process_id, bpmn=bpmn, forms=forms)
+        number = (
+            db.session.scalar(
+                select(func.max(ModelVersion.number)).where(ModelVersion.model_id == model.id)
+            )
+            or 0
+        ) + 1
+        version = ModelVersion(
+            model=model,
+            number=number,
+            content_hash=digest,
+            process_id=info.process_id,
+            bpmn=bpmn,
+            forms=forms,
+        )
         db.session.add(version)
         db.session.flush()
     model.name = info.name
@@ -104,14 +121,27 @@ def live_version(key: str) -> ModelVersion:
 def overview() -> list[tuple[ProcessModel, list[tuple[ModelVersion, int, int]]]]:
     """Each model with its versions, newest first: (version, running, finished) counts."""
     counts = {
-        (version_id, status): n for version_id, status, n in db.session.execute(
-            select(ProcessInstance.version_id, ProcessInstance.status, func.count())
-            .group_by(ProcessInstance.version_id, ProcessInstance.status))
+        (version_id, status): n
+        for version_id, status, n in db.session.execute(
+            select(ProcessInstance.version_id, ProcessInstance.status, func.count()).group_by(
+                ProcessInstance.version_id, ProcessInstance.status
+            )
+        )
     }
     result = []
     for model in db.session.scalars(select(ProcessModel).order_by(ProcessModel.key)):
-        versions = db.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)
-                                      .order_by(ModelVersion.number.desc()))
-        result.append((model, [(v, counts.get((v.id, "running"), 0),
-                                counts.get((v.id, "finished"), 0)) for v in versions]))
+        versions = db.session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.model_id == model.id)
+            .order_by(ModelVersion.number.desc())
+        )
+        result.append(
+            (
+                model,
+                [
+                    (v, counts.get((v.id, "running"), 0), counts.get((v.id, "finished"), 0))
+                    for v in versions
+                ],
+            )
+        )
     return result

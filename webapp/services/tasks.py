@@ -15,7 +15,9 @@ from webapp.services.errors import Forbidden, InvalidFormData, NotFound, Process
 from webapp.services.workflow import engine, lock_instance, save_result, source_for
 
 
-def inbox(user: User, lane: str | None = None, limit: int = 200) -> list[tuple[HumanTask, Application]]:
+def inbox(
+    user: User, lane: str | None = None, limit: int = 200
+) -> list[tuple[HumanTask, Application]]:
     """Open tasks of the user's committee lanes, oldest first, never on its own application."""
     lanes = lanes_for_roles(user.role_set)
     if lane is not None:
@@ -25,18 +27,24 @@ def inbox(user: User, lane: str | None = None, limit: int = 200) -> list[tuple[H
     rows = db.session.execute(
         select(HumanTask, Application)
         .join(Application, Application.instance_id == HumanTask.instance_id)
-        .where(HumanTask.state == "ready", HumanTask.lane.in_(lanes),
-               Application.applicant_id != user.id)
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at,
-                  HumanTask.id)
-        .limit(limit))
+        .where(
+            HumanTask.state == "ready",
+            HumanTask.lane.in_(lanes),
+            Application.applicant_id != user.id,
+        )
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+        .limit(limit)
+    )
     return [(task, application) for task, application in rows]
 
 
 def applicant_tasks(application: Application) -> list[HumanTask]:
     """The open tasks waiting on the applicant itself."""
-    return [t for t in applications.progress(application).open_tasks
-            if role_for_lane(t.lane) == APPLICANT]
+    return [
+        t
+        for t in applications.progress(application).open_tasks
+        if role_for_lane(t.lane) == APPLICANT
+    ]
 
 
 def authorize(user: User, task: HumanTask, application: Application) -> None:
@@ -58,7 +66,8 @@ def find(user: User, task_guid: str) -> tuple[HumanTask, Application]:
     if task is None:
         raise NotFound("task")
     application = db.session.scalars(
-        select(Application).where(Application.instance_id == task.instance_id)).one()
+        select(Application).where(Application.instance_id == task.instance_id)
+    ).one()
     authorize(user, task, application)
     if task.state != "ready":
         raise _not_open(task)
@@ -89,13 +98,18 @@ def complete(user: User, task_guid: str, form) -> tuple[HumanTask, Application]:
         raise InvalidFormData(errors, data)
     try:
         instance = lock_instance(task.instance_id)
-        task = db.session.scalars(select(HumanTask).where(HumanTask.task_guid == task_guid)
-                                  .execution_options(populate_existing=True)).one()
+        task = db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.task_guid == task_guid)
+            .execution_options(populate_existing=True)
+        ).one()
         if task.state != "ready":
             raise _not_open(task)  # someone completed it while we waited for the lock
         application = db.session.scalars(
-            select(Application).where(Application.instance_id == instance.id)
-            .execution_options(populate_existing=True)).one()
+            select(Application)
+            .where(Application.instance_id == instance.id)
+            .execution_options(populate_existing=True)
+        ).one()
         try:
             result = engine.complete(source_for(instance.version), instance.state, task_guid, data)
         except TaskNotReady:
@@ -104,8 +118,9 @@ def complete(user: User, task_guid: str, form) -> tuple[HumanTask, Application]:
             raise ProcessError(str(err)) from err
         save_result(instance, result, actor_id=user.id, submitted=data)
         applications.sync(application, result, completed=task, submitted=data)
-        audit.record("task_completed", user.id, instance.id, task_guid,
-                     {"task": task.bpmn_id, "data": data})
+        audit.record(
+            "task_completed", user.id, instance.id, task_guid, {"task": task.bpmn_id, "data": data}
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()

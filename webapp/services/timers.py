@@ -15,10 +15,14 @@ from webapp.services.workflow import engine, lock_instance, save_result, source_
 
 def due_instances(now: datetime, limit: int = 500) -> list[int]:
     """Ids of instances with a timer due by now; the cost follows the due count, not the total."""
-    return list(db.session.scalars(
-        select(ProcessInstance.id)
-        .where(ProcessInstance.next_timer_at <= now, ProcessInstance.status == "running")
-        .order_by(ProcessInstance.next_timer_at).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(ProcessInstance.id)
+            .where(ProcessInstance.next_timer_at <= now, ProcessInstance.status == "running")
+            .order_by(ProcessInstance.next_timer_at)
+            .limit(limit)
+        )
+    )
 
 
 def fire_due(now: datetime | None = None) -> int:
@@ -35,7 +39,8 @@ def fire_due(now: datetime | None = None) -> int:
             result = engine.fire_timers(source_for(instance.version), instance.state)
             save_result(instance, result)
             application = db.session.scalars(
-                select(Application).where(Application.instance_id == instance.id)).first()
+                select(Application).where(Application.instance_id == instance.id)
+            ).first()
             if application is not None:
                 applications.sync(application, result)
             audit.record("timer_fired", None, instance.id, data={"due": now.isoformat()})

@@ -29,7 +29,8 @@ class UsernameTaken(Exception):
 def by_username(username: str) -> User | None:
     """The account of that username, case-insensitively."""
     return db.session.scalars(
-        select(User).where(func.lower(User.username) == username.strip().lower())).first()
+        select(User).where(func.lower(User.username) == username.strip().lower())
+    ).first()
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -46,8 +47,12 @@ def register(username: str, display_name: str, email: str, password: str) -> Use
     """A new applicant account."""
     if by_username(username) is not None:
         raise UsernameTaken(username)
-    user = User(username=username.strip(), display_name=display_name.strip(),
-                email=email.strip(), roles=APPLICANT)
+    user = User(
+        username=username.strip(),
+        display_name=display_name.strip(),
+        email=email.strip(),
+        roles=APPLICANT,
+    )
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -60,8 +65,12 @@ def ensure_demo_users() -> list[tuple[str, str, str]]:
     """Create the demo accounts that are missing; returns every (username, password, roles)."""
     for username, display_name, roles in DEMO_USERS:
         if by_username(username) is None:
-            user = User(username=username, display_name=display_name, roles=roles,
-                        email=f"{username}@example.org")
+            user = User(
+                username=username,
+                display_name=display_name,
+                roles=roles,
+                email=f"{username}@example.org",
+            )
             user.set_password(DEMO_PASSWORD)
             db.session.add(user)
     db.session.commit()

@@ -14,8 +14,9 @@ engine = WorkflowEngine()
 
 def source_for(version: ModelVersion) -> ModelSource:
     """What the adapter needs to run a version: it parses once per content hash."""
-    return ModelSource(key=version.content_hash, bpmn=version.bpmn.encode("utf-8"),
-                       process_id=version.process_id)
+    return ModelSource(
+        key=version.content_hash, bpmn=version.bpmn.encode("utf-8"), process_id=version.process_id
+    )
 
 
 def lock_instance(instance_id: int) -> ProcessInstance:
@@ -50,8 +51,12 @@ def create_instance(version: ModelVersion, result: EngineResult) -> ProcessInsta
     return instance
 
 
-def save_result(instance: ProcessInstance, result: EngineResult, actor_id: int | None = None,
-                submitted: dict | None = None) -> None:
+def save_result(
+    instance: ProcessInstance,
+    result: EngineResult,
+    actor_id: int | None = None,
+    submitted: dict | None = None,
+) -> None:
     """Write the engine's new state and bring the human-task projection in line with it."""
     now = utcnow()
     instance.state = result.state
@@ -59,9 +64,14 @@ def save_result(instance: ProcessInstance, result: EngineResult, actor_id: int |
     instance.next_timer_at = result.next_timer_at
     instance.updated_at = now
 
-    rows = {t.task_guid: t for t in db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                HumanTask.state == "ready"))}
+    rows = {
+        t.task_guid: t
+        for t in db.session.scalars(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id, HumanTask.state == "ready"
+            )
+        )
+    }
     for guid in result.completed_task_ids:
         row = rows.pop(guid, None)
         if row is not None:
@@ -73,10 +83,20 @@ def save_result(instance: ProcessInstance, result: EngineResult, actor_id: int |
         if task.id in rows:
             continue
         info = task.info
-        db.session.add(HumanTask(
-            instance_id=instance.id, task_guid=task.id, bpmn_id=info.spec_id, title=info.title,
-            lane=info.lane, stage=info.stage, form=info.form, ui_form=info.ui_form,
-            due_at=task.due_at, created_at=now))
+        db.session.add(
+            HumanTask(
+                instance_id=instance.id,
+                task_guid=task.id,
+                bpmn_id=info.spec_id,
+                title=info.title,
+                lane=info.lane,
+                stage=info.stage,
+                form=info.form,
+                ui_form=info.ui_form,
+                due_at=task.due_at,
+                created_at=now,
+            )
+        )
     # Ready rows the engine no longer offers were withdrawn by the process (timer, cancel).
     for guid, row in rows.items():
         if guid not in ready_ids:

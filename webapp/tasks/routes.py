@@ -46,9 +46,15 @@ def _render(task, application, values=None, errors=None):
     summary = None
     if application.data and task.stage != "application":
         app_schema, app_ui = tasks.application_form(application)
-        summary = formschema.build_form(app_schema, app_ui, str(get_locale()),
-                                        values=application.data)
-    return render_template("tasks/form.html", task=task, application=application, form=form,
-                           progress=progress, summary=summary,
-                           is_owner=application.applicant_id == current_user.id)
-
+        summary = formschema.build_form(
+            app_schema, app_ui, str(get_locale()), values=application.data
+        )
+    return render_template(
+        "tasks/form.html",
+        task=task,
+        application=application,
+        form=form,
+        progress=progress,
+        summary=summary,
+        is_owner=application.applicant_id == current_user.id,
+    )
