@@ -12,6 +12,7 @@ from webapp.models import Application
 from webapp.services.applications import ADMISSION
 from webapp.services.errors import NoLiveModel
 from webapp.services.process_models import live_version
+from webapp.services.workflow import version_content
 
 bp = Blueprint("board", __name__)
 
@@ -31,7 +32,7 @@ def notices():
         .order_by(Application.updated_at.desc())
     ).all()
     try:
-        forms = live_version(ADMISSION).forms
+        forms = version_content(live_version(ADMISSION).id).forms
         labels = formschema.option_labels(
             forms.get("application.schema.json", {}),
             forms.get("application.uischema.json"),

@@ -40,8 +40,9 @@ class ModelVersion(db.Model):
     number: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
     process_id: Mapped[str] = mapped_column(String(200))
-    bpmn: Mapped[str] = mapped_column(Text)
-    forms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Deferred: read once per process through services.workflow.version_content.
+    bpmn: Mapped[str] = mapped_column(Text, deferred=True)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     model: Mapped[ProcessModel] = relationship(foreign_keys=[model_id])

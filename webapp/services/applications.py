@@ -31,7 +31,7 @@ def start(user: User) -> Application:
         raise Forbidden("not_applicant")
     version = live_version(ADMISSION)
     try:
-        result = engine.start(source_for(version), {"applicant_id": user.id})
+        result = engine.start(source_for(version.id), {"applicant_id": user.id})
     except EngineError as err:
         raise ProcessError(str(err)) from err
     instance = create_instance(version, result)

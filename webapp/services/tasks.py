@@ -12,7 +12,13 @@ from webapp.models import Application, HumanTask, User
 from webapp.roles import APPLICANT, lanes_for_roles, role_for_lane
 from webapp.services import applications, audit
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError, TaskNotOpen
-from webapp.services.workflow import engine, lock_instance, save_result, source_for
+from webapp.services.workflow import (
+    engine,
+    lock_instance,
+    save_result,
+    source_for,
+    version_content,
+)
 
 
 def inbox(
@@ -76,7 +82,7 @@ def find(user: User, task_guid: str) -> tuple[HumanTask, Application]:
 
 def form_of(task: HumanTask) -> tuple[dict, dict]:
     """The JSON Schema and UI schema of a task, from the version its instance runs on."""
-    forms = task.instance.version.forms
+    forms = version_content(task.instance.version_id).forms
     return forms.get(task.form or "", {"type": "object"}), forms.get(task.ui_form or "", {})
 
 
@@ -111,7 +117,9 @@ def complete(user: User, task_guid: str, form) -> tuple[HumanTask, Application]:
             .execution_options(populate_existing=True)
         ).one()
         try:
-            result = engine.complete(source_for(instance.version), instance.state, task_guid, data)
+            result = engine.complete(
+                source_for(instance.version_id), instance.state, task_guid, data
+            )
         except TaskNotReady:
             raise TaskNotOpen("completed") from None
         except EngineError as err:

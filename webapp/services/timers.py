@@ -36,7 +36,7 @@ def fire_due(now: datetime | None = None) -> int:
             if instance.next_timer_at is None or instance.next_timer_at > now:
                 db.session.rollback()
                 continue
-            result = engine.fire_timers(source_for(instance.version), instance.state)
+            result = engine.fire_timers(source_for(instance.version_id), instance.state)
             save_result(instance, result)
             application = db.session.scalars(
                 select(Application).where(Application.instance_id == instance.id)

@@ -3,6 +3,8 @@ human tasks written with every save of an instance."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select, update
 
 from webapp.engine import EngineResult, ModelSource, WorkflowEngine
@@ -12,11 +14,39 @@ from webapp.models import HumanTask, ModelVersion, ProcessInstance, utcnow
 engine = WorkflowEngine()
 
 
-def source_for(version: ModelVersion) -> ModelSource:
+@dataclass(frozen=True)
+class VersionContent:
+    """A model version's diagram (as the adapter takes it) and its forms; read-only."""
+
+    source: ModelSource
+    forms: dict
+
+
+# Versions never change once stored, so each is read once per process and database.
+_versions: dict[tuple[str, int], VersionContent] = {}
+
+
+def version_content(version_id: int) -> VersionContent:
+    """The diagram and forms of a version, from the process-wide cache."""
+    key = (str(db.engine.url), version_id)
+    content = _versions.get(key)
+    if content is None:
+        version = db.session.get(ModelVersion, version_id)
+        content = VersionContent(
+            ModelSource(
+                key=version.content_hash,
+                bpmn=version.bpmn.encode("utf-8"),
+                process_id=version.process_id,
+            ),
+            version.forms,
+        )
+        _versions[key] = content
+    return content
+
+
+def source_for(version_id: int) -> ModelSource:
     """What the adapter needs to run a version: it parses once per content hash."""
-    return ModelSource(
-        key=version.content_hash, bpmn=version.bpmn.encode("utf-8"), process_id=version.process_id
-    )
+    return version_content(version_id).source
 
 
 def lock_instance(instance_id: int) -> ProcessInstance:
