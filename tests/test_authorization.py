@@ -129,3 +129,62 @@ def test_only_applicant_accounts_start_applications(app, actors):
     for username in ("secretary", "owner"):
         response = actors(username).post("/applications", {})
         assert response.status_code == 403, username
+
+
+def test_a_newcomer_registers_and_starts_an_application(app):
+    visitor = Actor(app, None)
+    response = visitor.post(
+        "/register",
+        {
+            "username": "newco",
+            "display_name": "新公司",
+            "email": "new@example.com",
+            "password": "long-enough-1",
+            "confirm": "long-enough-1",
+        },
+        token_page="/register",
+    )
+    assert response.status_code == 302
+    application = visitor.start_application()
+    with app.app_context():
+        assert db.session.get(User, application.applicant_id).username == "newco"
+    taken = Actor(app, None).post(
+        "/register",
+        {
+            "username": "NEWCO",
+            "display_name": "x",
+            "email": "x@example.com",
+            "password": "long-enough-1",
+            "confirm": "long-enough-1",
+        },
+        token_page="/register",
+    )
+    assert taken.status_code == 200 and "newco" not in taken.headers.get("Location", "")
+
+
+def test_wrong_password_is_refused_and_audited(app):
+    visitor = Actor(app, None)
+    response = visitor.post(
+        "/login", {"username": "secretary", "password": "wrong"}, token_page="/login"
+    )
+    assert response.status_code == 200 and "用户名或密码错误" in response.get_data(as_text=True)
+    assert visitor.get("/inbox").status_code == 302
+    with app.app_context():
+        failed = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "login_failed")
+        ).all()
+    assert [e.data["username"] for e in failed] == ["secretary"]
+
+
+def test_next_parameter_never_redirects_off_site(app):
+    visitor = Actor(app, None)
+    response = visitor.client.post(
+        "/login?next=https://evil.example/",
+        data={
+            "username": "secretary",
+            "password": "demo1234",
+            "csrf_token": visitor.token("/login"),
+        },
+    )
+    assert response.status_code == 302
+    assert "evil.example" not in response.headers["Location"]

@@ -6,6 +6,7 @@ import time
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp.engine import InvalidDiagram
@@ -34,6 +35,7 @@ def _load() -> None:
 
 
 @click.command("setup")
+@with_appcontext
 def setup() -> None:
     """Upgrade the database, load workflows/ and create the demo users."""
     upgrade()
@@ -43,12 +45,14 @@ def setup() -> None:
 
 
 @click.command("load-workflows")
+@with_appcontext
 def load_workflows() -> None:
     """Load workflows/ and forms/ as new versions where their content changed."""
     _load()
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Create the demo users of every role."""
     for username, password, roles in users.ensure_demo_users():
@@ -56,6 +60,7 @@ def demo() -> None:
 
 
 @click.command("tick")
+@with_appcontext
 @click.option("--interval", type=float, default=0, help="Repeat every N seconds (0: once).")
 def tick(interval: float) -> None:
     """Fire due BPMN timers."""
