@@ -28,25 +28,13 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from tests.conftest import VALID_APPLICATION as APPLICATION  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Application, HumanTask  # noqa: E402
 from webapp.services import process_models, users  # noqa: E402
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-APPLICATION = {
-    "member_type": "unit",
-    "name": "基准测试有限公司",
-    "credit_code": "91110000600037341L",
-    "contact_person": "张三",
-    "phone": "010-12345678",
-    "email": "bench@example.com",
-    "region": "北京市",
-    "industry": "it",
-    "reasons": "基准测试用的入会理由，至少十个字。",
-    "accept_charter": "on",
-    "accept_integrity_pact": "on",
-}
 
 
 def _login(app, username):

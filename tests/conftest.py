@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Application, HumanTask
+from webapp.models import Application, HumanTask, User
 from webapp.services import process_models, users
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +103,15 @@ class Actor:
 
     def complete(self, task_guid: str, data: dict):
         return self.post(f"/tasks/{task_guid}", data)
+
+
+def add_user(app, username: str, display_name: str, roles: str) -> None:
+    """An extra account with the demo password, for tests that need more than the demo set."""
+    with app.app_context():
+        user = User(username=username, display_name=display_name, roles=roles)
+        user.set_password(users.DEMO_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
 
 
 def open_task(app, application_id: int, bpmn_id: str | None = None) -> HumanTask:

@@ -3,7 +3,7 @@ its own application, and a task that is no longer open refuses — with a clear 
 
 from sqlalchemy import func, select
 
-from tests.conftest import VALID_APPLICATION, Actor, open_task, reload
+from tests.conftest import VALID_APPLICATION, Actor, add_user, open_task, reload
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
 
@@ -65,13 +65,7 @@ def test_anonymous_visitors_see_only_the_notice_board(app, submitted):
 
 
 def test_nobody_reviews_their_own_application(app, actors):
-    with app.app_context():
-        both = User(
-            username="both", display_name="既是秘书处又是申请人", roles="applicant,secretariat"
-        )
-        both.set_password("demo1234")
-        db.session.add(both)
-        db.session.commit()
+    add_user(app, "both", "既是秘书处又是申请人", "applicant,secretariat")
     member = Actor(app, "both")
     application = member.start_application()
     member.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)

@@ -4,19 +4,13 @@ import threading
 
 from sqlalchemy import func, select
 
-from tests.conftest import VALID_APPLICATION, Actor, open_task
+from tests.conftest import VALID_APPLICATION, Actor, add_user, open_task
 from webapp.extensions import db
-from webapp.models import AuditEvent, HumanTask, ProcessInstance, User
+from webapp.models import AuditEvent, HumanTask, ProcessInstance
 
 
 def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app, actors):
-    with app.app_context():
-        colleague = User(
-            username="secretary2", display_name="陈秘书（秘书处）", roles="secretariat"
-        )
-        colleague.set_password("demo1234")
-        db.session.add(colleague)
-        db.session.commit()
+    add_user(app, "secretary2", "陈秘书（秘书处）", "secretariat")
     people = [actors("secretary"), Actor(app, "secretary2")]
     applicant = actors("applicant")
     for _round in range(4):

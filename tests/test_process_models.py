@@ -4,13 +4,13 @@ ticker fires due timers once."""
 
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT, VALID_APPLICATION, open_task, reload
+from tests.conftest import ROOT, VALID_APPLICATION, open_task
 from webapp.extensions import db
 from webapp.models import AuditEvent, HumanTask, ModelVersion, ProcessInstance
 from webapp.services import process_models, timers
@@ -116,7 +116,7 @@ TIMER_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_ticker_fires_a_due_timer_once_and_only_when_due(app):
-    start = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     with app.app_context(), time_machine.travel(start, tick=False):
         version, _ = process_models.deploy(
             "reminder", TIMER_BPMN, {"act.schema.json": {"type": "object"}}
