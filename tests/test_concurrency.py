@@ -3,6 +3,7 @@
 import threading
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from tests.conftest import VALID_APPLICATION, Actor, add_user, open_task
 from webapp.extensions import db
@@ -62,3 +63,21 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
             # exactly one path was taken: the notice after a pass, the end after a rejection
             expected = ["close_notice"] if task.submitted_data["review_decision"] == "pass" else []
             assert [row.bpmn_id for row in open_rows] == expected
+
+
+def test_a_stale_write_of_an_instance_is_refused_by_its_version(app, actors, submitted):
+    with app.app_context():
+        stale = db.session.get(ProcessInstance, submitted.instance_id)
+        with app.app_context():  # a second session moves the instance on first
+            fresh = db.session.get(ProcessInstance, submitted.instance_id)
+            fresh.status = "running"
+            fresh.next_timer_at = None
+            fresh.state = fresh.state + " "
+            db.session.commit()
+        stale.state = stale.state + "  "
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+        else:
+            raise AssertionError("a stale write went through")

@@ -56,7 +56,7 @@ class ProcessInstance(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
     state: Mapped[str] = mapped_column(Text)
-    # Bumped by every transition; a writer whose version is stale has lost a race.
+    # Bumped by every save (the mapper's version column): a stale writer has lost a race.
     lock_version: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(20), default="running")
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -64,6 +64,8 @@ class ProcessInstance(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     version: Mapped[ModelVersion] = relationship()
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
 
 class HumanTask(db.Model):

@@ -4,6 +4,7 @@ task as one transaction."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp import formschema
 from webapp.engine import EngineError, TaskNotReady
@@ -130,6 +131,12 @@ def complete(user: User, task_guid: str, form) -> tuple[HumanTask, Application]:
             "task_completed", user.id, instance.id, task_guid, {"task": task.bpmn_id, "data": data}
         )
         db.session.commit()
+    except StaleDataError:
+        # Only reachable if a writer bypassed the lock; the version column still refuses it.
+        db.session.rollback()
+        raise _not_open(
+            db.session.scalars(select(HumanTask).where(HumanTask.task_guid == task_guid)).one()
+        ) from None
     except BaseException:
         db.session.rollback()
         raise

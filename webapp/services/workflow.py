@@ -52,24 +52,26 @@ def source_for(version_id: int) -> ModelSource:
 def lock_instance(instance_id: int) -> ProcessInstance:
     """Take the instance's row lock for the rest of the transaction and read it afresh.
 
-    The lock is taken by a write (bumping lock_version): on PostgreSQL an UPDATE holds the row
-    lock like SELECT … FOR UPDATE; on SQLite the first write takes the database's write lock,
-    which a SELECT never would. A second transition of the same instance waits here and then
-    sees the first one's result.
+    PostgreSQL (and any database with row locks) gets SELECT … FOR UPDATE. SQLite has no row
+    locks and its reads take none, so there the lock is taken by a first write, which holds the
+    database's write lock until commit. Either way a second transition of the same instance
+    waits here and then sees the first one's result. The mapper's version column (lock_version)
+    is the second guard: a stale write fails instead of overwriting.
     """
-    bumped = db.session.execute(
-        update(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .values(lock_version=ProcessInstance.lock_version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if bumped.rowcount != 1:
+    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .values(updated_at=ProcessInstance.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        query = query.with_for_update()
+    instance = db.session.scalars(query.execution_options(populate_existing=True)).first()
+    if instance is None:
         raise LookupError(instance_id)
-    return db.session.scalars(
-        select(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .execution_options(populate_existing=True)
-    ).one()
+    return instance
 
 
 def create_instance(version: ModelVersion, result: EngineResult) -> ProcessInstance:
