@@ -16,10 +16,19 @@ run: setup
 	  trap 'kill $$ticker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
-## test: the same set-up, then the whole suite (browser tests need /usr/bin/chromium)
+## test: the same set-up, then the whole suite on SQLite, and again on PostgreSQL if one answers
+## at TEST_PG_URL (browser tests need /usr/bin/chromium)
+TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 test: deps
 	@command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium not found: the browser tests will be SKIPPED (sudo apt-get install chromium)"
+	@echo "== test suite on SQLite =="
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if $(BIN)/python -m tests.pg_available "$(TEST_PG_URL)"; then \
+	  echo "== test suite on PostgreSQL ($(TEST_PG_URL)) =="; \
+	  TEST_DATABASE_URL="$(TEST_PG_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else \
+	  echo "NOTE: no PostgreSQL answers at $(TEST_PG_URL): the PostgreSQL run was SKIPPED"; \
+	fi
 
 setup: deps
 	$(BIN)/flask setup

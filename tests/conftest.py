@@ -3,13 +3,15 @@ logged-in client per role that posts forms with their CSRF tokens like a browser
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from webapp import create_app
 from webapp.extensions import db
@@ -36,32 +38,71 @@ VALID_APPLICATION = {
 }
 
 
-def _config(path: Path) -> dict:
-    return {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-        "SECRET_KEY": "test-secret",
-    }
+# Set TEST_DATABASE_URL=postgresql+psycopg://… to run the suite on PostgreSQL: each test then
+# gets its own database cloned from a migrated template, as each SQLite test gets a file copy.
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _config(url: str) -> dict:
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"}
+
+
+def _pg_admin():
+    import psycopg
+
+    dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _pg_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> Path:
-    """A migrated database with the workflows and demo users, copied for each test."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    app = create_app(_config(path))
+def template_db(tmp_path_factory) -> str:
+    """A migrated database with the workflows and demo users, cloned for each test."""
+    if PG_URL:
+        name = f"ma_tpl_{os.getpid()}"
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = _pg_url(name)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+    app = create_app(_config(url))
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         process_models.load_directory(app.config["WORKFLOWS_DIR"], app.config["FORMS_DIR"])
         users.ensure_demo_users()
         db.engine.dispose()
-    return path
+    yield url
+    if PG_URL:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+_clones = itertools.count()
 
 
 @pytest.fixture
-def app(template_db, tmp_path):
-    path = tmp_path / "app.db"
-    shutil.copy(template_db, path)
-    app = create_app(_config(path))
+def database_url(template_db, tmp_path):
+    """A fresh copy of the template database for one test."""
+    if not PG_URL:
+        path = tmp_path / "app.db"
+        shutil.copy(template_db.removeprefix("sqlite:///"), path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"ma_{os.getpid()}_{next(_clones)}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(template_db).database}"')
+    yield _pg_url(name)
+    with _pg_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app(_config(database_url))
     # No app context is held while requests run: Flask would reuse it, and `g` (the logged-in
     # user, the CSRF token) would leak from one client's request into the next one's.
     yield app

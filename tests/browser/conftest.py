@@ -44,11 +44,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def live_server(template_db, tmp_path):
-    """The app on a copy of the template database, served on 127.0.0.1 in a thread."""
-    path = tmp_path / "live.db"
-    shutil.copy(template_db, path)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "live"})
+def live_server(database_url):
+    """The app on a fresh copy of the template database, served on 127.0.0.1 in a thread."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "live"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
