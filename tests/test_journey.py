@@ -36,6 +36,11 @@ def test_application_travels_every_stage_to_a_member_number(app, actors, submitt
         (finance, "confirm_payment", {"payment_check": "received"}, "certificate"),
     ]
     for actor, task_id, data, stage_after in steps:
+        if task_id == "council_decision":  # the council sees what review decided, in words
+            page = actor.get(f"/tasks/{open_task(app, submitted.id, task_id).task_guid}")
+            text = page.get_data(as_text=True)
+            assert '<details class="small mb-2" data-task="preliminary_review">' in text
+            assert "通过" in text and "91110000600037341L" in text
         response = actor.complete(open_task(app, submitted.id, task_id).task_guid, data)
         assert response.status_code == 302, (task_id, response.get_data(as_text=True)[:1500])
         assert reload(app, submitted.id).stage == stage_after

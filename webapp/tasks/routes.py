@@ -38,17 +38,23 @@ def submit(task_guid: str):
 
 
 def _render(task, application, values=None, errors=None):
+    locale = str(get_locale())
     schema, ui = tasks.form_of(task)
-    form = formschema.build_form(schema, ui, str(get_locale()), values=values, errors=errors)
     if values is None and task.stage == "application" and application.data:
-        form = formschema.build_form(schema, ui, str(get_locale()), values=application.data)
+        values = application.data  # the applicant revises what it entered before
+    form = formschema.build_form(schema, ui, locale, values=values, errors=errors)
     progress = applications.progress(application)
     summary = None
     if application.data and task.stage != "application":
-        app_schema, app_ui = tasks.application_form(application)
         summary = formschema.build_form(
-            app_schema, app_ui, str(get_locale()), values=application.data
+            *tasks.application_form(application), locale, values=application.data
         )
+    # What earlier steps decided, labelled with their own forms (committee members only).
+    earlier = [
+        (done, formschema.build_form(*tasks.form_of(done), locale, values=done.submitted_data))
+        for done in progress.history
+        if done.submitted_data and done.stage != "application"
+    ]
     return render_template(
         "tasks/form.html",
         task=task,
@@ -56,5 +62,6 @@ def _render(task, application, values=None, errors=None):
         form=form,
         progress=progress,
         summary=summary,
+        earlier=earlier,
         is_owner=application.applicant_id == current_user.id,
     )
