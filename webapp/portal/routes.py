@@ -7,21 +7,18 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from webapp import formschema
-from webapp.roles import APPLICANT, COMMITTEE_ROLES
+from webapp.roles import COMMITTEE_ROLES
 from webapp.services import applications, tasks
 
 bp = Blueprint("portal", __name__)
 
 
-@bp.get("/applications")
+@bp.get("/applications", endpoint="applications")
 @login_required
 def applications_list():
     """The user's own applications with their stage and what they wait for."""
     rows = [(a, applications.progress(a)) for a in applications.for_applicant(current_user)]
-    return render_template("portal/applications.html", rows=rows, APPLICANT=APPLICANT)
-
-
-bp.add_url_rule("/applications", "applications", applications_list)
+    return render_template("portal/applications.html", rows=rows)
 
 
 @bp.post("/applications")
@@ -29,7 +26,7 @@ bp.add_url_rule("/applications", "applications", applications_list)
 def start():
     """Start a new application and open its form."""
     application = applications.start(current_user)
-    waiting = tasks.applicant_tasks(application)
+    waiting = applications.progress(application).for_applicant
     if waiting:
         return redirect(url_for("tasks.show", task_guid=waiting[0].task_guid))
     return redirect(url_for("portal.detail", application_id=application.id))
@@ -45,7 +42,7 @@ def detail(application_id: int):
     committee_view = bool(current_user.role_set & COMMITTEE_ROLES) and not is_owner
     summary = None
     if application.data:
-        schema, ui = tasks.application_form(application)
+        schema, ui = tasks.application_form(progress)
         summary = formschema.build_form(schema, ui, str(get_locale()), values=application.data)
     return render_template(
         "portal/detail.html",
@@ -54,6 +51,5 @@ def detail(application_id: int):
         is_owner=is_owner,
         committee_view=committee_view,
         summary=summary,
-        applicant_tasks=tasks.applicant_tasks(application) if is_owner else [],
-        APPLICANT=APPLICANT,
+        applicant_tasks=progress.for_applicant if is_owner else [],
     )

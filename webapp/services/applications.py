@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
-from webapp.roles import APPLICANT, COMMITTEE_ROLES
+from webapp.roles import APPLICANT, COMMITTEE_ROLES, role_for_lane
 from webapp.services import audit
 from webapp.services.errors import Forbidden, NotFound, ProcessError
 from webapp.services.process_models import live_version
@@ -122,6 +122,11 @@ class Progress:
 
     open_tasks: list[HumanTask]
     history: list[HumanTask]
+
+    @property
+    def for_applicant(self) -> list[HumanTask]:
+        """The open tasks waiting on the applicant itself."""
+        return [t for t in self.open_tasks if role_for_lane(t.lane) == APPLICANT]
 
 
 def progress(application: Application) -> Progress:

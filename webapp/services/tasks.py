@@ -45,15 +45,6 @@ def inbox(
     return [(task, application) for task, application in rows]
 
 
-def applicant_tasks(application: Application) -> list[HumanTask]:
-    """The open tasks waiting on the applicant itself."""
-    return [
-        t
-        for t in applications.progress(application).open_tasks
-        if role_for_lane(t.lane) == APPLICANT
-    ]
-
-
 def authorize(user: User, task: HumanTask, application: Application) -> None:
     """Raise unless the user may work this task: its lane's role, and never its own case."""
     role = role_for_lane(task.lane)
@@ -87,9 +78,9 @@ def form_of(task: HumanTask) -> tuple[dict, dict]:
     return forms.get(task.form or "", {"type": "object"}), forms.get(task.ui_form or "", {})
 
 
-def application_form(application: Application) -> tuple[dict, dict]:
+def application_form(progress: applications.Progress) -> tuple[dict, dict]:
     """The schema and UI schema the application's own data was entered with."""
-    for task in applications.progress(application).history:
+    for task in progress.history:
         if task.stage == "application" and task.form:
             return form_of(task)
     return {"properties": {}}, {}

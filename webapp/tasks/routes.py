@@ -47,7 +47,7 @@ def _render(task, application, values=None, errors=None):
     summary = None
     if application.data and task.stage != "application":
         summary = formschema.build_form(
-            *tasks.application_form(application), locale, values=application.data
+            *tasks.application_form(progress), locale, values=application.data
         )
     # What earlier steps decided, labelled with their own forms (committee members only).
     earlier = [
