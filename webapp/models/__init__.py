@@ -2,6 +2,11 @@
 
 from webapp.models.applications import Application, MemberNumberCounter
 from webapp.models.audit import AuditEvent
+from webapp.models.calendar import CalendarDay
+from webapp.models.documents import Document
+from webapp.models.members import Certificate, Member
+from webapp.models.notice import Objection
+from webapp.models.outbox import OutboxMessage
 from webapp.models.processes import HumanTask, ModelVersion, ProcessInstance, ProcessModel
 from webapp.models.types import utcnow
 from webapp.models.users import User
@@ -9,9 +14,15 @@ from webapp.models.users import User
 __all__ = [
     "Application",
     "AuditEvent",
+    "CalendarDay",
+    "Certificate",
+    "Document",
     "HumanTask",
+    "Member",
     "MemberNumberCounter",
     "ModelVersion",
+    "Objection",
+    "OutboxMessage",
     "ProcessInstance",
     "ProcessModel",
     "User",

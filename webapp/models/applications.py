@@ -26,8 +26,15 @@ class Application(db.Model):
     industry: Mapped[str | None] = mapped_column(String(50))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stage: Mapped[str] = mapped_column(String(50), default="application", index=True)
-    status: Mapped[str] = mapped_column(String(20), default="in_progress")  # |admitted|rejected
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")  # |admitted|rejected|lapsed
+    # Why it ended (review_rejected, objection_upheld, council_rejected, no_quorum, lapsed, …).
+    outcome_code: Mapped[str | None] = mapped_column(String(40))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
+    # What the process has published about the case (vote tally, fee notice…), for pages.
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set while the application is on public notice; the board reads it through its index.
+    notice_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     member_number: Mapped[str | None] = mapped_column(String(40), unique=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

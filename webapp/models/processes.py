@@ -91,6 +91,13 @@ class HumanTask(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     submitted_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A multi-instance task offered to one person (e.g. one council member's vote).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # What this instance of a multi-instance task is about (e.g. the objection to answer).
+    item: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     instance: Mapped[ProcessInstance] = relationship()
-    completed_by = relationship("User")
+    completed_by = relationship("User", foreign_keys=[completed_by_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])

@@ -1,0 +1,34 @@
+"""Notifications waiting to be mailed, and the record of those sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class OutboxMessage(db.Model):
+    """One message to one recipient, written in the same transaction as the event it reports."""
+
+    __table_args__ = (
+        Index("ix_outbox_message_pending", "sent_at", "next_attempt_at"),
+        Index("ix_outbox_message_recipient", "recipient_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    to_address: Mapped[str] = mapped_column(String(254), default="")
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
+    event: Mapped[str] = mapped_column(String(50))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
