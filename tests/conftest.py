@@ -3,6 +3,7 @@ logged-in client per role that posts forms with their CSRF tokens like a browser
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -19,6 +20,8 @@ from webapp.models import Application, HumanTask, User
 from webapp.services import process_models, users
 
 ROOT = Path(__file__).resolve().parent.parent
+# The procedure helpers (tests/procedure.py) offer the `procedure` fixture to every test.
+pytest_plugins = ["tests.procedure"]
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 VALID_APPLICATION = {
@@ -35,6 +38,9 @@ VALID_APPLICATION = {
     "contribution": "提供技术培训资源。",
     "accept_charter": "on",
     "accept_integrity_pact": "on",
+    # Uploads: (content, file name) pairs, which Actor.post sends as files.
+    "application_form_scan": (b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n", "申请表.pdf"),
+    "business_licence": (b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n", "营业执照.pdf"),
 }
 
 
@@ -101,8 +107,8 @@ def database_url(template_db, tmp_path):
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app(_config(database_url))
+def app(database_url, tmp_path):
+    app = create_app({**_config(database_url), "UPLOAD_DIR": str(tmp_path / "uploads")})
     # No app context is held while requests run: Flask would reuse it, and `g` (the logged-in
     # user, the CSRF token) would leak from one client's request into the next one's.
     yield app
@@ -131,6 +137,11 @@ class Actor:
         return match.group(1)
 
     def post(self, url: str, data: dict, token_page: str = "/board"):
+        # A (bytes, file name) pair is uploaded as a file, from a fresh stream on every post.
+        data = {
+            k: (io.BytesIO(v[0]), v[1]) if isinstance(v, tuple) and isinstance(v[0], bytes) else v
+            for k, v in data.items()
+        }
         return self.client.post(url, data={**data, "csrf_token": self.token(token_page)})
 
     def get(self, url: str):

@@ -122,7 +122,7 @@ def test_ticker_fires_a_due_timer_once_and_only_when_due(app):
             "reminder", TIMER_BPMN, {"act.schema.json": {"type": "object"}}
         )
         db.session.commit()
-        instance = create_instance(version, engine.start(source_for(version.id)))
+        instance, _ = create_instance(version, engine.start(source_for(version.id)))
         db.session.commit()
         instance_id = instance.id
         assert instance.next_timer_at == start + timedelta(days=3)

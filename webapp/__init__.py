@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from webapp import cli, errors, views
 from webapp.config import ROOT, Config
-from webapp.extensions import babel, csrf, db, login_manager, migrate
+from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=lambda: _locale(app))

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp.engine import InvalidDiagram
-from webapp.services import process_models, timers, users
+from webapp.services import mailer, process_models, timers, users
 
 
 def register(app: Flask) -> None:
@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(load_workflows)
     app.cli.add_command(demo)
     app.cli.add_command(tick)
+    app.cli.add_command(send_mail)
 
 
 def _load() -> None:
@@ -63,11 +64,29 @@ def demo() -> None:
 @with_appcontext
 @click.option("--interval", type=float, default=0, help="Repeat every N seconds (0: once).")
 def tick(interval: float) -> None:
-    """Fire due BPMN timers."""
+    """Fire due BPMN timers, then mail the pending notifications."""
     while True:
         fired = timers.fire_due()
         if fired or not interval:
             click.echo(f"fired {fired} timer(s)")
+        _send_mail(quiet=bool(interval))
         if not interval:
             return
         time.sleep(interval)
+
+
+@click.command("send-mail")
+@with_appcontext
+def send_mail() -> None:
+    """Mail the pending notifications now."""
+    _send_mail(quiet=False)
+
+
+def _send_mail(quiet: bool) -> None:
+    if not current_app.config.get("MAIL_SERVER"):
+        if not quiet:
+            click.echo("MAIL_SERVER is not set: messages are kept for the in-app list only")
+        return
+    sent, failed = mailer.send_pending()
+    if sent or failed or not quiet:
+        click.echo(f"sent {sent} message(s), {failed} failed")

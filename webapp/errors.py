@@ -15,6 +15,7 @@ from webapp.services.errors import (
     Forbidden,
     NoLiveModel,
     NotFound,
+    NoticeClosed,
     ProcessError,
     TaskNotOpen,
 )
@@ -35,6 +36,8 @@ def message_for(error: Exception) -> str:
     if isinstance(error, Forbidden):
         if error.reason == "not_applicant":
             return _("Only applicant accounts can start an application.")
+        if error.reason == "not_assignee":
+            return _("This task was given to another person.")
         if error.reason == "own_application":
             return _("You cannot review, vote on or otherwise decide your own application.")
         return _("This task belongs to a role you do not hold.")
@@ -46,6 +49,14 @@ def message_for(error: Exception) -> str:
             "the process owner: %(detail)s",
             detail=error.detail,
         )
+    if isinstance(error, NoticeClosed):
+        if error.closed_at is not None:
+            return _(
+                "The notice period of this application ended at %(when)s; objections are no "
+                "longer accepted.",
+                when=format_datetime(error.closed_at),
+            )
+        return _("This application is not on public notice; objections are not accepted.")
     if isinstance(error, NoLiveModel):
         return _("The admission procedure has not been set up yet.")
     return _("The request could not be processed.")
@@ -57,6 +68,7 @@ HTTP_MESSAGES = {
     404: lambda: _("There is no such page, or it is not yours to see."),
     405: lambda: _("This action is not available here."),
     413: lambda: _("The upload is too large."),
+    429: lambda: _("Too many requests from your address. Please wait a while and try again."),
     500: lambda: _("Something went wrong on our side; nothing was changed. Please try again."),
 }
 

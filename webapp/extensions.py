@@ -1,6 +1,8 @@
 """Flask extensions, created here and bound to the app in create_app."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,3 +30,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 migrate = Migrate()
+# Limits apply only where a route asks for one (the public objection form); storage from config.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

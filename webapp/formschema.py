@@ -18,6 +18,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 from stdnum.cn import ric, uscc
 
 FORMAT_CHECKER = FormatChecker()
+DOCUMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png"
+# A document field's file arrives among the request's files; the form posts back the token of
+# the file submitted so far in a hidden input named `<field>__current`.
+CURRENT_SUFFIX = "__current"
 
 
 @FORMAT_CHECKER.checks("cn-uscc", raises=())
@@ -37,6 +41,12 @@ def _is_email(value) -> bool:
     )
 
 
+@FORMAT_CHECKER.checks("document", raises=())
+def _is_document(value) -> bool:
+    # The token of an uploaded document; whose document it is, services.documents checks.
+    return not isinstance(value, str) or value.strip() != ""
+
+
 @FORMAT_CHECKER.checks("date", raises=ValueError)
 def _is_date(value) -> bool:
     return not isinstance(value, str) or bool(dt.date.fromisoformat(value))
@@ -45,7 +55,7 @@ def _is_date(value) -> bool:
 @dataclass
 class Field:
     name: str
-    widget: str  # text|textarea|select|radio|checkbox|number|date|email|hidden
+    widget: str  # text|textarea|select|radio|checkbox|number|date|email|hidden|file
     label: str
     required: bool = False
     help: str = ""
@@ -54,6 +64,12 @@ class Field:
     value: Any = None
     errors: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    accept: str = ""  # file fields: the file types the browser offers to choose
+
+    @property
+    def is_file(self) -> bool:
+        """An uploaded document; `value` is then its token (the file submitted so far)."""
+        return self.widget == "file"
 
 
 @dataclass
@@ -93,6 +109,8 @@ def _options(prop: dict, ui: dict) -> list[tuple[str, str]]:
 def _widget(prop: dict, ui: dict) -> str:
     wanted = ui.get("ui:widget")
     kind = prop.get("type")
+    if prop.get("format") == "document":
+        return "file"  # only document fields have an upload path behind them
     if wanted in ("textarea", "radio", "select", "hidden", "checkbox", "date", "email"):
         return wanted
     if "oneOf" in prop or "enum" in prop:
@@ -104,6 +122,10 @@ def _widget(prop: dict, ui: dict) -> str:
     if prop.get("format") in ("date", "email"):
         return prop["format"]
     return "text"
+
+
+def _accept(ui: dict) -> str:
+    return str((ui.get("ui:options") or {}).get("accept") or DOCUMENT_ACCEPT)
 
 
 def option_labels(schema: dict, ui: dict | None, locale: str | None) -> dict[str, dict[str, str]]:
@@ -133,6 +155,7 @@ def build_form(
     fields = []
     for name in order:
         prop, field_ui = props[name], ui.get(name, {})
+        widget = _widget(prop, field_ui)
         attrs = {k: prop[k] for k in ("minLength", "maxLength", "minimum", "maximum") if k in prop}
         if prop.get("type") == "integer":
             attrs["step"] = 1
@@ -141,7 +164,7 @@ def build_form(
         fields.append(
             Field(
                 name=name,
-                widget=_widget(prop, field_ui),
+                widget=widget,
                 label=str(field_ui.get("ui:title") or prop.get("title") or name),
                 required=name in required,
                 help=str(field_ui.get("ui:help") or prop.get("description") or ""),
@@ -150,6 +173,7 @@ def build_form(
                 value=values.get(name, prop.get("default")),
                 errors=errors.get(name, []),
                 attrs=attrs,
+                accept=_accept(field_ui) if widget == "file" else "",
             )
         )
     return FormView(
@@ -162,14 +186,16 @@ def build_form(
 
 def read_submission(schema: dict, form) -> dict[str, Any]:
     """Typed data from a submitted HTML form; what cannot be converted is kept as text so that
-    validation reports it. Empty fields are left out, as if never filled."""
+    validation reports it. Empty fields are left out, as if never filled. A document field gets
+    the token of the file submitted so far; services.documents.accept_uploads adds new files."""
     data: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
         kind = prop.get("type")
         if kind == "boolean":
             data[name] = form.get(name) in ("on", "true", "1", "yes")
             continue
-        raw = form.get(name)
+        is_document = prop.get("format") == "document"
+        raw = form.get(name + CURRENT_SUFFIX if is_document else name)
         if raw is None:
             continue
         raw = raw.strip()

@@ -17,7 +17,25 @@ STATUS_LABELS = {
     "in_progress": _l("In progress"),
     "admitted": _l("Admitted"),
     "rejected": _l("Rejected"),
+    "lapsed": _l("Lapsed"),
+    "closed": _l("Closed"),
 }
+
+# Why an application ended, as the applicant reads it; the diagram sets `outcome_code`.
+OUTCOME_LABELS = {
+    "review_rejected": _l("The application did not pass the preliminary review."),
+    "objection_upheld": _l("An objection raised during the public notice was upheld."),
+    "council_rejected": _l("The council did not approve the application."),
+    "no_quorum": _l(
+        "The council vote did not reach its quorum, so the application was not approved."
+    ),
+    "lapsed": _l("The membership fee was not paid by the deadline, so the application lapsed."),
+}
+
+
+def outcome_label(code: str | None) -> str:
+    """The translated sentence for why an application ended ('' if the code is unknown)."""
+    return str(OUTCOME_LABELS.get(code or "", ""))
 
 
 def stage_label(stage: str | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, abort, current_app, redirect, send_from_directory, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
@@ -9,10 +11,14 @@ from flask_login import current_user
 from webapp.admin.routes import bp as admin_bp
 from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
+from webapp.certificates.routes import bp as certificates_bp
+from webapp.documents.routes import bp as documents_bp
 from webapp.inbox.routes import bp as inbox_bp
+from webapp.messages.routes import bp as messages_bp
+from webapp.models import utcnow
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
-from webapp.stages import STAGES, stage_label, status_label
+from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
 
 # Only these npm package folders are served; nothing else of node_modules is reachable.
@@ -21,8 +27,10 @@ VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")
 
 def register(app: Flask) -> None:
     """Attach blueprints, helpers and the home and vendor routes."""
-    for bp in (auth_bp, portal_bp, tasks_bp, inbox_bp, board_bp, admin_bp):
+    for bp in (auth_bp, portal_bp, tasks_bp, inbox_bp, board_bp, admin_bp, certificates_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(documents_bp)
+    app.register_blueprint(messages_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)
@@ -50,14 +58,31 @@ def _when(value, fmt: str = "medium") -> str:
     return format_datetime(value, fmt) if value is not None else ""
 
 
+def _parse_iso(value):
+    """A datetime from an ISO string the process stored (None if it is not one)."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _is_overdue(task) -> bool:
+    return task.state == "ready" and task.due_at is not None and task.due_at < utcnow()
+
+
 def _template_helpers() -> dict:
     return {
         "STAGES": STAGES,
         "stage_label": stage_label,
         "status_label": status_label,
+        "outcome_label": outcome_label,
         "role_label": role_label,
         "lane_label": lane_label,
         "when": _when,
+        "parse_iso": _parse_iso,
+        "is_overdue": _is_overdue,
         "current_locale": str(get_locale()),
         "association_name": current_app.config["ASSOCIATION_NAME"],
     }

@@ -14,15 +14,29 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from webapp.engine.sandbox import SandboxScriptEngine
-from webapp.engine.specs import CompiledModel, ModelSource, SpecCache, _user_task_info
-from webapp.engine.types import EngineResult, EngineTask
+from webapp.engine.specs import (
+    CompiledModel,
+    ModelSource,
+    SpecCache,
+    _properties,
+    _user_task_info,
+)
+from webapp.engine.types import EngineResult, EngineTask, PassedEvent, WaitingTimer
+
+# Properties a diagram may put on any element so that the application hears of it passing.
+REPORTED_PROPERTIES = ("notify", "record")
 
 
 class EngineError(Exception):
@@ -91,9 +105,18 @@ class WorkflowEngine:
         return self._advance(workflow, model)
 
     def complete(
-        self, source: ModelSource, state: str, task_id: str, data: dict[str, Any]
+        self,
+        source: ModelSource,
+        state: str,
+        task_id: str,
+        data: dict[str, Any],
+        actor: Any = None,
     ) -> EngineResult:
-        """Complete a ready human task with validated form data; raises TaskNotReady."""
+        """Complete a ready human task with validated form data; raises TaskNotReady.
+
+        `actor` (who completed it) is given to the diagram as `completed_by`, so that its rules
+        can refer to people (e.g. the preliminary reviewer may not vote).
+        """
         model = self._specs.get(source)
         workflow = self._restore(model, state)
         task = self._find_task(workflow, task_id)
@@ -105,6 +128,8 @@ class WorkflowEngine:
         ):
             raise TaskNotReady(task_id)
         task.data.update(data)
+        if actor is not None:
+            task.data["completed_by"] = actor
         self._guard(task.run)
         return self._advance(workflow, model, completed=[task_id])
 
@@ -113,6 +138,19 @@ class WorkflowEngine:
         model = self._specs.get(source)
         workflow = self._restore(model, state)
         self._guard(workflow.refresh_timers)
+        _keep_outputs_of_interrupted_multi_instances(workflow)
+        return self._advance(workflow, model)
+
+    def merge_data(self, source: ModelSource, state: str, data: dict[str, Any]) -> EngineResult:
+        """Give a waiting instance new facts (e.g. an objection filed while it waits on a timer).
+
+        The values go into every token that is waiting or ready, so whichever path the process
+        takes next sees them.
+        """
+        model = self._specs.get(source)
+        workflow = self._restore(model, state)
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+            task.data.update(data)
         return self._advance(workflow, model)
 
     def ready_tasks(self, source: ModelSource, state: str) -> list[EngineTask]:
@@ -158,36 +196,106 @@ class WorkflowEngine:
             raise EngineError(_describe_engine_error(err)) from err
 
     def _advance(
-        self, workflow: BpmnWorkflow, model: CompiledModel, completed: list[str] | None = None
+        self,
+        workflow: BpmnWorkflow,
+        model: CompiledModel,
+        completed: list[str] | None = None,
+        events: list[PassedEvent] | None = None,
     ) -> EngineResult:
-        self._guard(workflow.do_engine_steps)
+        events = events if events is not None else []
+
+        def report(task):
+            props = _properties(task.task_spec)
+            if any(key in props for key in REPORTED_PROPERTIES):
+                spec = task.task_spec
+                events.append(PassedEvent(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, props))
+
+        self._guard(lambda: workflow.do_engine_steps(did_complete_task=report))
         finished = workflow.is_completed()
-        data = {}
-        if finished and workflow.last_task is not None:
-            data = dict(workflow.last_task.data)
+        ready = self._ready(workflow)  # before dumping: it records each task's due date
         return EngineResult(
             state=self._dump(workflow),
             finished=finished,
-            ready_tasks=self._ready(workflow),
+            ready_tasks=ready,
             next_timer_at=self._next_timer(workflow),
-            data=data,
+            data=_current_data(workflow, finished),
             completed_task_ids=completed or [],
+            timers=_waiting_timers(workflow),
+            events=events,
         )
 
-    @staticmethod
-    def _ready(workflow: BpmnWorkflow) -> list[EngineTask]:
-        tasks = workflow.get_tasks(state=TaskState.READY, manual=True)
-        return [EngineTask(id=str(t.id), info=_user_task_info(t.task_spec)) for t in tasks]
+    def _ready(self, workflow: BpmnWorkflow) -> list[EngineTask]:
+        return [
+            self._engine_task(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        ]
+
+    def _engine_task(self, task) -> EngineTask:
+        info = _user_task_info(task.task_spec)
+        item = None
+        parent_spec = task.parent.task_spec if task.parent is not None else None
+        if isinstance(parent_spec, MultiInstanceTask) and parent_spec.input_item is not None:
+            item = task.data.get(parent_spec.input_item.bpmn_id)
+        assignee = None
+        if info.properties.get("assignee"):
+            assignee = task.data.get(info.properties["assignee"])
+        due_at = None
+        if info.properties.get("dueDate"):
+            # Evaluated once, when the task is first offered, and kept with the task.
+            if "due_at" not in task.internal_data:
+                value = self._guard(
+                    lambda: self._script_engine.evaluate(task, info.properties["dueDate"])
+                )
+                task.internal_data["due_at"] = value if isinstance(value, str) else None
+            due_at = _parse_due(task.internal_data["due_at"])
+        return EngineTask(id=str(task.id), info=info, due_at=due_at, item=item, assignee=assignee)
 
     @staticmethod
     def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
-        due = [
-            _parse_due(e.value)
-            for e in workflow.waiting_events()
-            if e.event_type.endswith("TimerEventDefinition")
-        ]
-        due = [d for d in due if d is not None]
+        due = [timer.due_at for timer in _waiting_timers(workflow)]
         return min(due) if due else None
+
+
+def _keep_outputs_of_interrupted_multi_instances(workflow: BpmnWorkflow) -> None:
+    """Let an interrupting boundary event carry on what a multi-instance activity collected.
+
+    SpiffWorkflow gathers each finished instance's output (e.g. each council member's vote) in
+    the activity's own data, which an interrupting timer would otherwise throw away: a vote that
+    closes at its deadline must count the votes cast before it.
+    """
+    for event in workflow.get_tasks(state=TaskState.READY):
+        spec = event.task_spec
+        if not (isinstance(spec, BoundaryEvent) and spec.cancel_activity):
+            continue
+        for sibling in event.parent.children:
+            if isinstance(sibling.task_spec, LoopTask) and not sibling.has_state(
+                TaskState.FINISHED_MASK
+            ):
+                DeepMerge.merge(event.data, sibling.data)
+
+
+def _current_data(workflow: BpmnWorkflow, finished: bool) -> dict[str, Any]:
+    if finished:
+        return dict(workflow.last_task.data) if workflow.last_task is not None else {}
+    data: dict[str, Any] = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.READY):
+        data.update(task.data)
+    return data
+
+
+def _waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
+    timers = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        spec = task.task_spec
+        if not isinstance(spec, CatchingEvent):
+            continue
+        if not isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+            continue
+        due = _parse_due(task.internal_data.get("event_value"))
+        if due is not None:
+            timers.append(
+                WaitingTimer(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, _properties(spec))
+            )
+    return timers
 
 
 def _describe_engine_error(err: Exception) -> str:

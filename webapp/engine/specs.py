@@ -80,6 +80,13 @@ def _expression_problems(task_spec) -> list[Problem]:
         definition = getattr(task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             checks.append((definition.expression or "", "eval", "timer expression"))
+    for attr, what in (("prescript", "pre-script"), ("postscript", "post-script")):
+        source = getattr(task_spec, attr, None)
+        if source:
+            checks.append((source, "exec", what))
+    due = _properties(task_spec).get("dueDate")
+    if due is not None:
+        checks.append((due, "eval", "due date expression (property dueDate)"))
     if isinstance(task_spec, LoopTask):
         for attr in ("cardinality", "condition"):
             source = getattr(task_spec, attr, None)

@@ -38,16 +38,47 @@ class ProcessInfo:
 
 @dataclass(frozen=True)
 class EngineTask:
-    """A human task that is ready to be done."""
+    """A human task that is ready to be done.
+
+    `item` is what one instance of a multi-instance task is about (the objection to answer, the
+    council member who votes); `assignee` is the value of the variable the task's `assignee`
+    property names, when the diagram offers the task to one person rather than a whole lane.
+    """
 
     id: str
     info: UserTaskInfo
     due_at: datetime | None = None
+    item: Any = None
+    assignee: Any = None
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    """A timer the instance waits on, with the properties the diagram gave its event."""
+
+    spec_id: str
+    name: str
+    due_at: datetime
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PassedEvent:
+    """An element the engine ran by itself during a step whose properties ask to be reported
+    (e.g. `notify`), such as a timer that fired or a script that recorded a decision."""
+
+    spec_id: str
+    name: str
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class EngineResult:
-    """An instance after a step: its new state and what it now waits for."""
+    """An instance after a step: its new state and what it now waits for.
+
+    `data` is the process data as it stands: at the end when finished, else that of the tokens
+    still waiting (ready human tasks and waiting events), for pages that show decisions made.
+    """
 
     state: str
     finished: bool
@@ -55,3 +86,5 @@ class EngineResult:
     next_timer_at: datetime | None
     data: dict[str, Any]
     completed_task_ids: list[str] = field(default_factory=list)
+    timers: list[WaitingTimer] = field(default_factory=list)
+    events: list[PassedEvent] = field(default_factory=list)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from webapp import formschema
-from webapp.roles import COMMITTEE_ROLES
-from webapp.services import applications, tasks
+from webapp.roles import COMMITTEE_ROLES, SECRETARIAT
+from webapp.services import applications, audit, members, notice, tasks, users
 
 bp = Blueprint("portal", __name__)
 
@@ -52,4 +52,38 @@ def detail(application_id: int):
         committee_view=committee_view,
         summary=summary,
         applicant_tasks=progress.for_applicant if is_owner else [],
+        certificate=members.certificate_of(application.id),
+        objections=notice.objections_of(application) if committee_view else [],
+        can_audit=committee_view and current_user.has_role(SECRETARIAT),
+    )
+
+
+def _audit_events(application_id: int):
+    application = applications.visible(current_user, application_id)
+    if not current_user.has_role(SECRETARIAT) or application.applicant_id == current_user.id:
+        abort(403)
+    events = audit.trail(application.instance_id)
+    return application, events, users.display_names({e.actor_id for e in events if e.actor_id})
+
+
+@bp.get("/applications/<int:application_id>/audit")
+@login_required
+def audit_trail(application_id: int):
+    """Every recorded action on an application, for the secretariat."""
+    application, events, names = _audit_events(application_id)
+    return render_template("portal/audit.html", application=application, events=events, names=names)
+
+
+@bp.get("/applications/<int:application_id>/audit.csv")
+@login_required
+def audit_csv(application_id: int):
+    """The audit trail of an application as a CSV download."""
+    application, events, names = _audit_events(application_id)
+    return Response(
+        audit.as_csv(events, names),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=audit-{application.id}.csv",
+            "Cache-Control": "private, no-store",
+        },
     )

@@ -14,15 +14,40 @@ from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, role_for_lane
-from webapp.services import audit
+from webapp.services import audit, members
 from webapp.services.errors import Forbidden, NotFound, ProcessError
 from webapp.services.process_models import live_version
-from webapp.services.workflow import create_instance, engine, source_for
+from webapp.services.workflow import create_instance, engine, version_content
 
 ADMISSION = "admission"
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
 MEMBER_TYPE_CODES = {"unit": "U", "individual": "I"}
+# Process variables the pages show when the diagram has set them: the contract between the
+# diagram's scripts and the templates (README, "Published variables").
+FACT_KEYS = (
+    "review_rounds",
+    "review_request",
+    "notice_closes_at",
+    "vote_closes_at",
+    "vote_result",
+    "fee_amount",
+    "fee_currency",
+    "fee_payment_method",
+    "payment_deadline",
+    "payment_check_reason",
+)
+OUTCOME_STATUS = {"admitted": "admitted", "rejected": "rejected", "lapsed": "lapsed"}
+MODEL_DATA_SUFFIX = ".data.json"
+
+
+def model_data(forms: dict) -> dict:
+    """The model's data files (e.g. fee_schedule.data.json) as variables a diagram can read."""
+    return {
+        name.removesuffix(MODEL_DATA_SUFFIX): content
+        for name, content in forms.items()
+        if name.endswith(MODEL_DATA_SUFFIX)
+    }
 
 
 def start(user: User) -> Application:
@@ -30,14 +55,18 @@ def start(user: User) -> Application:
     if not user.has_role(APPLICANT):
         raise Forbidden("not_applicant")
     version = live_version(ADMISSION)
+    content = version_content(version.id)
     try:
-        result = engine.start(source_for(version.id), {"applicant_id": user.id})
+        result = engine.start(
+            content.source, {"applicant_id": user.id, **model_data(content.forms)}
+        )
     except EngineError as err:
         raise ProcessError(str(err)) from err
-    instance = create_instance(version, result)
-    application = Application(instance_id=instance.id, applicant_id=user.id, data={})
+    instance, _offered = create_instance(version, result)
+    application = Application(instance_id=instance.id, applicant_id=user.id, data={}, facts={})
     db.session.add(application)
-    sync(application, result)
+    db.session.flush()
+    sync(application, result)  # the applicant is at the form already: nothing to announce
     audit.record("application_started", user.id, instance.id, data={"version": version.number})
     db.session.commit()
     return application
@@ -48,6 +77,7 @@ def sync(
     result: EngineResult,
     completed: HumanTask | None = None,
     submitted: dict | None = None,
+    actor_id: int | None = None,
 ) -> None:
     """Bring the application row in line with a transition of its instance."""
     now = utcnow()
@@ -57,15 +87,22 @@ def sync(
             setattr(application, name, submitted.get(name))
         application.submitted_at = application.submitted_at or now
     stages = [t.info.stage for t in result.ready_tasks if t.info.stage]
+    stages += [t.properties["stage"] for t in result.timers if t.properties.get("stage")]
     if stages:
         application.stage = stages[0]
+    facts = dict(application.facts or {})
+    facts.update({k: result.data[k] for k in FACT_KEYS if k in result.data})
+    application.facts = facts
+    notice = [t.due_at for t in result.timers if t.properties.get("publicNotice") == "true"]
+    application.notice_closes_at = min(notice) if notice else None
     if result.finished:
         outcome = result.data.get("outcome")
-        application.status = outcome if outcome in ("admitted", "rejected") else "closed"
+        application.status = OUTCOME_STATUS.get(outcome, "closed")
+        application.outcome_code = str(result.data.get("outcome_code") or "") or None
         reason = result.data.get("outcome_reason")
         application.outcome_reason = str(reason) if reason else None
-        if application.status == "admitted" and application.member_number is None:
-            application.member_number = next_member_number(application.member_type, now)
+        if application.status == "admitted":
+            members.admit(application, now, actor_id=actor_id)
     application.updated_at = now
 
 

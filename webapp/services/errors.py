@@ -53,3 +53,13 @@ class ProcessError(DomainError):
 
 class NoLiveModel(DomainError):
     status = 503
+
+
+class NoticeClosed(DomainError):
+    """An objection to an application that is not (or no longer) on public notice."""
+
+    status = 409
+
+    def __init__(self, closed_at: datetime | None = None):
+        super().__init__("notice closed")
+        self.closed_at = closed_at

@@ -3,15 +3,15 @@ task as one transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp import formschema
 from webapp.engine import EngineError, TaskNotReady
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User
+from webapp.models import Application, HumanTask, User, utcnow
 from webapp.roles import APPLICANT, lanes_for_roles, role_for_lane
-from webapp.services import applications, audit
+from webapp.services import announcements, applications, audit, documents, notice
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError, TaskNotOpen
 from webapp.services.workflow import (
     engine,
@@ -37,6 +37,7 @@ def inbox(
         .where(
             HumanTask.state == "ready",
             HumanTask.lane.in_(lanes),
+            or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id),
             Application.applicant_id != user.id,
         )
         .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
@@ -56,6 +57,8 @@ def authorize(user: User, task: HumanTask, application: Application) -> None:
         raise Forbidden("not_your_lane")
     if application.applicant_id == user.id:
         raise Forbidden("own_application")
+    if task.assignee_id is not None and task.assignee_id != user.id:
+        raise Forbidden("not_assignee")  # e.g. another council member's vote
 
 
 def find(user: User, task_guid: str) -> tuple[HumanTask, Application]:
@@ -86,13 +89,49 @@ def application_form(progress: applications.Progress) -> tuple[dict, dict]:
     return {"properties": {}}, {}
 
 
-def complete(user: User, task_guid: str, form) -> tuple[HumanTask, Application]:
+def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Application]:
+    """Keep what the user entered so far (and its uploads) without validating or moving on."""
+    task, application = find(user, task_guid)
+    schema, _ui = form_of(task)
+    data = formschema.read_submission(schema, form)
+    try:
+        data = documents.accept_uploads(user, application, schema, files or {}, data)
+        tampered = documents.check_tokens(application, schema, data)
+        for name in tampered:
+            data.pop(name, None)
+        saved = db.session.execute(
+            update(HumanTask)
+            .where(HumanTask.id == task.id, HumanTask.state == "ready")
+            .values(draft=data, draft_saved_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if saved.rowcount != 1:
+            raise _not_open(db.session.get(HumanTask, task.id))
+        audit.record("draft_saved", user.id, task.instance_id, task_guid, {"task": task.bpmn_id})
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return task, application
+
+
+def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Application]:
     """Validate the submitted form and move the instance on, all in one transaction."""
     task, application = find(user, task_guid)
     schema, _ui = form_of(task)
     data = formschema.read_submission(schema, form)
+    try:
+        data = documents.accept_uploads(user, application, schema, files or {}, data)
+    except InvalidFormData:
+        db.session.rollback()
+        raise
     errors = formschema.validate(schema, data)
+    for name, messages in documents.check_tokens(application, schema, data).items():
+        errors.setdefault(name, []).extend(messages)
     if errors:
+        # The files that passed their checks are kept with the application, so the form shown
+        # again offers them and the user fixes only what is wrong.
+        db.session.commit()
         raise InvalidFormData(errors, data)
     try:
         instance = lock_instance(task.instance_id)
@@ -110,14 +149,17 @@ def complete(user: User, task_guid: str, form) -> tuple[HumanTask, Application]:
         ).one()
         try:
             result = engine.complete(
-                source_for(instance.version_id), instance.state, task_guid, data
+                source_for(instance.version_id), instance.state, task_guid, data, actor=user.id
             )
         except TaskNotReady:
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError(str(err)) from err
-        save_result(instance, result, actor_id=user.id, submitted=data)
-        applications.sync(application, result, completed=task, submitted=data)
+        first_submission = task.stage == "application" and application.submitted_at is None
+        offered = save_result(instance, result, actor_id=user.id, submitted=data)
+        applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
+        notice.record_answer(task, data, user)
+        announcements.after_step(application, result, offered, received=first_submission)
         audit.record(
             "task_completed", user.id, instance.id, task_guid, {"task": task.bpmn_id, "data": data}
         )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from webapp.engine import EngineError
 from webapp.extensions import db
 from webapp.models import Application, ProcessInstance, utcnow
-from webapp.services import applications, audit
+from webapp.services import announcements, applications, audit
 from webapp.services.workflow import engine, lock_instance, save_result, source_for
 
 
@@ -37,13 +37,19 @@ def fire_due(now: datetime | None = None) -> int:
                 db.session.rollback()
                 continue
             result = engine.fire_timers(source_for(instance.version_id), instance.state)
-            save_result(instance, result)
+            offered = save_result(instance, result)
             application = db.session.scalars(
                 select(Application).where(Application.instance_id == instance.id)
             ).first()
             if application is not None:
                 applications.sync(application, result)
-            audit.record("timer_fired", None, instance.id, data={"due": now.isoformat()})
+                announcements.after_step(application, result, offered)
+            audit.record(
+                "timer_fired",
+                None,
+                instance.id,
+                data={"due": now.isoformat(), "events": [e.spec_id for e in result.events]},
+            )
             db.session.commit()
             fired += 1
         except EngineError as err:

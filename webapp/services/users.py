@@ -17,6 +17,7 @@ DEMO_USERS = (
     ("secretary", "王秘书（秘书处）", "secretariat"),
     ("council", "赵理事（理事会）", "council"),
     ("council2", "钱理事（理事会）", "council"),
+    ("council3", "李理事（理事会）", "council"),
     ("finance", "孙会计（财务）", "finance"),
     ("owner", "周管理员（流程管理员）", "process_owner"),
 )
@@ -24,6 +25,20 @@ DEMO_USERS = (
 
 class UsernameTaken(Exception):
     """Registration with a username that exists already."""
+
+
+def role_members(role: str) -> list[int]:
+    """Ids of the active users holding a role, in a stable order (diagrams pick voters by it)."""
+    rows = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
+    return [user.id for user in rows if user.has_role(str(role))]
+
+
+def display_names(ids) -> dict[int, str]:
+    """Display names by user id, for lists that name who did what."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    return {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def by_username(username: str) -> User | None:

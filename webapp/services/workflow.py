@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 from webapp.engine import EngineResult, ModelSource, WorkflowEngine
 from webapp.extensions import db
 from webapp.models import HumanTask, ModelVersion, ProcessInstance, utcnow
+from webapp.services.diagram_functions import diagram_functions
 
-engine = WorkflowEngine()
+engine = WorkflowEngine(functions=diagram_functions())
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,14 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     return instance
 
 
-def create_instance(version: ModelVersion, result: EngineResult) -> ProcessInstance:
-    """Store a newly started instance and its first human tasks."""
+def create_instance(
+    version: ModelVersion, result: EngineResult
+) -> tuple[ProcessInstance, list[HumanTask]]:
+    """Store a newly started instance and its first human tasks (which it returns too)."""
     instance = ProcessInstance(version=version, state=result.state)
     db.session.add(instance)
     db.session.flush()
-    save_result(instance, result)
-    return instance
+    return instance, save_result(instance, result)
 
 
 def save_result(
@@ -88,8 +90,11 @@ def save_result(
     result: EngineResult,
     actor_id: int | None = None,
     submitted: dict | None = None,
-) -> None:
-    """Write the engine's new state and bring the human-task projection in line with it."""
+) -> list[HumanTask]:
+    """Write the engine's new state and bring the human-task projection in line with it.
+
+    Returns the tasks the step newly offered, so that their people can be told.
+    """
     now = utcnow()
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
@@ -109,27 +114,37 @@ def save_result(
         if row is not None:
             row.state, row.completed_at = "completed", now
             row.completed_by_id, row.submitted_data = actor_id, submitted
-    ready_ids = set()
+    ready_ids, offered = set(), []
     for task in result.ready_tasks:
         ready_ids.add(task.id)
         if task.id in rows:
             continue
         info = task.info
-        db.session.add(
-            HumanTask(
-                instance_id=instance.id,
-                task_guid=task.id,
-                bpmn_id=info.spec_id,
-                title=info.title,
-                lane=info.lane,
-                stage=info.stage,
-                form=info.form,
-                ui_form=info.ui_form,
-                due_at=task.due_at,
-                created_at=now,
-            )
+        row = HumanTask(
+            instance_id=instance.id,
+            task_guid=task.id,
+            bpmn_id=info.spec_id,
+            title=info.title,
+            lane=info.lane,
+            stage=info.stage,
+            form=info.form,
+            ui_form=info.ui_form,
+            due_at=task.due_at,
+            created_at=now,
+            assignee_id=task.assignee if isinstance(task.assignee, int) else None,
+            item=_json_item(task.item),
         )
+        db.session.add(row)
+        offered.append(row)
     # Ready rows the engine no longer offers were withdrawn by the process (timer, cancel).
     for guid, row in rows.items():
         if guid not in ready_ids:
             row.state, row.completed_at = "cancelled", now
+    return offered
+
+
+def _json_item(item):
+    """What a multi-instance task is about, as the projection stores it (always an object)."""
+    if item is None:
+        return None
+    return item if isinstance(item, dict) else {"value": item}

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp import formschema
-from webapp.services import applications, tasks
+from webapp.services import applications, notice, tasks
 from webapp.services.errors import InvalidFormData
 
 bp = Blueprint("tasks", __name__)
@@ -25,9 +25,20 @@ def show(task_guid: str):
 @bp.post("/tasks/<task_guid>")
 @login_required
 def submit(task_guid: str):
-    """Validate and complete the task; on errors show the form again with the user's values."""
+    """Validate and complete the task, or keep it as a draft; on errors show the form again
+    with the user's values."""
+    if request.form.get("action") == "draft":
+        try:
+            task, application = tasks.save_draft(
+                current_user, task_guid, request.form, request.files
+            )
+        except InvalidFormData as err:
+            task, application = tasks.find(current_user, task_guid)
+            return _render(task, application, values=err.values, errors=err.errors), 400
+        flash(_("Draft saved. You can come back and finish it later."), "success")
+        return redirect(url_for("tasks.show", task_guid=task_guid))
     try:
-        task, application = tasks.complete(current_user, task_guid, request.form)
+        task, application = tasks.complete(current_user, task_guid, request.form, request.files)
     except InvalidFormData as err:
         task, application = tasks.find(current_user, task_guid)
         return _render(task, application, values=err.values, errors=err.errors), 400
@@ -40,7 +51,9 @@ def submit(task_guid: str):
 def _render(task, application, values=None, errors=None):
     locale = str(get_locale())
     schema, ui = tasks.form_of(task)
-    if values is None and task.stage == "application" and application.data:
+    if values is None and task.draft:
+        values = task.draft
+    elif values is None and task.stage == "application" and application.data:
         values = application.data  # the applicant revises what it entered before
     form = formschema.build_form(schema, ui, locale, values=values, errors=errors)
     progress = applications.progress(application)
@@ -50,11 +63,16 @@ def _render(task, application, values=None, errors=None):
             *tasks.application_form(progress), locale, values=application.data
         )
     # What earlier steps decided, labelled with their own forms (committee members only).
+    # Peers of a multi-instance task (the other council members' votes) stay hidden until
+    # one's own is cast, so that nobody votes by looking at the others.
     earlier = [
         (done, formschema.build_form(*tasks.form_of(done), locale, values=done.submitted_data))
         for done in progress.history
-        if done.submitted_data and done.stage != "application"
+        if done.submitted_data
+        and done.stage != "application"
+        and not (task.item is not None and done.bpmn_id == task.bpmn_id)
     ]
+    is_owner = application.applicant_id == current_user.id
     return render_template(
         "tasks/form.html",
         task=task,
@@ -63,5 +81,6 @@ def _render(task, application, values=None, errors=None):
         progress=progress,
         summary=summary,
         earlier=earlier,
-        is_owner=application.applicant_id == current_user.id,
+        is_owner=is_owner,
+        objections=[] if is_owner else notice.objections_of(application),
     )

@@ -1,0 +1,146 @@
+"""Drive an application through the admission procedure step by step, on a travelling clock.
+
+Each helper goes through the real paths: the test client for people, `timers.fire_due` (what the
+ticker runs) for time passing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from tests.conftest import VALID_APPLICATION, reload
+from webapp.extensions import db
+from webapp.models import Application, HumanTask, OutboxMessage, User
+from webapp.services import timers
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A Monday without holidays near it, so that periods are easy to read in the tests.
+START = datetime(2026, 6, 1, 9, 0, tzinfo=SHANGHAI)
+PAYMENT = {
+    "payment_method": "bank_transfer",
+    "payment_reference": "TX-2026-001",
+    "payment_amount": "5000",
+    "payment_date": "2026-06-20",
+}
+
+
+class Procedure:
+    """One association's day-to-day: people completing tasks while the clock moves on."""
+
+    def __init__(self, app, actors, traveller):
+        self.app, self.actors, self.traveller = app, actors, traveller
+
+    # --- time -----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return datetime.now(SHANGHAI)
+
+    def travel_to(self, moment: datetime) -> None:
+        self.traveller.move_to(moment)
+
+    def tick(self) -> int:
+        """What the ticker does: fire every due timer."""
+        with self.app.app_context():
+            return timers.fire_due()
+
+    def after(self, moment: datetime | str, extra: timedelta = timedelta(minutes=1)) -> int:
+        """Move past a deadline and let the ticker run."""
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        self.travel_to(moment + extra)
+        return self.tick()
+
+    # --- people ---------------------------------------------------------------------------
+    def task(self, app_id: int, bpmn_id: str, username: str | None = None) -> HumanTask:
+        """The open task with that id; for a task given to one person, that person's."""
+        with self.app.app_context():
+            application = db.session.get(Application, app_id)
+            query = select(HumanTask).where(
+                HumanTask.instance_id == application.instance_id,
+                HumanTask.state == "ready",
+                HumanTask.bpmn_id == bpmn_id,
+            )
+            if username is not None:
+                user = db.session.scalars(select(User).where(User.username == username)).one()
+                query = query.where(HumanTask.assignee_id == user.id)
+            task = db.session.scalars(query.order_by(HumanTask.id)).first()
+        assert task is not None, f"no open task {bpmn_id} on application {app_id}"
+        return task
+
+    def open_ids(self, app_id: int) -> list[str]:
+        with self.app.app_context():
+            application = db.session.get(Application, app_id)
+            return list(
+                db.session.scalars(
+                    select(HumanTask.bpmn_id).where(
+                        HumanTask.instance_id == application.instance_id,
+                        HumanTask.state == "ready",
+                    )
+                )
+            )
+
+    def do(self, username: str, app_id: int, bpmn_id: str, data: dict, expect: int = 302):
+        assignee = username if bpmn_id == "council_vote" else None
+        task = self.task(app_id, bpmn_id, assignee)
+        response = self.actors(username).complete(task.task_guid, data)
+        assert response.status_code == expect, (bpmn_id, response.get_data(as_text=True)[:2000])
+        return response
+
+    def submit(self, username: str = "applicant", data: dict | None = None) -> int:
+        applicant = self.actors(username)
+        application = applicant.start_application()
+        self.do(username, application.id, "submit_application", data or VALID_APPLICATION)
+        return application.id
+
+    def review(self, app_id: int, decision: str = "pass", **extra) -> None:
+        self.do("secretary", app_id, "preliminary_review", {"review_decision": decision, **extra})
+
+    def close_notice(self, app_id: int) -> None:
+        """Let the notice period run out without objections."""
+        self.after(self.application(app_id).notice_closes_at)
+
+    def vote(self, app_id: int, username: str, vote: str, comment: str = "") -> None:
+        self.do(username, app_id, "council_vote", {"vote": vote, "vote_comment": comment})
+
+    def approve_by_council(self, app_id: int) -> None:
+        for member in ("council", "council2", "council3"):
+            self.vote(app_id, member, "approve")
+
+    def declare_payment(self, app_id: int) -> None:
+        self.do("applicant", app_id, "declare_payment", PAYMENT)
+
+    def confirm_payment(self, app_id: int) -> None:
+        self.do("finance", app_id, "confirm_payment", {"payment_check": "received"})
+
+    def issue_certificate(self, app_id: int):
+        return self.do(
+            "secretary", app_id, "issue_certificate", {"certificate_confirmed": "on"}
+        )
+
+    def to_payment(self, app_id: int) -> None:
+        self.review(app_id)
+        self.close_notice(app_id)
+        self.approve_by_council(app_id)
+
+    # --- what the app holds -----------------------------------------------------------------
+    def application(self, app_id: int) -> Application:
+        return reload(self.app, app_id)
+
+    def messages(self, username: str, event: str | None = None) -> list[OutboxMessage]:
+        with self.app.app_context():
+            user = db.session.scalars(select(User).where(User.username == username)).one()
+            query = select(OutboxMessage).where(OutboxMessage.recipient_id == user.id)
+            if event:
+                query = query.where(OutboxMessage.event == event)
+            return list(db.session.scalars(query.order_by(OutboxMessage.id)))
+
+
+@pytest.fixture
+def procedure(app, actors):
+    """The procedure on a clock that stands still at START until a test moves it."""
+    with time_machine.travel(START, tick=False) as traveller:
+        yield Procedure(app, actors, traveller)

@@ -1,0 +1,329 @@
+"""Notifications are written in each reader's language inside the transaction of the event they
+report, mailed over real SMTP (an in-process aiosmtpd server), retried with back-off when the
+server is away, and listed in the app for their recipient only."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from flask_babel import force_locale, gettext
+from sqlalchemy import func, select
+
+from tests.conftest import Actor
+from webapp.extensions import db
+from webapp.models import OutboxMessage, User
+from webapp.services import mailer, notify, users
+
+APPLICANT_NAME = "北京示例科技有限公司"
+DUE = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
+
+
+class Mailbox:
+    """An SMTP server on a free local port that keeps what it receives."""
+
+    def __init__(self):
+        self.received = []  # (envelope recipients, parsed message)
+        self.controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        self.received.append((list(envelope.rcpt_tos), parsed, envelope.content))
+        return "250 Message accepted"
+
+    def start(self, app) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=_free_port())
+        self.controller.start()
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.controller.port)
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str):
+        found = [m for rcpts, m, _raw in self.received if address in rcpts]
+        assert len(found) == 1, f"{len(found)} messages to {address}"
+        return found[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox(app):
+    box = Mailbox()
+    box.start(app)
+    yield box
+    box.stop()
+
+
+def _reader(username: str, locale: str | None, email: str | None = None):
+    user = users.by_username(username)
+    user.locale = locale
+    user.email = f"{username}@example.org" if email is None else email
+    return user
+
+
+def _task_waiting(recipients, **extra):
+    params = dict(
+        task_title="初审", application_name=APPLICANT_NAME, due_at=DUE, path="/applications/7"
+    )
+    return notify.notify("task_waiting", recipients, **{**params, **extra})
+
+
+def _outbox(app) -> list[OutboxMessage]:
+    with app.app_context():
+        return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_each_reader_gets_the_mail_in_its_own_language(app, mailbox):
+    app.config["PUBLIC_BASE_URL"] = "https://members.example.org/"
+    with app.app_context():
+        _task_waiting([_reader("secretary", None), _reader("council", "en")])
+        db.session.commit()
+        assert mailer.send_pending() == (2, 0)
+
+    zh, en = mailbox.to("secretary@example.org"), mailbox.to("council@example.org")
+    stored = {m.to_address: m for m in _outbox(app)}
+    # Chinese survives the trip: the subject decodes to exactly what was written.
+    assert zh["Subject"] == stored["secretary@example.org"].subject
+    assert APPLICANT_NAME in zh["Subject"] and "示范行业协会" in zh["Subject"]
+    assert zh["Content-Language"] == "zh-CN"
+    assert "2026年3月5日 14:00" in zh.get_content()
+    assert en["Subject"] == f"[示范行业协会] Task waiting for you: 初审 – {APPLICANT_NAME}"
+    assert en["Content-Language"] == "en"
+    body = en.get_content()
+    assert body.startswith("Dear 赵理事（理事会）,")
+    assert "March 5, 2026" in body and "2:00" in body
+    assert "https://members.example.org/applications/7" in body
+    assert "The Secretariat of 示范行业协会" in body
+    assert all(m.sent_at is not None and m.attempts == 1 for m in stored.values())
+
+
+def test_a_chinese_reader_gets_chinese_wording(app, mailbox):
+    with app.app_context():
+        with force_locale("zh_CN"):
+            if gettext("Kind regards,") == "Kind regards,":
+                pytest.xfail("the zh_CN catalogue does not have the mail strings yet")
+        _task_waiting([_reader("secretary", "zh_CN")])
+        db.session.commit()
+        mailer.send_pending()
+    mail = mailbox.to("secretary@example.org")
+    assert "初审" in mail["Subject"] and "Task waiting" not in mail["Subject"]
+    assert "Dear" not in mail.get_content()
+
+
+def test_a_rolled_back_transition_sends_nothing(app, mailbox):
+    with app.app_context():
+        _task_waiting([_reader("secretary", None)])
+        db.session.rollback()
+        assert mailer.send_pending() == (0, 0)
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert mailbox.received == []
+
+
+def test_refused_connection_is_retried_with_backoff(app, mailbox):
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    with app.app_context(), time_machine.travel(start, tick=False):
+        _task_waiting([_reader("secretary", None)])
+        db.session.commit()
+    mailbox.stop()  # the server refuses connections now
+    with app.app_context(), time_machine.travel(start, tick=False):
+        assert mailer.send_pending() == (0, 1)
+    [message] = _outbox(app)
+    assert message.attempts == 1 and message.sent_at is None
+    assert "refused" in message.last_error.lower()
+    assert message.next_attempt_at == start + timedelta(minutes=1)
+
+    mailbox.start(app)
+    with app.app_context(), time_machine.travel(start + timedelta(seconds=30), tick=False):
+        assert mailer.send_pending() == (0, 0)  # not due again yet
+    with app.app_context(), time_machine.travel(start + timedelta(minutes=1), tick=False):
+        assert mailer.send_pending() == (1, 0)
+    [message] = _outbox(app)
+    assert message.attempts == 2 and message.last_error is None
+    assert message.sent_at == start + timedelta(minutes=1)
+    assert len(mailbox.received) == 1
+
+
+def test_sender_gives_up_after_eight_attempts(app, mailbox):
+    now = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    with app.app_context(), time_machine.travel(now, tick=False):
+        _task_waiting([_reader("secretary", None)])
+        db.session.commit()
+    mailbox.stop()
+    waits = []
+    for _attempt in range(8):
+        with app.app_context(), time_machine.travel(now, tick=False):
+            assert mailer.send_pending() == (0, 1)
+        [message] = _outbox(app)
+        if message.next_attempt_at is not None:
+            waits.append(message.next_attempt_at - now)
+            now = message.next_attempt_at
+    assert [w.total_seconds() / 60 for w in waits] == [1, 5, 30, 120, 120, 120, 120]
+    assert message.attempts == 8 and message.next_attempt_at is None and message.sent_at is None
+    mailbox.start(app)
+    with app.app_context(), time_machine.travel(now + timedelta(days=1), tick=False):
+        assert mailer.send_pending() == (0, 0)
+    assert mailbox.received == []
+
+
+def test_an_unknown_mailbox_is_given_up_without_holding_up_the_others(app, mailbox):
+    with app.app_context():
+        _task_waiting([_reader("secretary", None, "nobody@example.org"), _reader("council", "en")])
+        db.session.commit()
+        assert mailer.send_pending() == (1, 1)
+    bad, good = _outbox(app)
+    assert bad.attempts == 1 and "No such mailbox" in bad.last_error and bad.sent_at is None
+    assert bad.next_attempt_at is None  # a 5xx answer will not heal by retrying
+    assert good.sent_at is not None
+    assert [rcpts for rcpts, _m, _raw in mailbox.received] == [["council@example.org"]]
+
+
+def test_two_senders_at_once_mail_each_message_once(app, mailbox):
+    with app.app_context():
+        for n in range(12):
+            _task_waiting([_reader("council", "en")], application_name=f"申请单位{n}")
+        db.session.commit()
+    results = []
+
+    def sender():
+        with app.app_context():
+            results.append(mailer.send_pending())
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(sent for sent, _failed in results) == 12
+    subjects = sorted(m["Subject"] for _r, m, _raw in mailbox.received)
+    assert len(subjects) == len(set(subjects)) == 12
+
+
+def test_without_an_address_or_a_server_the_message_stays_in_the_app(app, mailbox):
+    with app.app_context():
+        _task_waiting([_reader("secretary", None, email="")])
+        db.session.commit()
+        assert mailer.send_pending() == (0, 0)
+    app.config["MAIL_SERVER"] = ""
+    with app.app_context():
+        _task_waiting([_reader("council", "en")])
+        db.session.commit()
+        assert mailer.send_pending() == (0, 0)
+    no_address, no_server = _outbox(app)
+    assert no_address.to_address == "" and no_address.sent_at is None
+    assert no_server.sent_at is None and no_server.attempts == 0
+    assert mailbox.received == []
+
+
+def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
+    with app.app_context():
+        council, council2 = users.by_username("council"), users.by_username("council2")
+        finance = users.by_username("finance")
+        finance.roles, finance.locale = "finance,council", "en"
+        for user in db.session.scalars(select(User).where(User.roles == "council")):
+            user.active = user.id == council.id  # every other pure council member is away
+        messages = notify.notify_role(
+            "vote_result", "council", exclude=[council.id], application_name=APPLICANT_NAME,
+            approve=2, reject=1, abstain=0, eligible=3, passed=True, path="/applications/7",
+        )  # fmt: skip
+        assert [m.recipient_id for m in messages] == [finance.id]
+        assert council2.id not in [m.recipient_id for m in messages]
+        assert "For: 2, against: 1, abstentions: 0, of 3" in messages[0].body
+        assert messages[0].subject.endswith("Council vote on 北京示例科技有限公司: approved")
+
+
+def test_links_are_absolute_wherever_the_host_is_known(app):
+    with app.app_context():
+        assert notify.absolute_url("/applications/7") == "/applications/7"
+    with app.test_request_context(base_url="https://portal.example.cn"):
+        assert notify.absolute_url("/applications/7") == "https://portal.example.cn/applications/7"
+    app.config["PUBLIC_BASE_URL"] = "https://members.example.org"
+    with app.app_context():
+        assert (
+            notify.absolute_url("/applications/7") == "https://members.example.org/applications/7"
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("review_rejected", "does not meet the conditions"),
+        ("objection_upheld", "objection raised during the public notice"),
+        ("council_rejected", "council did not approve"),
+        ("no_quorum", "did not reach the number of votes"),
+    ],
+)
+def test_a_rejection_says_why_in_words(app, code, words):
+    with app.app_context():
+        [message] = notify.notify(
+            "application_rejected", _reader("applicant", "en"), application_name=APPLICANT_NAME,
+            outcome_code=code, reason="材料不实", path="/applications/7",
+        )  # fmt: skip
+    assert words in message.body and "Reasons: 材料不实" in message.body
+
+
+def test_every_event_renders_in_both_languages(app):
+    params = dict(
+        application_name=APPLICANT_NAME, path="/applications/7", task_title="初审", due_at=DUE,
+        request="请补充营业执照复印件。", closes_at=DUE, fee_amount=2000, fee_currency="CNY",
+        payment_method="银行转账", payment_deadline=DUE.date(), outcome_code="council_rejected",
+        reason="理由", member_number="2026-U-000001", certificate_path="/certificates/1.pdf",
+        approve=3, reject=1, abstain=1, eligible=5, passed=False,
+    )  # fmt: skip
+    with app.app_context():
+        for event in sorted(notify.EVENTS):
+            for locale in ("zh_CN", "en"):
+                [m] = notify.notify(event, _reader("applicant", locale), **params)
+                assert m.subject and "\n" not in m.subject and "示范行业协会" in m.subject
+                assert APPLICANT_NAME in m.subject + m.body, event
+                assert "/applications/7" in m.body and "\n\n\n" not in m.body, event
+    with app.app_context():
+        [m] = notify.notify("application_approved", _reader("applicant", "en"), **params)
+        assert "CN¥2,000.00" in m.body and "March 5, 2026" in m.body and "银行转账" in m.body
+        [m] = notify.notify("certificate_issued", _reader("applicant", "en"), **params)
+        assert "2026-U-000001" in m.subject and "/certificates/1.pdf" in m.body
+
+
+def test_messages_page_shows_only_ones_own(app, actors):
+    with app.app_context():
+        notify.notify("application_received", _reader("applicant", "en"),
+                      application_name="甲公司", path="/applications/1")  # fmt: skip
+        notify.notify("application_received", _reader("applicant2", "en"),
+                      application_name="乙公司", path="/applications/2")  # fmt: skip
+        db.session.commit()
+    page = actors("applicant").get("/messages").get_data(as_text=True)
+    assert "甲公司" in page and "乙公司" not in page
+    assert "We have received your membership application" in page
+    other = actors("applicant2").get("/messages").get_data(as_text=True)
+    assert "乙公司" in other and "甲公司" not in other
+    assert Actor(app, None).get("/messages").status_code == 302  # to the login page
+
+
+def test_flask_send_mail_sends_and_counts(app, mailbox):
+    with app.app_context():
+        _task_waiting([_reader("secretary", None), _reader("council", "en")])
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["send-mail"])
+    assert result.exit_code == 0, result.output
+    assert "sent 2 message(s), 0 failed" in result.output
+    assert len(mailbox.received) == 2
+    result = app.test_cli_runner().invoke(args=["tick"])
+    assert result.exit_code == 0, result.output
+    assert "sent 0 message(s), 0 failed" in result.output

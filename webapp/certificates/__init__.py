@@ -1,0 +1,1 @@
+"""Member certificates: the PDF download, the public verification page and the member register."""

@@ -1,0 +1,64 @@
+"""Download a member certificate, verify one by the code in its QR code, list the register."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, abort, render_template, request, send_file
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from webapp.roles import SECRETARIAT
+from webapp.services import members
+
+bp = Blueprint("certificates", __name__)
+
+MEMBER_TYPE_LABELS = {"unit": _l("Unit member"), "individual": _l("Individual member")}
+
+
+@bp.get("/applications/<int:application_id>/certificate.pdf")
+@login_required
+def pdf(application_id: int):
+    """The certificate of an application, for its applicant and the committee only."""
+    certificate = members.certificate_for(current_user, application_id)
+    body = members.render_pdf(
+        certificate, members.verify_url(certificate.verify_token, request.url_root)
+    )
+    response = send_file(
+        BytesIO(body),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"certificate-{certificate.member.member_number}.pdf",
+        conditional=False,
+        etag=False,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/verify/<token>")
+def verify(token: str):
+    """Public: whether the certificate with this code is valid, and nothing more about it."""
+    certificate = members.find_by_token(token)
+    status = 200 if certificate is not None else 404
+    page = render_template(
+        "certificates/verify.html", certificate=certificate, type_labels=MEMBER_TYPE_LABELS
+    )
+    # Always fresh (a revocation shows at once), never indexed, the code never sent onwards.
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Robots-Tag": "noindex, nofollow",
+        "Referrer-Policy": "no-referrer",
+    }
+    return page, status, headers
+
+
+@bp.get("/members")
+@login_required
+def register():
+    """The member register, for the secretariat."""
+    if not current_user.has_role(SECRETARIAT):
+        abort(403)
+    rows = members.member_register(limit=500)
+    return render_template("certificates/register.html", rows=rows, type_labels=MEMBER_TYPE_LABELS)

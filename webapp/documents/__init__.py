@@ -1,0 +1,1 @@
+"""Downloads of uploaded documents."""

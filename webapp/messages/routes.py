@@ -1,0 +1,17 @@
+"""My messages: the notifications addressed to the logged-in user, newest first."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+
+from webapp.services import notify
+
+bp = Blueprint("messages", __name__)
+
+
+@bp.get("/messages", endpoint="index")
+@login_required
+def index():
+    """The current user's own messages: subject, date and text."""
+    return render_template("messages/index.html", messages=notify.messages_for(current_user.id))

@@ -1,0 +1,20 @@
+"""The functions a diagram's expressions and scripts may call, beyond the sandbox's basics.
+
+They give the process owner's rules the association's calendar, its people and its voting
+arithmetic, and nothing else: each takes and returns plain values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.services import users, voting, workdays
+
+
+def diagram_functions() -> dict[str, Any]:
+    """Name → function, as the engine's sandbox offers them."""
+    return {
+        **workdays.DIAGRAM_FUNCTIONS,
+        "role_members": users.role_members,
+        "vote_outcome": voting.vote_outcome,
+    }
