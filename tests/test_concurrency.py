@@ -60,9 +60,11 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
                     HumanTask.instance_id == instance.id, HumanTask.state == "ready"
                 )
             ).all()
-            # exactly one path was taken: the notice after a pass, the end after a rejection
-            expected = ["close_notice"] if task.submitted_data["review_decision"] == "pass" else []
-            assert [row.bpmn_id for row in open_rows] == expected
+            # exactly one path was taken: on notice after a pass, the end after a rejection
+            passed = task.submitted_data["review_decision"] == "pass"
+            assert [row.bpmn_id for row in open_rows] == []
+            assert instance.status == ("running" if passed else "finished")
+            assert (instance.next_timer_at is not None) == passed
 
 
 def test_a_stale_write_of_an_instance_is_refused_by_its_version(app, actors, submitted):

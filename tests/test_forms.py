@@ -37,8 +37,13 @@ def test_individual_member_must_give_a_valid_id_number(app, actors):
     applicant = actors("applicant")
     application = applicant.start_application()
     guid = open_task(app, application.id).task_guid
-    person = {k: v for k, v in VALID_APPLICATION.items() if k != "credit_code"}
+    person = {
+        k: v for k, v in VALID_APPLICATION.items() if k not in ("credit_code", "business_licence")
+    }
     person.update(member_type="individual", name="张三")
+    person.update(
+        id_document=(b"%PDF-1.4\n%%EOF\n", "身份证.pdf"), cv=(b"%PDF-1.4\n%%EOF\n", "简历.pdf")
+    )
     response = applicant.complete(guid, person)
     assert response.status_code == 400
     assert 'data-field="id_number"' in response.get_data(as_text=True)
@@ -80,4 +85,4 @@ def test_form_labels_follow_the_language(app):
     chinese = formschema.build_form(schema, ui, "zh_CN")
     english = formschema.build_form(schema, ui, "en")
     assert chinese.fields[0].label != english.fields[0].label
-    assert [v for v, _ in english.fields[0].options] == ["pass", "reject"]
+    assert [v for v, _ in english.fields[0].options] == ["pass", "more_material", "reject"]

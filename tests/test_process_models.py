@@ -62,7 +62,7 @@ def test_a_broken_diagram_is_refused_and_nothing_is_stored(app, tmp_path):
     text = bpmn.read_text("utf-8")
     bpmn.write_text(
         text.replace('review_decision == "pass"', "__import__('os').system('true')").replace(
-            'name="formJsonSchemaFilename" value="close_notice.schema.json"',
+            'name="formJsonSchemaFilename" value="answer_objection.schema.json"',
             'name="formJsonSchemaFilename" value="missing.schema.json"',
         ),
         "utf-8",
@@ -77,13 +77,13 @@ def test_a_broken_diagram_is_refused_and_nothing_is_stored(app, tmp_path):
         assert db.session.scalar(select(func.count()).select_from(ModelVersion)) == 1
     bpmn.write_text(
         text.replace(
-            'name="formJsonSchemaFilename" value="close_notice.schema.json"',
+            'name="formJsonSchemaFilename" value="answer_objection.schema.json"',
             'name="formJsonSchemaFilename" value="missing.schema.json"',
         ),
         "utf-8",
     )
     result = runner.invoke(args=["load-workflows"])
-    assert result.exit_code != 0 and "close_notice" in result.output
+    assert result.exit_code != 0 and "answer_objection" in result.output
     assert "missing.schema.json" in result.output
 
 

@@ -18,9 +18,18 @@ def source(bpmn: bytes, key: str | None = None) -> ModelSource:
     return ModelSource(key=key or str(hash(bpmn)), bpmn=bpmn)
 
 
+# What the application gives diagrams (calendar, people); fixed values keep these tests about
+# the adapter alone.
+DIAGRAM_FUNCTIONS = {
+    "working_days_later": lambda n, start=None: "2030-01-07T23:59:59+08:00",
+    "working_days_before": lambda deadline, n: "2030-01-02T09:00:00+08:00",
+    "role_members": lambda role: [11, 12, 13],
+}
+
+
 @pytest.fixture
 def engine():
-    return WorkflowEngine()
+    return WorkflowEngine(functions=DIAGRAM_FUNCTIONS)
 
 
 def test_admission_starts_waiting_for_the_application_form(engine):
@@ -62,6 +71,7 @@ def test_review_rejection_finishes_with_outcome_and_reason(engine):
         r.state,
         r.ready_tasks[0].id,
         {"review_decision": "reject", "review_reasons": "材料不全"},
+        actor=5,
     )
     assert r.finished and r.ready_tasks == []
     assert r.data["outcome"] == "rejected" and r.data["outcome_reason"] == "材料不全"

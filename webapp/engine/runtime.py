@@ -145,12 +145,15 @@ class WorkflowEngine:
         """Give a waiting instance new facts (e.g. an objection filed while it waits on a timer).
 
         The values go into every token that is waiting or ready, so whichever path the process
-        takes next sees them.
+        takes next sees them. A waiting task refreshes its data from its parent's each time the
+        engine looks at it, so the parent carries the new values too.
         """
         model = self._specs.get(source)
         workflow = self._restore(model, state)
         for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
             task.data.update(data)
+            if task.parent is not None and task.parent.has_state(TaskState.COMPLETED):
+                task.parent.data.update(data)
         return self._advance(workflow, model)
 
     def ready_tasks(self, source: ModelSource, state: str) -> list[EngineTask]:

@@ -26,7 +26,8 @@ class Application(db.Model):
     industry: Mapped[str | None] = mapped_column(String(50))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stage: Mapped[str] = mapped_column(String(50), default="application", index=True)
-    status: Mapped[str] = mapped_column(String(20), default="in_progress")  # |admitted|rejected|lapsed
+    # in_progress | admitted | rejected | lapsed
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")
     # Why it ended (review_rejected, objection_upheld, council_rejected, no_quorum, lapsed, …).
     outcome_code: Mapped[str | None] = mapped_column(String(40))
     outcome_reason: Mapped[str | None] = mapped_column(Text)

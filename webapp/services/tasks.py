@@ -23,9 +23,10 @@ from webapp.services.workflow import (
 
 
 def inbox(
-    user: User, lane: str | None = None, limit: int = 200
+    user: User, lane: str | None = None, limit: int = 200, sort: str = "due"
 ) -> list[tuple[HumanTask, Application]]:
-    """Open tasks of the user's committee lanes, oldest first, never on its own application."""
+    """Open tasks of the user's committee lanes, never on its own application: by due date
+    (overdue first, tasks without a deadline last) or, with sort="waiting", oldest first."""
     lanes = lanes_for_roles(user.role_set)
     if lane is not None:
         lanes = [name for name in lanes if name == lane]
@@ -40,7 +41,18 @@ def inbox(
             or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id),
             Application.applicant_id != user.id,
         )
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+        .order_by(
+            *(
+                (HumanTask.created_at, HumanTask.id)
+                if sort == "waiting"
+                else (
+                    HumanTask.due_at.is_(None),
+                    HumanTask.due_at,
+                    HumanTask.created_at,
+                    HumanTask.id,
+                )
+            )
+        )
         .limit(limit)
     )
     return [(task, application) for task, application in rows]
