@@ -34,7 +34,8 @@ def test_application_travels_every_stage_to_a_member_certificate(app, procedure)
     assert "北京示例科技有限公司" not in p.actors(None).get("/board").get_data(as_text=True)
 
     # One vote per council member, offered to each by name; review notes visible while voting.
-    vote_page = p.actors("council").get(f"/tasks/{p.task(app_id, 'council_vote', 'council').task_guid}")
+    vote_task = p.task(app_id, "council_vote", "council")
+    vote_page = p.actors("council").get(f"/tasks/{vote_task.task_guid}")
     assert "材料齐全，经营状况良好。" in vote_page.get_data(as_text=True)
     p.approve_by_council(app_id)
     application = p.application(app_id)

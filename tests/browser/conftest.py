@@ -44,9 +44,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def live_server(database_url):
+def live_server(database_url, tmp_path):
     """The app on a fresh copy of the template database, served on 127.0.0.1 in a thread."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "live"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "live",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
