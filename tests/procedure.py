@@ -99,6 +99,11 @@ class Procedure:
     def review(self, app_id: int, decision: str = "pass", **extra) -> None:
         self.do("secretary", app_id, "preliminary_review", {"review_decision": decision, **extra})
 
+    def file_objection(self, app_id: int, reason: str, contact: str = ""):
+        """A member of the public objects through the board's form; returns the response."""
+        url = f"/board/{app_id}/objection"
+        return self.actors(None).post(url, {"reason": reason, "contact": contact}, token_page=url)
+
     def close_notice(self, app_id: int) -> None:
         """Let the notice period run out without objections."""
         self.after(self.application(app_id).notice_closes_at)
@@ -117,9 +122,7 @@ class Procedure:
         self.do("finance", app_id, "confirm_payment", {"payment_check": "received"})
 
     def issue_certificate(self, app_id: int):
-        return self.do(
-            "secretary", app_id, "issue_certificate", {"certificate_confirmed": "on"}
-        )
+        return self.do("secretary", app_id, "issue_certificate", {"certificate_confirmed": "on"})
 
     def to_payment(self, app_id: int) -> None:
         self.review(app_id)

@@ -45,14 +45,8 @@ def test_more_material_requested_twice_then_passed(procedure):
 def _with_objection(p, reason="该企业存在拖欠员工工资的情况，不符合诚信自律公约。"):
     app_id = p.submit()
     p.review(app_id)
-    public = p.actors(None)
-    form = public.get(f"/board/{app_id}/objection")
-    assert form.status_code == 200
-    response = public.post(
-        f"/board/{app_id}/objection",
-        {"reason": reason, "contact": "13800000000"},
-        token_page=f"/board/{app_id}/objection",
-    )
+    assert p.actors(None).get(f"/board/{app_id}/objection").status_code == 200
+    response = p.file_objection(app_id, reason, contact="13800000000")
     assert response.status_code == 302, response.get_data(as_text=True)[:1500]
     assert p.messages("secretary", "objection_filed")
     p.close_notice(app_id)
@@ -127,14 +121,10 @@ def test_objections_need_a_csrf_token_and_are_rate_limited(procedure):
     p = procedure
     app_id = p.submit()
     p.review(app_id)
-    public = p.actors(None)
     url = f"/board/{app_id}/objection"
-    forged = public.client.post(url, data={"reason": "没有令牌的异议提交内容。"})
+    forged = p.actors(None).client.post(url, data={"reason": "没有令牌的异议提交内容。"})
     assert forged.status_code == 400
-    codes = [
-        public.post(url, {"reason": f"第{i}条异议，内容足够长。"}, token_page=url).status_code
-        for i in range(6)
-    ]
+    codes = [p.file_objection(app_id, f"第{i}条异议，内容足够长。").status_code for i in range(6)]
     assert codes == [302] * 5 + [429]
 
 

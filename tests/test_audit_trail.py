@@ -1,0 +1,39 @@
+"""The secretariat reads every recorded action of an application and exports it as CSV; nobody
+else can."""
+
+import csv
+import io
+
+
+def test_secretariat_sees_and_exports_the_audit_trail(procedure):
+    p = procedure
+    app_id = p.submit()
+    p.review(app_id)
+    assert p.file_objection(app_id, "对该单位的经营资质存在疑问。").status_code == 302
+    p.close_notice(app_id)
+
+    page = p.actors("secretary").get(f"/applications/{app_id}/audit")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for action in ("application_started", "task_completed", "objection_filed", "timer_fired"):
+        assert f'data-action="{action}"' in text
+    assert "王秘书" in text  # who did it, by name
+
+    export = p.actors("secretary").get(f"/applications/{app_id}/audit.csv")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    assert "attachment" in export.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["at", "action", "actor", "task", "data"]
+    actions = [row[1] for row in rows[1:]]
+    assert actions[0] == "application_started" and "objection_filed" in actions
+    assert any("preliminary_review" in row[4] for row in rows[1:])
+
+
+def test_audit_trail_is_for_the_secretariat_only(procedure):
+    p = procedure
+    app_id = p.submit()
+    assert p.actors("council").get(f"/applications/{app_id}/audit").status_code == 403
+    assert p.actors("applicant").get(f"/applications/{app_id}/audit.csv").status_code == 403
+    assert p.actors("applicant2").get(f"/applications/{app_id}/audit").status_code == 404
+    anonymous = p.actors(None).get(f"/applications/{app_id}/audit")
+    assert anonymous.status_code == 302
