@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, abort, current_app, redirect, send_from_directory, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
@@ -15,7 +13,7 @@ from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
 from webapp.inbox.routes import bp as inbox_bp
 from webapp.messages.routes import bp as messages_bp
-from webapp.models import utcnow
+from webapp.models import parse_iso, utcnow
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
 from webapp.stages import STAGES, outcome_label, stage_label, status_label
@@ -58,16 +56,6 @@ def _when(value, fmt: str = "medium") -> str:
     return format_datetime(value, fmt) if value is not None else ""
 
 
-def _parse_iso(value):
-    """A datetime from an ISO string the process stored (None if it is not one)."""
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def _is_overdue(task) -> bool:
     return task.state == "ready" and task.due_at is not None and task.due_at < utcnow()
 
@@ -81,7 +69,7 @@ def _template_helpers() -> dict:
         "role_label": role_label,
         "lane_label": lane_label,
         "when": _when,
-        "parse_iso": _parse_iso,
+        "parse_iso": parse_iso,
         "is_overdue": _is_overdue,
         "current_locale": str(get_locale()),
         "association_name": current_app.config["ASSOCIATION_NAME"],

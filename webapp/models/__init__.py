@@ -8,7 +8,7 @@ from webapp.models.members import Certificate, Member
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
 from webapp.models.processes import HumanTask, ModelVersion, ProcessInstance, ProcessModel
-from webapp.models.types import utcnow
+from webapp.models.types import parse_iso, utcnow
 from webapp.models.users import User
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "ProcessInstance",
     "ProcessModel",
     "User",
+    "parse_iso",
     "utcnow",
 ]

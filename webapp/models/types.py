@@ -28,3 +28,18 @@ class UTCDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def parse_iso(value) -> datetime | None:
+    """A timestamp the process stored as an ISO string, timezone-aware (UTC if it had no zone);
+    None if the value is not one."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

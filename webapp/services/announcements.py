@@ -7,11 +7,9 @@ by `notifyRole`), and the end of the process tells the applicant the outcome.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from webapp.engine import EngineResult
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User
+from webapp.models import Application, HumanTask, User, parse_iso
 from webapp.roles import APPLICANT, role_for_lane
 from webapp.services import notify
 
@@ -75,16 +73,18 @@ def _announce_task(application, applicant, task: HumanTask, facts: dict) -> None
 def _event_params(name: str, application, result: EngineResult, facts: dict) -> dict:
     data = result.data
     if name == "notice_opened":
-        return {"closes_at": application.notice_closes_at or _parse(data.get("notice_closes_at"))}
+        return {
+            "closes_at": application.notice_closes_at or parse_iso(data.get("notice_closes_at"))
+        }
     if name == "application_approved":
         return {
             "fee_amount": data.get("fee_amount"),
             "fee_currency": data.get("fee_currency"),
             "payment_method": data.get("fee_payment_method"),
-            "payment_deadline": _parse(data.get("payment_deadline")),
+            "payment_deadline": parse_iso(data.get("payment_deadline")),
         }
     if name == "payment_reminder":
-        return {"payment_deadline": _parse(facts.get("payment_deadline"))}
+        return {"payment_deadline": parse_iso(facts.get("payment_deadline"))}
     if name == "payment_rejected":
         return {"reason": data.get("payment_check_reason") or ""}
     if name == "vote_result":
@@ -116,12 +116,3 @@ def _announce_outcome(application: Application, applicant: User) -> None:
         )
     elif event:
         notify.notify(event, applicant, application)
-
-
-def _parse(value) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, Objection, User, utcnow
+from webapp.models import Application, HumanTask, Objection, User, parse_iso, utcnow
 from webapp.services import announcements, applications, audit, notify
 from webapp.services.errors import NotFound, NoticeClosed, ProcessError
 from webapp.services.workflow import engine, lock_instance, save_result, source_for
@@ -137,11 +137,7 @@ def closed_at(application_id: int) -> datetime | None:
     application = db.session.get(Application, application_id)
     if application is None:
         return None
-    value = (application.facts or {}).get("notice_closes_at")
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    return parse_iso((application.facts or {}).get("notice_closes_at"))
 
 
 def objections_of(application: Application) -> list[Objection]:
