@@ -18,6 +18,10 @@ WEB_LAYER = (
     "webapp.views",
     "webapp.errors",
     "webapp.cli",
+    "webapp.cli_models",
+    "webapp.cli_operations",
+    "webapp.migration",
+    "webapp.health",
 )
 
 

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
+from webapp import cli_models, cli_operations
 from webapp.engine import InvalidDiagram
 from webapp.services import mailer, process_models, timers, users
 
@@ -20,6 +21,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(tick)
     app.cli.add_command(send_mail)
+    app.cli.add_command(cli_models.models)
+    cli_operations.register(app)
 
 
 def _load() -> None:

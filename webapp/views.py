@@ -11,8 +11,10 @@ from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
+from webapp.health.routes import bp as health_bp
 from webapp.inbox.routes import bp as inbox_bp
 from webapp.messages.routes import bp as messages_bp
+from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
@@ -29,6 +31,8 @@ def register(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(messages_bp)
+    app.register_blueprint(migration_bp)
+    app.register_blueprint(health_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)

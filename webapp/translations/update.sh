@@ -20,7 +20,7 @@ fi
 POT=webapp/translations/messages.pot
 ZH_PO=webapp/translations/zh_Hans_CN/LC_MESSAGES/messages.po
 
-"$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext -o "$POT" .
+"$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o "$POT" .
 "$PYBABEL" update -i "$POT" -d webapp/translations --no-fuzzy-matching
 
 "$PYTHON" - "$ZH_PO" <<'PY'
