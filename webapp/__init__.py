@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from flask import Flask, session
 from flask_login import current_user
 from sqlalchemy import event
 
 from webapp import cli, errors, views
-from webapp.config import ROOT, Config
+from webapp.config import ROOT, Config, prepare
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -19,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if config:
         app.config.update(config)
+    prepare(app)  # refuses unsafe production settings; trusts the configured proxies
     is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite(app)
@@ -40,15 +43,22 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _locale(app: Flask) -> str:
+def _locale(app: Flask) -> Locale:
     languages = app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
-        return chosen
+        return _parsed(chosen)
     user_locale = getattr(current_user, "locale", None) if current_user else None
     if user_locale in languages:
-        return user_locale
-    return languages[0]  # Simplified Chinese unless the user chose otherwise
+        return _parsed(user_locale)
+    return _parsed(languages[0])  # Simplified Chinese unless the user chose otherwise
+
+
+@cache
+def _parsed(code: str) -> Locale:
+    # Parsed once per process: Babel looks "zh_CN" up on disk at every parse (its data file is
+    # named zh_Hans_CN), which cost every request a directory listing.
+    return Locale.parse(code)
 
 
 def _prepare_sqlite(app: Flask) -> None:

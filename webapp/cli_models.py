@@ -2,9 +2,68 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from webapp.services import process_models
 
 
 @click.group("models")
 def models() -> None:
     """Process models: validate BPMN files as the editor does."""
+
+
+@models.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--forms",
+    "forms_dir",
+    type=click.Path(path_type=Path),
+    help="Folder of the forms (default: FORMS_DIR/<file name without .bpmn>, if it exists).",
+)
+@with_appcontext
+def validate(files: tuple[Path, ...], forms_dir: Path | None) -> None:
+    """Check each FILE as a deployment would; exit 1 if any is rejected."""
+    rejected = 0
+    for path in files:
+        lines = _problems_of(path, forms_dir)
+        click.echo(f"{path}: {'rejected' if lines else 'accepted'}")
+        for line in lines:
+            click.echo(f"  {line}")
+        rejected += bool(lines)
+    if rejected:
+        raise SystemExit(1)
+
+
+def _problems_of(path: Path, forms_dir: Path | None) -> list[str]:
+    """One line per problem of a file and its forms; none when it may be deployed."""
+    try:
+        bpmn = path.read_bytes()
+    except OSError as err:
+        return [f"the file cannot be read: {err.strerror or err}"]
+    if forms_dir is None:
+        default = Path(current_app.config["FORMS_DIR"]) / path.stem
+        forms, lines = _read_forms(default) if default.is_dir() else ({}, [])
+    elif not forms_dir.is_dir():
+        return [f"the form folder {forms_dir} does not exist"]
+    else:
+        forms, lines = _read_forms(forms_dir)
+    for problem in process_models.validate(bpmn, forms):
+        where = " ".join(part for part in (problem.element_id, problem.element_name) if part)
+        lines.append(f"{where or '-'}: {problem.message}")
+    return lines
+
+
+def _read_forms(folder: Path) -> tuple[dict[str, object], list[str]]:
+    """The JSON files of a form folder by name, and a line for each that cannot be read."""
+    forms, lines = {}, []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            forms[path.name] = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            lines.append(f"{path.name}: the form file is not readable JSON: {err}")
+    return forms, lines

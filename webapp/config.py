@@ -1,19 +1,58 @@
-"""Settings from environment variables; an embedded SQLite database by default."""
+"""Settings from environment variables; an embedded SQLite database by default.
+
+The defaults serve the demo (`make run`: SQLite, a development secret key, demo logins shown).
+A server database (DATABASE_URL=postgresql+psycopg://…) is taken as production: there the app
+refuses to start without SECRET_KEY, and the login page lists no demo accounts.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-only-change-me"
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def engine_options(url: str) -> dict:
+    """Connection pool settings for a server database (per process: gunicorn workers and
+    tickers each hold their own pool, so size it against the server's max_connections)."""
+    if url.startswith("sqlite"):
+        return {}
+    return {
+        "pool_size": int(os.environ.get("DB_POOL_SIZE", "5")),
+        "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "5")),
+        "pool_timeout": float(os.environ.get("DB_POOL_TIMEOUT", "30")),
+        # Connections dropped by the server or a proxy while idle are replaced, not failed on.
+        "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800")),
+        "pool_pre_ping": True,
+    }
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'membership.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = engine_options(SQLALCHEMY_DATABASE_URI)
+    # The demo accounts and their password on the login page: only for the embedded demo.
+    SHOW_DEMO_LOGINS = _flag("SHOW_DEMO_LOGINS", SQLALCHEMY_DATABASE_URI.startswith("sqlite"))
+    # Behind a reverse proxy (nginx, a load balancer): how many proxies set X-Forwarded-For and
+    # X-Forwarded-Proto. Then client addresses (objection rate limit, audit) and https links
+    # are the visitor's, not the proxy's. 0 when the app is reached directly.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     WORKFLOWS_DIR = Path(os.environ.get("WORKFLOWS_DIR", ROOT / "workflows"))
     FORMS_DIR = Path(os.environ.get("FORMS_DIR", ROOT / "forms"))
     NODE_MODULES_DIR = Path(os.environ.get("NODE_MODULES_DIR", ROOT / "node_modules"))
@@ -35,8 +74,8 @@ class Config:
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
-    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on")
-    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "").lower() in ("1", "true", "yes", "on")
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = _flag("MAIL_USE_SSL")
     MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@localhost")
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
     SESSION_COOKIE_HTTPONLY = True
@@ -52,3 +91,24 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Objections from one address: the public form is open to anyone, so it is throttled.
     OBJECTION_RATE_LIMIT = os.environ.get("OBJECTION_RATE_LIMIT", "5 per hour;20 per day")
+
+
+class ConfigurationError(RuntimeError):
+    """A setting production cannot run with; the message says which and what to do."""
+
+
+def prepare(app: Flask) -> None:
+    """Refuse unsafe production settings and trust the configured reverse proxies."""
+    cfg = app.config
+    server_db = not cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    insecure_key = cfg.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY)
+    if server_db and insecure_key and not cfg.get("TESTING"):
+        # Sessions and CSRF tokens signed with a published key could be forged by anyone.
+        raise ConfigurationError(
+            "SECRET_KEY is not set: with a server database (DATABASE_URL) the app runs as in "
+            "production and needs its own secret key, the same for every process, e.g. "
+            "SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\""
+        )
+    proxies = int(cfg.get("PROXY_COUNT") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)

@@ -2,7 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectChoice, StringField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from webapp.services.workdays import NOTE_MAX
@@ -25,3 +26,11 @@ class CalendarDayForm(FlaskForm):
         validators=[Length(max=NOTE_MAX)],
         description=_l("For example: Spring Festival, or the make-up day for National Day."),
     )
+
+
+class ImportDiagramForm(FlaskForm):
+    file = FileField(
+        _l("BPMN file"), validators=[FileRequired(message=_l("Please choose a .bpmn file."))]
+    )
+    # Choices are the models there are, filled in by the view.
+    target = SelectField(_l("Open it as"), choices=[], validate_choice=True)

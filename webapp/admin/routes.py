@@ -5,25 +5,55 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
 
+from webapp.admin import editor, transfer
 from webapp.admin.forms import CalendarDayForm
 from webapp.roles import PROCESS_OWNER
-from webapp.services import process_models, workdays
+from webapp.services import model_editor, workdays
 
 bp = Blueprint("admin", __name__)
+# The editor and import/export live in their own modules, under this blueprint's guard.
+bp.register_blueprint(editor.bp)
+bp.register_blueprint(transfer.bp)
+
+
+@bp.before_request
+def _only_process_owners():
+    # One guard for every page and endpoint of the blueprint and those mounted in it.
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.has_role(PROCESS_OWNER):
+        abort(403)
+    return None
+
+
+@bp.context_processor
+def _links() -> dict:
+    return {"migrate_url": _migrate_url}
+
+
+def _migrate_url(key: str) -> str:
+    # The migration pages come from their own blueprint, which may not offer the page yet.
+    try:
+        return url_for("migration.index", model_key=key)
+    except BuildError:
+        return f"/models/{key}/migrate"
 
 
 @bp.get("/models")
 @login_required
 def models():
-    """Every process model with its versions and how many instances run on each."""
-    if not current_user.has_role(PROCESS_OWNER):
-        abort(403)
-    return render_template("admin/models.html", overview=process_models.overview())
+    """Every process model: its versions, the live one, instances per version and stage."""
+    _require_owner()
+    models = model_editor.model_list()
+    return render_template(
+        "admin/models.html", models=models, import_form=transfer.import_form(models)
+    )
 
 
 def _require_owner() -> None:

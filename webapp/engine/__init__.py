@@ -6,9 +6,13 @@ values: model sources, serialized states, ready tasks, results.
 
 from webapp.engine.runtime import EngineError, TaskNotReady, WorkflowEngine
 from webapp.engine.specs import InvalidDiagram, ModelSource
-from webapp.engine.types import EngineResult, EngineTask, Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.types import N_, EngineResult, EngineTask, Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.validation import DiagramReport, check_diagram
 
 __all__ = [
+    "N_",
+    "DiagramReport",
+    "check_diagram",
     "EngineError",
     "EngineResult",
     "EngineTask",

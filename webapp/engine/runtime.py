@@ -8,6 +8,7 @@ when the state is read, so a serialized instance holds only what is its own.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,9 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from webapp.engine import migration
+from webapp.engine.migration import MigrationPlan
+from webapp.engine.progress import element_states
 from webapp.engine.sandbox import SandboxScriptEngine
 from webapp.engine.specs import (
     CompiledModel,
@@ -97,6 +101,7 @@ class WorkflowEngine:
     def start(self, source: ModelSource, data: dict[str, Any] | None = None) -> EngineResult:
         """A new instance of the model, run until it waits for a person or a timer."""
         model = self._specs.get(source)
+        _connect_multi_instance_merges(model)
         workflow = BpmnWorkflow(
             model.spec, model.subprocess_specs, script_engine=self._script_engine
         )
@@ -161,9 +166,45 @@ class WorkflowEngine:
         model = self._specs.get(source)
         return self._ready(self._restore(model, state))
 
+    def element_states(self, source: ModelSource, state: str) -> dict[str, str]:
+        """BPMN element id → completed | current | cancelled, for one instance's diagram."""
+        return element_states(self._restore(self._specs.get(source), state))
+
+    # --- migration between versions -----------------------------------------------------
+
+    def preview_migration(
+        self, old: ModelSource, new: ModelSource, states: dict[int, str]
+    ) -> dict[int, MigrationPlan]:
+        """What moving each stored instance (key → state) from `old` to `new` would do.
+
+        The diagrams are compared once; each instance's current steps are read from its stored
+        state without restoring the workflow, so a page can preview many instances.
+        """
+        old_model, new_model = self._specs.get(old), self._specs.get(new)
+        spec_diff = migration.compare(self._serializer.registry, old_model.spec, new_model.spec)
+        return {
+            key: migration.plan(
+                spec_diff, migration.current_of_state(old_model.spec, json.loads(state))
+            )
+            for key, state in states.items()
+        }
+
+    def migrate(
+        self, old: ModelSource, new: ModelSource, state: str
+    ) -> tuple[MigrationPlan, EngineResult]:
+        """Move an instance onto the new version and run on; raises MigrationRefused."""
+        workflow = self._restore(self._specs.get(old), state)
+        new_model = self._specs.get(new)
+        _connect_multi_instance_merges(new_model)
+        plan = migration.migrate(
+            self._serializer.registry, workflow, new_model.spec, new_model.subprocess_specs
+        )
+        return plan, self._advance(workflow, new_model)
+
     # --- internals ----------------------------------------------------------------------
 
     def _restore(self, model: CompiledModel, state: str) -> BpmnWorkflow:
+        _connect_multi_instance_merges(model)
         dct = json.loads(state)
         self._serializer.migrate(dct)
         dct["spec"], dct["subprocess_specs"] = model.spec, model.subprocess_specs
@@ -256,6 +297,28 @@ class WorkflowEngine:
     def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
         due = [timer.due_at for timer in _waiting_timers(workflow)]
         return min(due) if due else None
+
+
+def _connect_multi_instance_merges(model: CompiledModel) -> None:
+    """Let each multi-instance activity hear its instances complete, as the serializer would.
+
+    SpiffWorkflow wires an instance's completion to its activity only when it creates the first
+    instance, on the spec object of that moment. A spec parsed in another process (a restarted
+    or second worker) or a newer version an instance was migrated to never saw that, and its
+    open votes would complete without the activity ever finishing.
+    """
+    specs = (model.spec, *[s for s in model.subprocess_specs.values() if s is not None])
+    with _MERGE_WIRING:  # the specs are shared by every thread of the process
+        for wf_spec in specs:
+            for spec in wf_spec.task_specs.values():
+                if not isinstance(spec, LoopTask):
+                    continue
+                child = wf_spec.task_specs.get(spec.task_spec)
+                if child is not None and not child.completed_event.is_connected(spec.merge_child):
+                    child.completed_event.connect(spec.merge_child)
+
+
+_MERGE_WIRING = threading.Lock()
 
 
 def _keep_outputs_of_interrupted_multi_instances(workflow: BpmnWorkflow) -> None:

@@ -11,17 +11,13 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from webapp.engine.sandbox import SandboxViolation, compile_expression, compile_script
-from webapp.engine.types import Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.bpmn_xml import BPMN, SPIFF, by_id, parse, problem, processes, xpath
+from webapp.engine.checks import data_reference_problems, runnable_scope
+from webapp.engine.expressions import expression_problems
+from webapp.engine.types import N_, Problem, ProcessInfo, UserTaskInfo
 
 
 class InvalidDiagram(Exception):
@@ -66,95 +62,89 @@ def _user_task_info(task_spec) -> UserTaskInfo:
     )
 
 
-def _expression_problems(task_spec) -> list[Problem]:
-    """Every expression the engine will evaluate for this element, compiled under the sandbox."""
-    checks: list[tuple[str, str, str]] = []  # (source, mode, what)
-    if isinstance(task_spec, MultiChoice):
-        for condition, target in task_spec.cond_task_specs:
-            if condition is not None:
-                source = condition.args[0] if getattr(condition, "args", None) else condition
-                checks.append((source, "eval", f"condition of the flow to '{target}'"))
-    if isinstance(task_spec, ScriptTask):
-        checks.append((task_spec.script or "", "exec", "script"))
-    if isinstance(task_spec, CatchingEvent):
-        definition = getattr(task_spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition):
-            checks.append((definition.expression or "", "eval", "timer expression"))
-    for attr, what in (("prescript", "pre-script"), ("postscript", "post-script")):
-        source = getattr(task_spec, attr, None)
-        if source:
-            checks.append((source, "exec", what))
-    due = _properties(task_spec).get("dueDate")
-    if due is not None:
-        checks.append((due, "eval", "due date expression (property dueDate)"))
-    if isinstance(task_spec, LoopTask):
-        for attr in ("cardinality", "condition"):
-            source = getattr(task_spec, attr, None)
-            if source:
-                checks.append((source, "eval", attr))
-    problems = []
-    for source, mode, what in checks:
-        if not isinstance(source, str) or not source.strip():
-            problems.append(_problem(task_spec, f"The {what} is empty: write an expression."))
-            continue
-        try:
-            (compile_expression if mode == "eval" else compile_script)(source)
-        except SandboxViolation as err:
-            problems.append(_problem(task_spec, f"The {what} is not allowed or not valid: {err}"))
-    return problems
-
-
-def _problem(task_spec, message: str) -> Problem:
-    return Problem(task_spec.bpmn_id or task_spec.name, task_spec.bpmn_name or "", message)
-
-
 def compile_model(bpmn: bytes, process_id: str | None = None) -> CompiledModel:
-    """Parse and check a diagram; raises InvalidDiagram with element-level problems."""
+    """Parse a diagram to run it; raises InvalidDiagram when it cannot be parsed or an
+    expression does not compile. The full checks of `check_diagram` ran when it was deployed."""
+    try:
+        root = parse(bpmn)
+    except etree.XMLSyntaxError as err:
+        raise InvalidDiagram([xml_syntax_problem(err)]) from None
+    except Exception as err:  # not bytes at all, or text declaring its own encoding
+        raise InvalidDiagram([unreadable(err)]) from None
+    problems = data_reference_problems(root, processes(root))
+    if problems:  # SpiffWorkflow would loop forever on these
+        raise InvalidDiagram(problems)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
-        parser.add_bpmn_str(bpmn)
-        ids = parser.get_process_ids()
+        parser.add_bpmn_xml(parse(bpmn))
         if process_id is None:
-            if len(ids) != 1:
-                raise InvalidDiagram(
-                    [
-                        Problem(
-                            "",
-                            "",
-                            (
-                                "The file must contain exactly one executable process; it has "
-                                f"{len(ids)}."
-                            ),
-                        )
-                    ]
-                )
-            process_id = ids[0]
+            process_id = _only_main_process(root)
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except InvalidDiagram:
         raise
-    except etree.XMLSyntaxError as err:
-        raise InvalidDiagram([Problem("", "", f"The file is not well-formed XML: {err}")]) from None
     except ValidationException as err:
-        raise InvalidDiagram(
-            [Problem(err.id or "", err.name or "", str(err).split("\n")[0])]
-        ) from None
-    except (SpiffWorkflowException, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise InvalidDiagram([Problem("", "", f"The diagram cannot be read: {err}")]) from None
-
-    user_tasks, problems = [], []
-    for task_spec in _all_task_specs(spec, subprocess_specs):
-        problems.extend(_expression_problems(task_spec))
-        if isinstance(task_spec, UserTask):
-            user_tasks.append(_user_task_info(task_spec))
-    info = ProcessInfo(
-        process_id=process_id,
-        name=getattr(spec, "description", None) or process_id,
-        user_tasks=user_tasks,
-    )
+        raise InvalidDiagram([engine_problem(err, by_id(root))]) from None
+    except Exception as err:  # SpiffWorkflow raises all sorts on odd input
+        raise InvalidDiagram([unreadable(err)]) from None
+    problems = expression_problems(root, processes(root))
     if problems:
         raise InvalidDiagram(problems)
-    return CompiledModel(spec, subprocess_specs, info)
+    return CompiledModel(spec, subprocess_specs, process_info(spec, subprocess_specs, process_id))
+
+
+def _only_main_process(root) -> str:
+    scope, problems = runnable_scope(root)
+    if problems:
+        raise InvalidDiagram(problems)
+    called = {c.get("calledElement") for c in xpath(root, ".//bpmn:callActivity")}
+    return next(p.get("id") for p in scope if p.get("id") not in called)
+
+
+def process_info(spec, subprocess_specs, process_id: str) -> ProcessInfo:
+    """The process and its user tasks (those of its subprocesses included) as parsed."""
+    user_tasks = [
+        _user_task_info(task_spec)
+        for task_spec in _all_task_specs(spec, subprocess_specs)
+        if isinstance(task_spec, UserTask)
+    ]
+    name = getattr(spec, "description", None) or process_id
+    return ProcessInfo(process_id=process_id, name=name, user_tasks=user_tasks)
+
+
+def xml_syntax_problem(err: etree.XMLSyntaxError) -> Problem:
+    """The first place the file stops being XML."""
+    line = err.lineno or (err.position[0] if err.position else 0)
+    template = N_("The file is not well-formed XML (line %(line)s): %(detail)s")
+    return Problem("", "", template, {"line": line, "detail": one_line(err.msg or str(err))})
+
+
+def engine_problem(err: ValidationException, ids: dict) -> Problem:
+    """SpiffWorkflow's complaint, on its element (and line) when it names one."""
+    element = ids.get(getattr(err, "id", "") or "")
+    detail = one_line(str(err))
+    line = getattr(element, "sourceline", None) or getattr(err, "line_number", None)
+    if line:
+        detail = f"{detail} (line {line})"
+    if element is None:
+        return Problem(
+            "", "", N_("The engine cannot read the diagram: %(detail)s"), {"detail": detail}
+        )
+    return problem(element, N_("The engine cannot read this element: %(detail)s"), detail=detail)
+
+
+def unreadable(err: Exception) -> Problem:
+    """Any other failure to parse, told in one line."""
+    detail = one_line(str(err)) or type(err).__name__
+    return Problem("", "", N_("The engine cannot read the diagram: %(detail)s"), {"detail": detail})
+
+
+def one_line(message: str) -> str:
+    """A parser's message on one line, namespaces shortened, never a traceback."""
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")
+    for uri, prefix in ((BPMN, "bpmn:"), (SPIFF, "spiffworkflow:")):
+        first = first.replace(f"{{{uri}}}", prefix)
+    return first[:300]
 
 
 def _all_task_specs(spec, subprocess_specs):

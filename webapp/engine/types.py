@@ -7,13 +7,39 @@ from datetime import datetime
 from typing import Any
 
 
+def N_(message: str) -> str:
+    """Mark a message for translation without translating it (the engine knows no locale)."""
+    return message
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a diagram: the element and a sentence saying what to change."""
+    """One thing wrong with a diagram: the element and a sentence saying what to change.
+
+    `template` is an English sentence marked with N_ whose `%(name)s` placeholders `params` fill;
+    the web layer translates the template, never the params (ids, names, parser details).
+    """
 
     element_id: str
     element_name: str
-    message: str
+    template: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def message(self) -> str:
+        """The sentence in English."""
+        return fill(self.template, self.params)
+
+
+def fill(template: str, params: dict[str, Any]) -> str:
+    """A message template with its placeholders filled; a template without params is literal."""
+    if not params:
+        return template
+    try:
+        return template % params
+    except (KeyError, ValueError, TypeError):
+        # A translation that lost a placeholder must not hide the problem it describes.
+        return template + " " + ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,9 @@ class HumanTask(db.Model):
 
     __table_args__ = (
         Index("ix_human_task_inbox", "state", "lane", "created_at"),
+        # The inbox by due date: one lane's open tasks in deadline order, read a page at a time;
+        # with the assignee, its counts need nothing but the index.
+        Index("ix_human_task_due", "state", "lane", "due_at", "created_at", "assignee_id"),
         Index("ix_human_task_instance", "instance_id", "state"),
     )
 

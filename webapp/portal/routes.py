@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from webapp import formschema
 from webapp.roles import COMMITTEE_ROLES, SECRETARIAT
-from webapp.services import applications, audit, members, notice, tasks, users
+from webapp.services import applications, audit, members, notice, progress, tasks, users
 
 bp = Blueprint("portal", __name__)
 
@@ -16,9 +25,12 @@ bp = Blueprint("portal", __name__)
 @bp.get("/applications", endpoint="applications")
 @login_required
 def applications_list():
-    """The user's own applications with their stage and what they wait for."""
-    rows = [(a, applications.progress(a)) for a in applications.for_applicant(current_user)]
-    return render_template("portal/applications.html", rows=rows)
+    """The user's own applications with their stage and what they wait for, a page at a time."""
+    page = max(1, request.args.get("page", 1, int))
+    own, has_next = applications.for_applicant(current_user, page)
+    waiting = applications.waiting_on(own)
+    rows = [(a, waiting[a.id]) for a in own]
+    return render_template("portal/applications.html", rows=rows, page=page, has_next=has_next)
 
 
 @bp.post("/applications")
@@ -56,6 +68,22 @@ def detail(application_id: int):
         objections=notice.objections_of(application) if committee_view else [],
         can_audit=committee_view and current_user.has_role(SECRETARIAT),
     )
+
+
+@bp.get("/applications/<int:application_id>/diagram")
+@login_required
+def diagram(application_id: int):
+    """The diagram of the application's own version and where it stands on it, as JSON for the
+    viewer: drawn in full for the committee, by stage only for the applicant."""
+    view = progress.diagram_of(current_user, application_id)
+    response = jsonify(xml=view.xml, states=view.states, sanitized=view.sanitized)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.context_processor
+def _progress_helpers() -> dict:
+    return {"stage_timeline_of": progress.stage_timeline}
 
 
 def _audit_events(application_id: int):

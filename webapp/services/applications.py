@@ -132,15 +132,36 @@ def next_member_number(member_type: str | None, now: datetime) -> str:
     return fmt.format(year=now.year, type=type_code, seq=seq)
 
 
-def for_applicant(user: User) -> list[Application]:
-    """The user's own applications, newest first."""
-    return list(
+PAGE_SIZE = 20
+
+
+def for_applicant(user: User, page: int = 1) -> tuple[list[Application], bool]:
+    """A page of the user's own applications, newest first, and whether more follow."""
+    page = max(1, page)
+    rows = list(
         db.session.scalars(
             select(Application)
             .where(Application.applicant_id == user.id)
             .order_by(Application.created_at.desc(), Application.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
         )
     )
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def waiting_on(rows: list[Application]) -> dict[int, Progress]:
+    """The open tasks of many applications in one query, by application id (for lists, which
+    show what each waits on but not its history)."""
+    by_instance: dict[int, list[HumanTask]] = {a.instance_id: [] for a in rows}
+    if by_instance:
+        for task in db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id.in_(by_instance), HumanTask.state == "ready")
+            .order_by(HumanTask.created_at, HumanTask.id)
+        ):
+            by_instance[task.instance_id].append(task)
+    return {a.id: Progress(open_tasks=by_instance[a.instance_id], history=[]) for a in rows}
 
 
 def visible(user: User, application_id: int) -> Application:

@@ -6,16 +6,17 @@ import hashlib
 import json
 from pathlib import Path
 
+from flask_babel import gettext
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from sqlalchemy import func, select
 
-from webapp.engine import InvalidDiagram, ModelSource, Problem
+from webapp.engine import N_, InvalidDiagram, Problem, ProcessInfo, UserTaskInfo, check_diagram
+from webapp.engine.types import fill
 from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessInstance, ProcessModel
-from webapp.roles import role_for_lane
+from webapp.roles import LANE_ROLES, role_for_lane
 from webapp.services.errors import NoLiveModel
-from webapp.services.workflow import engine
 
 
 def content_hash(bpmn: str, forms: dict[str, dict]) -> str:
@@ -32,34 +33,75 @@ def read_forms(forms_dir: Path) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text("utf-8")) for p in sorted(forms_dir.glob("*.json"))}
 
 
-def check_model(bpmn: str, forms: dict[str, dict]):
+def check_model(bpmn: str, forms: dict[str, dict]) -> ProcessInfo:
     """The process as drawn, if it can run here; raises InvalidDiagram naming every problem."""
-    key = hashlib.sha256(bpmn.encode("utf-8")).hexdigest()
-    info = engine.describe(ModelSource(key=key, bpmn=bpmn.encode("utf-8")))
-    problems = []
-    for task in info.user_tasks:
-
-        def problem(message, task=task):
-            problems.append(Problem(task.spec_id, task.title, message))
-
-        if role_for_lane(task.lane) is None:
-            problem(
-                f"The user task is in lane '{task.lane or ''}', which no role works: put it "
-                "in a lane named applicant, secretariat, council or finance."
-            )
-        for name in (task.form, task.ui_form):
-            if name and name not in forms:
-                problem(f"The form file '{name}' does not exist: add it or correct the name.")
-        if not task.form:
-            problem("The user task has no form: set the property formJsonSchemaFilename.")
-        elif task.form in forms:
-            try:
-                Draft202012Validator.check_schema(forms[task.form])
-            except SchemaError as err:
-                problem(f"The form '{task.form}' is not valid JSON Schema: {err.message}")
-    if problems:
-        raise InvalidDiagram(problems)
+    info, problems = _validate(bpmn, forms)
+    if problems or info is None:
+        raise InvalidDiagram(problems or [Problem("", "", CANNOT_RUN)])
     return info
+
+
+def validate(bpmn: str | bytes, forms: dict[str, dict]) -> list[Problem]:
+    """Every problem of a diagram and its forms; an empty list means it may be deployed."""
+    return _validate(bpmn, forms)[1]
+
+
+def problem_text(problem: Problem) -> str:
+    """A problem's sentence in the user's language (ids, names and parser details as given)."""
+    return fill(gettext(problem.template), problem.params)
+
+
+CANNOT_RUN = N_("The diagram has no process the engine can run.")
+
+
+def _validate(bpmn: str | bytes, forms: dict) -> tuple[ProcessInfo | None, list[Problem]]:
+    data = bpmn.encode("utf-8", "surrogatepass") if isinstance(bpmn, str) else bytes(bpmn)
+    report = check_diagram(data)
+    problems = list(report.problems)
+    for task in report.user_tasks:
+        problems += _user_task_problems(task, forms if isinstance(forms, dict) else {})
+    return report.info, list(dict.fromkeys(problems))  # a task drawn twice is said once
+
+
+def _user_task_problems(task: UserTaskInfo, forms: dict) -> list[Problem]:
+    def problem(template: str, **params) -> Problem:
+        return Problem(task.spec_id, " ".join(task.title.split()), template, params)
+
+    lanes = ", ".join(lane for lane in LANE_ROLES if lane.isascii())
+    problems = []
+    if not task.lane:
+        template = N_("The user task is in no lane: put it in a lane named %(lanes)s.")
+        problems.append(problem(template, lanes=lanes))
+    elif role_for_lane(task.lane) is None:
+        template = N_(
+            "The user task is in lane %(lane)s, which no role works: put it in a lane named "
+            "%(lanes)s."
+        )
+        problems.append(problem(template, lane=task.lane, lanes=lanes))
+    if not task.form:
+        template = N_("The user task has no form: set the property formJsonSchemaFilename.")
+        problems.append(problem(template))
+    for name in (task.form, task.ui_form):
+        if not name:
+            continue
+        if name not in forms:
+            template = N_("The form file %(form)s does not exist: add it or correct the name.")
+            problems.append(problem(template, form=name))
+        elif not isinstance(forms[name], dict):
+            template = N_("The form file %(form)s does not hold a JSON object.")
+            problems.append(problem(template, form=name))
+    if task.form and isinstance(forms.get(task.form), dict):
+        try:
+            Draft202012Validator.check_schema(forms[task.form])
+        except SchemaError as err:
+            template = N_("The form %(form)s is not valid JSON Schema: %(detail)s")
+            problems.append(problem(template, form=task.form, detail=_schema_error(err)))
+    return problems
+
+
+def _schema_error(err: SchemaError) -> str:
+    where = "/".join(str(part) for part in err.absolute_path)
+    return f"{err.message} (at /{where})" if where else err.message
 
 
 def deploy(key: str, bpmn: str, forms: dict[str, dict]) -> tuple[ModelVersion, bool]:

@@ -3,59 +3,25 @@ task as one transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp import formschema
 from webapp.engine import EngineError, TaskNotReady
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User, utcnow
-from webapp.roles import APPLICANT, lanes_for_roles, role_for_lane
+from webapp.models import Application, HumanTask, ProcessInstance, User, utcnow
+from webapp.roles import APPLICANT, role_for_lane
 from webapp.services import announcements, applications, audit, documents, notice
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError, TaskNotOpen
 from webapp.services.workflow import (
     engine,
-    lock_instance,
+    lock_case,
     save_result,
     source_for,
     version_content,
 )
-
-
-def inbox(
-    user: User, lane: str | None = None, limit: int = 200, sort: str = "due"
-) -> list[tuple[HumanTask, Application]]:
-    """Open tasks of the user's committee lanes, never on its own application: by due date
-    (overdue first, tasks without a deadline last) or, with sort="waiting", oldest first."""
-    lanes = lanes_for_roles(user.role_set)
-    if lane is not None:
-        lanes = [name for name in lanes if name == lane]
-    if not lanes:
-        return []
-    rows = db.session.execute(
-        select(HumanTask, Application)
-        .join(Application, Application.instance_id == HumanTask.instance_id)
-        .where(
-            HumanTask.state == "ready",
-            HumanTask.lane.in_(lanes),
-            or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id),
-            Application.applicant_id != user.id,
-        )
-        .order_by(
-            *(
-                (HumanTask.created_at, HumanTask.id)
-                if sort == "waiting"
-                else (
-                    HumanTask.due_at.is_(None),
-                    HumanTask.due_at,
-                    HumanTask.created_at,
-                    HumanTask.id,
-                )
-            )
-        )
-        .limit(limit)
-    )
-    return [(task, application) for task, application in rows]
 
 
 def authorize(user: User, task: HumanTask, application: Application) -> None:
@@ -75,21 +41,43 @@ def authorize(user: User, task: HumanTask, application: Application) -> None:
 
 def find(user: User, task_guid: str) -> tuple[HumanTask, Application]:
     """A task the user may see, with its application; raises NotFound, Forbidden, TaskNotOpen."""
-    task = db.session.scalars(select(HumanTask).where(HumanTask.task_guid == task_guid)).first()
-    if task is None:
+    found = _lookup(user, task_guid)
+    return found.task, found.application
+
+
+@dataclass
+class _Found:
+    task: HumanTask
+    application: Application
+    version_id: int
+    # Held so that the session (whose identity map keeps only weak references) still has the
+    # applicant when the step's notifications look for it: one query fewer per transition.
+    applicant: User
+
+
+def _lookup(user: User, task_guid: str) -> _Found:
+    """find(), with the version the instance runs on and the applicant, in one query."""
+    row = db.session.execute(
+        select(HumanTask, Application, ProcessInstance.version_id, User)
+        .join(Application, Application.instance_id == HumanTask.instance_id)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .join(User, User.id == Application.applicant_id)
+        .where(HumanTask.task_guid == task_guid)
+    ).first()
+    if row is None:
         raise NotFound("task")
-    application = db.session.scalars(
-        select(Application).where(Application.instance_id == task.instance_id)
-    ).one()
-    authorize(user, task, application)
-    if task.state != "ready":
-        raise _not_open(task)
-    return task, application
+    found = _Found(*row)
+    authorize(user, found.task, found.application)
+    if found.task.state != "ready":
+        raise _not_open(found.task)
+    return found
 
 
-def form_of(task: HumanTask) -> tuple[dict, dict]:
+def form_of(task: HumanTask, version_id: int | None = None) -> tuple[dict, dict]:
     """The JSON Schema and UI schema of a task, from the version its instance runs on."""
-    forms = version_content(task.instance.version_id).forms
+    if version_id is None:
+        version_id = task.instance.version_id
+    forms = version_content(version_id).forms
     return forms.get(task.form or "", {"type": "object"}), forms.get(task.ui_form or "", {})
 
 
@@ -103,8 +91,9 @@ def application_form(progress: applications.Progress) -> tuple[dict, dict]:
 
 def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Application]:
     """Keep what the user entered so far (and its uploads) without validating or moving on."""
-    task, application = find(user, task_guid)
-    schema, _ui = form_of(task)
+    found = _lookup(user, task_guid)
+    task, application = found.task, found.application
+    schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
         data = documents.accept_uploads(user, application, schema, files or {}, data)
@@ -126,8 +115,9 @@ def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask,
 
 def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Application]:
     """Validate the submitted form and move the instance on, all in one transaction."""
-    task, application = find(user, task_guid)
-    schema, _ui = form_of(task)
+    found = _lookup(user, task_guid)
+    task, application = found.task, found.application
+    schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
         data = documents.accept_uploads(user, application, schema, files or {}, data)
@@ -143,19 +133,20 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
         db.session.commit()
         raise InvalidFormData(errors, data)
     try:
-        instance = lock_instance(task.instance_id)
-        task = db.session.scalars(
-            select(HumanTask)
-            .where(HumanTask.task_guid == task_guid)
-            .execution_options(populate_existing=True)
-        ).one()
-        if task.state != "ready":
-            raise _not_open(task)  # someone completed it while we waited for the lock
-        application = db.session.scalars(
-            select(Application)
-            .where(Application.instance_id == instance.id)
-            .execution_options(populate_existing=True)
-        ).one()
+        # Everything the step reads is read again under the lock, in one statement: whatever
+        # was seen above may have changed while we waited for it.
+        case = lock_case(task.instance_id)
+        instance, application = case.instance, case.application
+        task = case.ready.get(task_guid)
+        if task is None:
+            # Someone completed it while we waited for the lock.
+            raise _not_open(
+                db.session.scalars(
+                    select(HumanTask)
+                    .where(HumanTask.task_guid == task_guid)
+                    .execution_options(populate_existing=True)
+                ).one()
+            )
         try:
             result = engine.complete(
                 source_for(instance.version_id), instance.state, task_guid, data, actor=user.id
@@ -165,7 +156,7 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
         except EngineError as err:
             raise ProcessError(str(err)) from err
         first_submission = task.stage == "application" and application.submitted_at is None
-        offered = save_result(instance, result, actor_id=user.id, submitted=data)
+        offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
         applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
         announcements.after_step(application, result, offered, received=first_submission)

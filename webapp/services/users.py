@@ -29,8 +29,15 @@ class UsernameTaken(Exception):
 
 def role_members(role: str) -> list[int]:
     """Ids of the active users holding a role, in a stable order (diagrams pick voters by it)."""
-    rows = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
-    return [user.id for user in rows if user.has_role(str(role))]
+    role = str(role)
+    # `contains` (a LIKE) keeps the read to the role's holders rather than every account; the
+    # exact check keeps "council" from matching "council_x".
+    rows = db.session.execute(
+        select(User.id, User.roles)
+        .where(User.active.is_(True), User.roles.contains(role))
+        .order_by(User.id)
+    )
+    return [user_id for user_id, roles in rows if role in roles.split(",")]
 
 
 def display_names(ids) -> dict[int, str]:

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from webapp.engine import EngineResult, ModelSource, WorkflowEngine
 from webapp.extensions import db
-from webapp.models import HumanTask, ModelVersion, ProcessInstance, utcnow
+from webapp.models import Application, HumanTask, ModelVersion, ProcessInstance, User, utcnow
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(functions=diagram_functions())
@@ -50,6 +50,20 @@ def source_for(version_id: int) -> ModelSource:
     return version_content(version_id).source
 
 
+def _take_write_lock(instance_id: int) -> bool:
+    """On SQLite, take the database's write lock with a no-op write to the instance's row;
+    returns whether a SELECT must still ask for the row lock (any other database)."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return True
+    db.session.execute(
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .values(updated_at=ProcessInstance.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return False
+
+
 def lock_instance(instance_id: int) -> ProcessInstance:
     """Take the instance's row lock for the rest of the transaction and read it afresh.
 
@@ -60,19 +74,51 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     is the second guard: a stale write fails instead of overwriting.
     """
     query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(
-            update(ProcessInstance)
-            .where(ProcessInstance.id == instance_id)
-            .values(updated_at=ProcessInstance.updated_at)
-            .execution_options(synchronize_session=False)
-        )
-    else:
+    if _take_write_lock(instance_id):
         query = query.with_for_update()
     instance = db.session.scalars(query.execution_options(populate_existing=True)).first()
     if instance is None:
         raise LookupError(instance_id)
     return instance
+
+
+@dataclass
+class LockedCase:
+    """An instance under its row lock, with its application and its ready human tasks, all
+    read afresh after the lock was granted."""
+
+    instance: ProcessInstance
+    application: Application | None
+    ready: dict[str, HumanTask]
+
+
+def lock_case(instance_id: int) -> LockedCase:
+    """lock_instance, then the instance, its application and its ready tasks in one statement:
+    a transition needs no other read before it writes.
+
+    On PostgreSQL the lock is a statement of its own. A joined SELECT … FOR UPDATE that waited
+    for the lock re-reads the locked row only: the joined rows would still be those of its
+    snapshot from before the wait (a task the winner just completed would look ready). The next
+    statement, at READ COMMITTED, sees what the winner committed.
+    """
+    if _take_write_lock(instance_id):
+        db.session.execute(
+            select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update()
+        )
+    rows = db.session.execute(
+        select(ProcessInstance, Application, HumanTask)
+        .outerjoin(Application, Application.instance_id == ProcessInstance.id)
+        .outerjoin(
+            HumanTask,
+            (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "ready"),
+        )
+        .where(ProcessInstance.id == instance_id)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not rows:
+        raise LookupError(instance_id)
+    ready = {task.task_guid: task for _i, _a, task in rows if task is not None}
+    return LockedCase(rows[0][0], rows[0][1], ready)
 
 
 def create_instance(
@@ -90,9 +136,11 @@ def save_result(
     result: EngineResult,
     actor_id: int | None = None,
     submitted: dict | None = None,
+    ready: dict[str, HumanTask] | None = None,
 ) -> list[HumanTask]:
     """Write the engine's new state and bring the human-task projection in line with it.
 
+    `ready`: the instance's ready rows if the caller read them under the lock (lock_case).
     Returns the tasks the step newly offered, so that their people can be told.
     """
     now = utcnow()
@@ -101,14 +149,16 @@ def save_result(
     instance.next_timer_at = result.next_timer_at
     instance.updated_at = now
 
-    rows = {
-        t.task_guid: t
-        for t in db.session.scalars(
-            select(HumanTask).where(
-                HumanTask.instance_id == instance.id, HumanTask.state == "ready"
+    if ready is None:
+        ready = {
+            t.task_guid: t
+            for t in db.session.scalars(
+                select(HumanTask).where(
+                    HumanTask.instance_id == instance.id, HumanTask.state == "ready"
+                )
             )
-        )
-    }
+        }
+    rows = dict(ready)
     for guid in result.completed_task_ids:
         row = rows.pop(guid, None)
         if row is not None:
@@ -136,11 +186,27 @@ def save_result(
         )
         db.session.add(row)
         offered.append(row)
+    _load_assignees(offered)
     # Ready rows the engine no longer offers were withdrawn by the process (timer, cancel).
     for guid, row in rows.items():
         if guid not in ready_ids:
             row.state, row.completed_at = "cancelled", now
     return offered
+
+
+def _load_assignees(offered: list[HumanTask]) -> None:
+    """The people newly offered tasks of their own (each council member's vote), in one query.
+
+    Kept on the rows' `assignee`: the session holds objects only while something refers to
+    them, and the step's notifications look each of them up next.
+    """
+    ids = {row.assignee_id for row in offered if row.assignee_id is not None}
+    if not ids:
+        return
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    for row in offered:
+        if row.assignee_id is not None:
+            row.assignee = people.get(row.assignee_id)
 
 
 def _json_item(item):

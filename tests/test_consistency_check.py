@@ -1,0 +1,108 @@
+"""`flask check` passes on what the procedure leaves behind, and catches each kind of damage:
+a lost audit row, a broken state, a task list that disagrees with the engine, a gap in the
+member numbers."""
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from webapp.extensions import db
+from webapp.models import (
+    Application,
+    AuditEvent,
+    HumanTask,
+    MemberNumberCounter,
+    ProcessInstance,
+)
+
+
+def run_check(app):
+    result = app.test_cli_runner().invoke(args=["check"])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def cases(app, procedure):
+    """One application admitted, one in the council vote, one waiting for review."""
+    admitted = procedure.submit()
+    procedure.to_payment(admitted)
+    procedure.declare_payment(admitted)
+    procedure.confirm_payment(admitted)
+    procedure.issue_certificate(admitted)
+    voting = procedure.submit()
+    procedure.review(voting)
+    procedure.close_notice(voting)
+    procedure.vote(voting, "council", "approve")
+    waiting = procedure.submit()
+    return {"admitted": admitted, "voting": voting, "waiting": waiting}
+
+
+def instance_of(app, application_id):
+    with app.app_context():
+        return db.session.get(Application, application_id).instance_id
+
+
+def test_check_passes_after_the_procedure(app, cases):
+    code, output = run_check(app)
+    assert code == 0, output
+    assert "checked 3 instance(s) (2 running)" in output
+    assert "1 member(s): consistent" in output
+
+
+def test_check_names_each_kind_of_damage(app, cases):
+    admitted, voting, waiting = (
+        instance_of(app, cases[name]) for name in ("admitted", "voting", "waiting")
+    )
+    with app.app_context():
+        # A transition whose audit row is gone.
+        lost_audit = db.session.scalars(
+            select(AuditEvent.task_guid).where(
+                AuditEvent.instance_id == voting, AuditEvent.action == "task_completed"
+            )
+        ).first()
+        db.session.execute(delete(AuditEvent).where(AuditEvent.task_guid == lost_audit))
+        # Task rows that disagree with the engine: one gone, one marked cancelled.
+        ready = db.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == voting, HumanTask.state == "ready")
+        ).all()
+        assert len(ready) == 2  # the two council members who have not voted yet
+        lost_tasks = [ready[0].task_guid, ready[1].task_guid]
+        db.session.delete(ready[0])
+        ready[1].state = "cancelled"
+        # A state torn in the middle.
+        db.session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == waiting)
+            .values(state='{"tasks": "torn by a crash')
+        )
+        # An application that disagrees with its instance.
+        db.session.execute(
+            update(Application)
+            .where(Application.id == cases["admitted"])
+            .values(status="in_progress")
+        )
+        # A member number counted but never given.
+        number = db.session.get(Application, cases["admitted"]).member_number
+        db.session.execute(update(MemberNumberCounter).values(last=MemberNumberCounter.last + 1))
+        db.session.commit()
+
+    code, output = run_check(app)
+    assert code == 1
+    on_voting = f"PROBLEM instance {voting}, application {cases['voting']}:"
+    assert (
+        f"{on_voting} task {lost_audit} is completed but has no task_completed audit row" in output
+    )
+    for guid in lost_tasks:
+        assert (
+            f"{on_voting} the engine offers task {guid} (council_vote) "
+            "but the task list does not show it" in output
+        )
+    assert f"PROBLEM instance {waiting}, application {cases['waiting']}: state does not " in (
+        output
+    )
+    assert (
+        f"PROBLEM instance {admitted}, application {cases['admitted']}: application is "
+        "in_progress but its instance is finished" in output
+    )
+    gap = number[:-6] + "000002"
+    assert f"PROBLEM database: member number {gap} was never issued (a gap)" in output
+    assert "6 problem(s)" in output

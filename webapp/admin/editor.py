@@ -1,0 +1,224 @@
+"""The process owner's editor: the modeler page, and the JSON endpoints it calls to check,
+deploy, preview forms and import a diagram. Mounted inside the admin blueprint, whose guard
+lets only process owners in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from webapp import formschema
+from webapp.errors import HTTP_MESSAGES
+from webapp.roles import LANE_ROLES
+from webapp.services import model_editor, model_transfer
+from webapp.services.errors import DomainError
+from webapp.services.model_editor import (
+    MAX_BUNDLE_BYTES,
+    BadBundle,
+    BundleRejected,
+    DeployConflict,
+)
+from webapp.stages import STAGES, stage_label
+
+bp = Blueprint("editor", __name__)
+
+
+@bp.before_request
+def _limit_size():
+    # Checked before the body is read: a bundle is small, anything bigger is refused whole.
+    if (request.content_length or 0) > MAX_BUNDLE_BYTES:
+        raise RequestEntityTooLarge()
+
+
+@bp.get("/models/<key>/edit")
+def edit(key: str):
+    """The modeler on a version of the model (the live one unless ?version=N)."""
+    number = request.args.get("version", type=int)
+    version = model_editor.find_version(key, number)
+    return render_editor(key, version.model.name, model_editor.bundle_of(version), version.number)
+
+
+def render_editor(key, name, bundle, base_number, notice=None):
+    """The editor page on a working copy; also used to open an imported file."""
+    model = _existing_model(key)
+    live = model.live_version.number if model is not None and model.live_version else None
+    return render_template(
+        "admin/editor.html",
+        key=key,
+        name=name,
+        bundle=bundle,
+        base_number=base_number,
+        live_number=live,
+        notice=notice,
+        stages=[(stage, stage_label(stage)) for stage in STAGES],
+        lanes=sorted({lane for lane in LANE_ROLES if lane.isascii()}),
+        max_bytes=MAX_BUNDLE_BYTES,
+    )
+
+
+def _existing_model(key):
+    try:
+        return model_editor.find_model(key)
+    except DomainError:
+        return None
+
+
+@bp.post("/models/<key>/validate")
+def validate(key: str):
+    """Check a posted bundle as a deploy would; nothing is stored."""
+    bpmn, forms = model_editor.read_bundle(request.get_json(silent=True))
+    problems = model_editor.problems_in(bpmn, forms)
+    return jsonify(ok=not problems, problems=problems)
+
+
+@bp.post("/models/<key>/deploy")
+def deploy(key: str):
+    """Check the bundle again and make it the live version; on problems nothing is saved."""
+    payload = request.get_json(silent=True)
+    bpmn, forms = model_editor.read_bundle(payload)
+    live_at_start = payload.get("live_version")
+    if live_at_start is not None and not isinstance(live_at_start, int):
+        raise BadBundle("not_json")
+    try:
+        outcome = model_editor.deploy_bundle(key, bpmn, forms, live_at_start, current_user)
+    except BundleRejected as err:
+        return _json_error(
+            422,
+            _("Nothing was deployed: the diagram has problems. Correct them and try again."),
+            problems=err.problems,
+        )
+    if outcome.created:
+        message = _(
+            "Version %(n)d is now live. New applications use it; running ones stay on their "
+            "version.",
+            n=outcome.number,
+        )
+    else:
+        message = _("Nothing changed since version %(n)d, which is live again.", n=outcome.number)
+    return jsonify(ok=True, version=outcome.number, created=outcome.created, message=message)
+
+
+@bp.post("/models/form-preview")
+def form_preview():
+    """A form rendered as the task page renders it, from a schema being edited."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("schema"), dict):
+        return _json_error(422, _("The form must be a JSON object."))
+    schema, ui = payload["schema"], payload.get("ui") or {}
+    if not isinstance(ui, dict):
+        return _json_error(422, _("The UI schema must be a JSON object."))
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as err:
+        return _json_error(422, _("This is not valid JSON Schema: %(detail)s", detail=err.message))
+    try:
+        form = formschema.build_form(schema, ui, str(get_locale()))
+    except (AttributeError, TypeError, ValueError, KeyError) as err:
+        # A schema can be valid JSON Schema and still use shapes our forms cannot show.
+        return _json_error(422, _("This form cannot be shown: %(detail)s", detail=str(err)))
+    return jsonify(html=render_template("admin/_form_preview.html", form=form))
+
+
+@bp.post("/models/<key>/import")
+def import_into_editor(key: str):
+    """Read an uploaded .bpmn file for the editor's working copy; nothing is stored."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadBundle("no_file")
+    diagram = model_transfer.read_upload(upload.read(MAX_BUNDLE_BYTES + 1), upload.filename)
+    return jsonify(
+        bpmn=diagram.bpmn,
+        message=_(
+            "Imported %(file)s into the editor. Validate and deploy it to make it a version.",
+            file=diagram.filename,
+        ),
+    )
+
+
+def bundle_error_text(error: BadBundle) -> str:
+    """What the owner reads about a refused bundle or upload."""
+    texts = {
+        "not_json": lambda: _("The request is not a diagram bundle (JSON expected)."),
+        "no_bpmn": lambda: _("The bundle has no diagram."),
+        "forms_not_object": lambda: _("The forms of the bundle must be a JSON object."),
+        "bad_form_name": lambda: _(
+            "“%(name)s” is not a usable file name: use letters, digits, _ - . and end in .json.",
+            name=error.detail,
+        ),
+        "form_not_object": lambda: _("The form %(name)s must be a JSON object.", name=error.detail),
+        "bad_key": lambda: _(
+            "“%(key)s” is not a usable model key: lower-case letters, digits and _.",
+            key=error.detail,
+        ),
+        "too_large": lambda: too_large_text(),
+        "no_file": lambda: _("Please choose a .bpmn file."),
+        "not_bpmn_name": lambda: _(
+            "%(file)s is not a .bpmn file. Export the diagram as BPMN 2.0 XML (.bpmn).",
+            file=error.detail,
+        ),
+        "empty_file": lambda: _("The file %(file)s is empty.", file=error.detail),
+        "not_utf8": lambda: _("The file %(file)s is not UTF-8 text.", file=error.detail),
+        "not_xml": lambda: _("The file is not well-formed XML: %(detail)s", detail=error.detail),
+        "not_bpmn": lambda: _(
+            "The file %(file)s is XML but not a BPMN 2.0 diagram (no bpmn:definitions).",
+            file=error.detail,
+        ),
+    }
+    return texts.get(error.reason, HTTP_MESSAGES[400])()
+
+
+def too_large_text() -> str:
+    """Size refusal, with the limit."""
+    return _(
+        "The diagram and its forms are too large: at most %(mb)d MB.",
+        mb=MAX_BUNDLE_BYTES // (1024 * 1024),
+    )
+
+
+def conflict_text(error: DeployConflict) -> str:
+    """Who deployed in between, so the owner can decide."""
+    return _(
+        "While you were editing, %(who)s deployed version %(n)d (%(when)s). Deploy again to "
+        "replace it with your working copy, or reload the page to start from it.",
+        who=error.by or _("another process owner"),
+        n=error.live_number,
+        when=format_datetime(error.at, "short") if error.at else "",
+    )
+
+
+def _json_error(status: int, message: str, **extra):
+    return jsonify(ok=False, error=message, **extra), status
+
+
+@bp.errorhandler(BadBundle)
+def _bad_bundle(error: BadBundle):
+    return _json_error(error.status, bundle_error_text(error))
+
+
+@bp.errorhandler(DeployConflict)
+def _conflict(error: DeployConflict):
+    return _json_error(409, conflict_text(error), live_version=error.live_number)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(error: CSRFError):
+    return _json_error(
+        400, _("The page has expired or did not come from this site. Please reload it.")
+    )
+
+
+@bp.errorhandler(HTTPException)
+def _http(error: HTTPException):
+    status = error.code or 400
+    if request.method == "GET":  # pages get the site's error page, the scripts JSON
+        message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])()
+        return render_template("errors/error.html", status=status, message=message), status
+    if status == 413:
+        return _json_error(413, too_large_text())
+    return _json_error(status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])())

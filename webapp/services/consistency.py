@@ -1,0 +1,272 @@
+"""`flask check`: does what the database holds add up? Every instance's state deserializes, the
+human-task projection agrees with the engine, every committed transition has its audit row,
+applications agree with their instances, and member numbers are unique and gapless.
+
+Read-only, in batches of instances, so it can run beside the live application after a crash.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import (
+    Application,
+    AuditEvent,
+    Certificate,
+    HumanTask,
+    Member,
+    MemberNumberCounter,
+    ProcessInstance,
+)
+from webapp.services.applications import MEMBER_TYPE_CODES
+from webapp.services.workflow import engine, source_for
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One inconsistency, naming the instance (and application) it was found on."""
+
+    message: str
+    instance_id: int | None = None
+    application_id: int | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.instance_id is not None:
+            where.append(f"instance {self.instance_id}")
+        if self.application_id is not None:
+            where.append(f"application {self.application_id}")
+        return f"{', '.join(where) or 'database'}: {self.message}"
+
+
+@dataclass
+class Report:
+    """What was checked and what was wrong."""
+
+    instances: int = 0
+    running: int = 0
+    tasks: int = 0
+    members: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check(batch_size: int = 200) -> Report:
+    """Check the whole database; never writes."""
+    report = Report()
+    try:
+        for batch in _instance_batches(batch_size):
+            _check_batch(batch, report)
+        _check_member_numbers(report)
+    finally:
+        db.session.rollback()  # drop the read transaction (and any row cached for the batch)
+    return report
+
+
+def _instance_batches(size: int) -> Iterator[list[ProcessInstance]]:
+    last_id = 0
+    while True:
+        batch = list(
+            db.session.scalars(
+                select(ProcessInstance)
+                .where(ProcessInstance.id > last_id)
+                .order_by(ProcessInstance.id)
+                .limit(size)
+            )
+        )
+        if not batch:
+            return
+        yield batch
+        last_id = batch[-1].id
+        db.session.expunge_all()  # states are large: keep one batch in memory, not all
+
+
+def _check_batch(batch: list[ProcessInstance], report: Report) -> None:
+    found = _findings(batch)
+    moving = [instance.id for instance in batch if found[instance.id][1]]
+    if moving:
+        # The site may be running: an instance that moved between the reads of its state and
+        # of its task rows looks inconsistent. Read those again, each at once, and keep only
+        # what is still wrong.
+        db.session.rollback()
+        again = db.session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.id.in_(moving))
+            .execution_options(populate_existing=True)
+        ).all()
+        found.update(_findings(again))
+    for instance in batch:
+        report.instances += 1
+        report.running += instance.status == "running"
+        report.tasks += found[instance.id][0]
+        application_id, messages = found[instance.id][2], found[instance.id][1]
+        report.problems += [Problem(m, instance.id, application_id) for m in messages]
+
+
+def _findings(batch: list[ProcessInstance]) -> dict[int, tuple[int, list[str], int | None]]:
+    """Per instance: its number of task rows, what is wrong with it, its application's id."""
+    ids = [instance.id for instance in batch]
+    tasks = defaultdict(list)
+    for task in db.session.scalars(
+        select(HumanTask)
+        .where(HumanTask.instance_id.in_(ids))
+        .execution_options(populate_existing=True)
+    ):
+        tasks[task.instance_id].append(task)
+    audits = defaultdict(lambda: defaultdict(list))
+    for instance_id, action, task_guid in db.session.execute(
+        select(AuditEvent.instance_id, AuditEvent.action, AuditEvent.task_guid).where(
+            AuditEvent.instance_id.in_(ids)
+        )
+    ):
+        audits[instance_id][action].append(task_guid)
+    applications = {
+        a.instance_id: a
+        for a in db.session.scalars(
+            select(Application)
+            .where(Application.instance_id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+    }
+    found = {}
+    for instance in batch:
+        application = applications.get(instance.id)
+        messages = _check_instance(instance, tasks[instance.id], audits[instance.id], application)
+        found[instance.id] = (
+            len(tasks[instance.id]),
+            messages,
+            application.id if application else None,
+        )
+    return found
+
+
+def _check_instance(instance, tasks, audits, application) -> list[str]:
+    problems = []
+    try:
+        offered = engine.ready_tasks(source_for(instance.version_id), instance.state)
+    except Exception as err:  # whatever a broken state raises, it is a finding, not a crash
+        problems.append(f"state does not deserialize: {type(err).__name__}: {err}"[:300])
+        offered = None
+    ready = {t.task_guid: t for t in tasks if t.state == "ready"}
+    if offered is not None:
+        problems += _compare_projection(ready, {t.id: t for t in offered})
+    if instance.status == "finished" and ready:
+        problems.append(f"finished, yet tasks are listed as open: {', '.join(sorted(ready))}")
+
+    completed = {t.task_guid for t in tasks if t.state == "completed"}
+    audited = Counter(audits.get("task_completed", []))
+    for guid in sorted(completed - set(audited)):
+        problems.append(f"task {guid} is completed but has no task_completed audit row")
+    for guid in sorted(set(audited) - completed):
+        problems.append(f"audit row says task {guid} was completed, but it is not")
+    for guid, count in sorted(audited.items()):
+        if count > 1:
+            problems.append(f"task {guid} has {count} task_completed audit rows")
+
+    if application is not None:
+        problems += _check_application(instance, application, audits)
+    return problems
+
+
+def _compare_projection(ready: dict, offered: dict) -> list[str]:
+    problems = []
+    for guid in sorted(set(offered) - set(ready)):
+        problems.append(
+            f"the engine offers task {guid} ({offered[guid].info.spec_id}) "
+            "but the task list does not show it"
+        )
+    for guid in sorted(set(ready) - set(offered)):
+        problems.append(
+            f"the task list shows task {guid} ({ready[guid].bpmn_id}) "
+            "but the engine does not offer it"
+        )
+    for guid in sorted(set(ready) & set(offered)):
+        if ready[guid].bpmn_id != offered[guid].info.spec_id:
+            problems.append(
+                f"task {guid} is {ready[guid].bpmn_id} in the task list "
+                f"but {offered[guid].info.spec_id} in the engine"
+            )
+    return problems
+
+
+def _check_application(instance, application, audits) -> list[str]:
+    problems = []
+    if "application_started" not in audits:
+        problems.append("no application_started audit row")
+    finished = instance.status == "finished"
+    if finished != (application.status != "in_progress"):
+        problems.append(
+            f"application is {application.status} but its instance is {instance.status}"
+        )
+    if application.status == "admitted":
+        if not application.member_number:
+            problems.append("admitted without a member number")
+        for action in ("member_registered", "certificate_issued"):
+            if action not in audits:
+                problems.append(f"admitted without a {action} audit row")
+    return problems
+
+
+def _check_member_numbers(report: Report) -> None:
+    """Each series (year and member type) holds exactly the numbers 1…last of its counter."""
+    members = db.session.execute(
+        select(Member.member_number, Member.member_type, Application).join(
+            Application, Application.id == Member.application_id
+        )
+    ).all()
+    report.members = len(members)
+    issued = defaultdict(list)
+    for number, member_type, application in members:
+        # The series is the year of admission (UTC, as issued) and the member type's code.
+        series = f"{application.admitted_at.year}-{MEMBER_TYPE_CODES.get(member_type, 'X')}"
+        issued[series].append((number, application))
+    fmt = current_app.config["MEMBER_NUMBER_FORMAT"]
+    counters = {
+        series: last
+        for series, last in db.session.execute(
+            select(MemberNumberCounter.series, MemberNumberCounter.last)
+        )
+    }
+    for series in sorted(set(counters) | set(issued)):
+        year, type_code = series.split("-", 1)
+        expected = {
+            fmt.format(year=int(year), type=type_code, seq=seq)
+            for seq in range(1, counters.get(series, 0) + 1)
+        }
+        numbers = [number for number, _ in issued[series]]
+        for number in sorted(expected - set(numbers)):
+            report.problems.append(Problem(f"member number {number} was never issued (a gap)"))
+        for number, application in issued[series]:
+            if number not in expected:
+                report.problems.append(
+                    Problem(
+                        f"member number {number} is outside its series {series} "
+                        f"(1…{counters.get(series, 0)})",
+                        application.instance_id,
+                        application.id,
+                    )
+                )
+    duplicates = db.session.execute(
+        select(Application.member_number, func.count())
+        .where(Application.member_number.is_not(None))
+        .group_by(Application.member_number)
+        .having(func.count() > 1)
+    ).all()
+    for number, count in duplicates:
+        report.problems.append(Problem(f"member number {number} is given to {count} applications"))
+    without_certificate = db.session.execute(
+        select(Application.instance_id, Application.id)
+        .join(Member, Member.application_id == Application.id)
+        .where(~select(Certificate.id).where(Certificate.member_id == Member.id).exists())
+    ).all()
+    for instance_id, application_id in without_certificate:
+        report.problems.append(Problem("member without a certificate", instance_id, application_id))
