@@ -10,8 +10,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp import cli_models, cli_operations
-from webapp.engine import InvalidDiagram
-from webapp.services import mailer, process_models, timers, users
+from webapp.services import mailer, timers, users
 
 
 def register(app: Flask) -> None:
@@ -25,25 +24,12 @@ def register(app: Flask) -> None:
     cli_operations.register(app)
 
 
-def _load() -> None:
-    cfg = current_app.config
-    try:
-        loaded = process_models.load_directory(cfg["WORKFLOWS_DIR"], cfg["FORMS_DIR"])
-    except InvalidDiagram as err:
-        for p in err.problems:
-            click.echo(f"  {p.element_id} {p.element_name}: {p.message}", err=True)
-        raise click.ClickException("a workflow in workflows/ cannot be loaded") from None
-    for key, version, created in loaded:
-        state = "new version" if created else "unchanged"
-        click.echo(f"workflow {key}: version {version.number} ({state})")
-
-
 @click.command("setup")
 @with_appcontext
 def setup() -> None:
     """Upgrade the database, load workflows/ and create the demo users."""
     upgrade()
-    _load()
+    cli_operations.load_workflows()
     for username, password, roles in users.ensure_demo_users():
         click.echo(f"demo login: {username:<11} password: {password}  role: {roles}")
 
@@ -52,7 +38,7 @@ def setup() -> None:
 @with_appcontext
 def load_workflows() -> None:
     """Load workflows/ and forms/ as new versions where their content changed."""
-    _load()
+    cli_operations.load_workflows()
 
 
 @click.command("demo")

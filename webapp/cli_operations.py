@@ -45,6 +45,11 @@ def check(batch_size: int) -> None:
 def deploy() -> None:
     """Production set-up: migrate the database and load workflows/; no demo accounts."""
     upgrade()
+    load_workflows()
+
+
+def load_workflows() -> None:
+    """Load workflows/ and forms/ as new versions where changed, saying what each became."""
     cfg = current_app.config
     try:
         loaded = process_models.load_directory(cfg["WORKFLOWS_DIR"], cfg["FORMS_DIR"])
@@ -53,9 +58,8 @@ def deploy() -> None:
             click.echo(f"  {p.element_id} {p.element_name}: {p.message}", err=True)
         raise click.ClickException("a workflow in workflows/ cannot be loaded") from None
     for key, version, created in loaded:
-        click.echo(
-            f"workflow {key}: version {version.number} ({'new' if created else 'unchanged'})"
-        )
+        state = "new" if created else "unchanged"
+        click.echo(f"workflow {key}: version {version.number} ({state})")
 
 
 @click.command("create-user")
