@@ -25,6 +25,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, inspect, make_url, select  # noqa: E402
 from werkzeug.datastructures import FileStorage, MultiDict  # noqa: E402
 
+from tests.conftest import VALID_APPLICATION  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import HumanTask, User  # noqa: E402
@@ -33,23 +34,10 @@ from webapp.services import applications, process_models, tasks, users  # noqa: 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET_KEY = "bench-secret"
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
-APPLICATION = {
-    "member_type": "unit",
-    "name": "北京示例科技有限公司",
-    "credit_code": "91110000600037341L",
-    "contact_person": "张三",
-    "phone": "010-12345678",
-    "email": "zhangsan@example.com",
-    "address": "北京市东城区示例路1号",
-    "region": "北京市",
-    "industry": "it",
-    "reasons": "希望加入协会，参与行业交流与标准制定工作。",
-    "contribution": "提供技术培训资源。",
-    "accept_charter": "on",
-    "accept_integrity_pact": "on",
-}
-DOCUMENTS = {"application_form_scan": "申请表.pdf", "business_licence": "营业执照.pdf"}
+# The same valid application the tests submit: its fields, and its documents as (name → file name).
+APPLICATION = {k: v for k, v in VALID_APPLICATION.items() if not isinstance(v, tuple)}
+DOCUMENTS = {k: v[1] for k, v in VALID_APPLICATION.items() if isinstance(v, tuple)}
+PDF = next(v[0] for v in VALID_APPLICATION.values() if isinstance(v, tuple))
 
 
 # --- databases ------------------------------------------------------------------------------
