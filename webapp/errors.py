@@ -9,10 +9,12 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webapp.api.errors import HTTP_CODES, domain_code, error_response, wants_json
 from webapp.extensions import db
 from webapp.services.errors import (
     DomainError,
     Forbidden,
+    InvalidFormData,
     NoLiveModel,
     NotFound,
     NoticeClosed,
@@ -57,6 +59,8 @@ def message_for(error: Exception) -> str:
                 when=format_datetime(error.closed_at),
             )
         return _("This application is not on public notice; objections are not accepted.")
+    if isinstance(error, InvalidFormData):
+        return _("Some fields are not filled in correctly; see the message at each field.")
     if isinstance(error, NoLiveModel):
         return _("The admission procedure has not been set up yet.")
     return _("The request could not be processed.")
@@ -83,27 +87,38 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
+        if wants_json():
+            fields = error.errors if isinstance(error, InvalidFormData) else None
+            return error_response(error.status, domain_code(error), message_for(error), fields)
         return _page(error.status, message_for(error))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         app.logger.warning("CSRF refused: %s", error.description)
-        return _page(
-            400,
-            _(
-                "The form has expired or did not come from this site. Please "
-                "reload the page and try again."
-            ),
+        message = _(
+            "The form has expired or did not come from this site. Please "
+            "reload the page and try again."
         )
+        if wants_json():
+            return error_response(400, "csrf_failed", message)
+        return _page(400, message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         status = error.code or 500
         message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])()
+        if wants_json():
+            response = error_response(status, HTTP_CODES.get(status, "error"), message)
+            for name, value in error.get_headers():
+                if name in ("Allow", "Retry-After", "WWW-Authenticate"):
+                    response.headers[name] = value
+            return response
         return _page(status, message)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         db.session.rollback()
         app.logger.exception("unhandled error")
+        if wants_json():
+            return error_response(500, "internal_error", HTTP_MESSAGES[500]())
         return _page(500, HTTP_MESSAGES[500]())

@@ -7,6 +7,7 @@ from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
 from webapp.admin.routes import bp as admin_bp
+from webapp.api import bp as api_bp
 from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.certificates.routes import bp as certificates_bp
@@ -33,6 +34,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(messages_bp)
     app.register_blueprint(migration_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)

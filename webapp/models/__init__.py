@@ -1,7 +1,8 @@
 """The database models, typed SQLAlchemy 2.0."""
 
+from webapp.models.access import ApiToken, LoginSession
 from webapp.models.applications import Application, MemberNumberCounter
-from webapp.models.audit import AuditEvent
+from webapp.models.audit import AuditChainHead, AuditEvent
 from webapp.models.calendar import CalendarDay
 from webapp.models.documents import Document
 from webapp.models.members import Certificate, Member
@@ -12,12 +13,15 @@ from webapp.models.types import parse_iso, utcnow
 from webapp.models.users import User
 
 __all__ = [
+    "ApiToken",
     "Application",
+    "AuditChainHead",
     "AuditEvent",
     "CalendarDay",
     "Certificate",
     "Document",
     "HumanTask",
+    "LoginSession",
     "Member",
     "MemberNumberCounter",
     "ModelVersion",

@@ -98,9 +98,13 @@ class HumanTask(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # What this instance of a multi-instance task is about (e.g. the objection to answer).
     item: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Someone of the lane took the task on: the others see who and leave it to them.
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     draft_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     instance: Mapped[ProcessInstance] = relationship()
     completed_by = relationship("User", foreign_keys=[completed_by_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
+    claimed_by = relationship("User", foreign_keys=[claimed_by_id])

@@ -1,4 +1,5 @@
-"""Append-only audit rows, written in the same transaction as what they record."""
+"""Append-only audit rows, written in the same transaction as what they record and chained
+by hashes when it commits."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import io
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.models import AuditChainHead, AuditEvent, utcnow
+from webapp.models.audit import GENESIS
 
 
 def record(
@@ -22,10 +26,51 @@ def record(
 ) -> AuditEvent:
     """Add one audit row to the current transaction."""
     event = AuditEvent(
-        action=action, actor_id=actor_id, instance_id=instance_id, task_guid=task_guid, data=data
+        action=action,
+        actor_id=actor_id,
+        instance_id=instance_id,
+        task_guid=task_guid,
+        data=data,
+        at=utcnow(),
     )
     db.session.add(event)
+    db.session.info.setdefault("audit_pending", []).append(event)
     return event
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _chain(session: Session) -> None:
+    """Link the transaction's audit rows onto the chain, in the order they were recorded.
+
+    The head row is locked last of all and held only until the commit that follows, so two
+    transactions never take the same place in the chain and no lock is waited for while it is
+    held (no deadlock with the instance locks)."""
+    pending = session.info.pop("audit_pending", None)
+    if not pending:
+        return
+    session.flush()  # the rows first: on SQLite this takes the write lock before the head is read
+    connection = session.connection()
+    table = AuditChainHead.__table__
+    # A no-op write takes the head's lock on every database before it is read.
+    connection.execute(update(table).where(table.c.id == 1).values(seq=table.c.seq))
+    head = connection.execute(select(table.c.seq, table.c.hash).where(table.c.id == 1)).first()
+    seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    for event in pending:
+        if event.id is None or event.seq is not None:
+            continue  # expunged, or chained already
+        seq += 1
+        event.seq, event.prev_hash = seq, previous
+        event.hash = previous = event.digest(seq, previous)
+    session.flush()
+    if head is None:
+        connection.execute(table.insert().values(id=1, seq=seq, hash=previous))
+    else:
+        connection.execute(update(table).where(table.c.id == 1).values(seq=seq, hash=previous))
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous_transaction) -> None:
+    session.info.pop("audit_pending", None)
 
 
 CSV_COLUMNS = ("at", "action", "actor", "task", "data")

@@ -1,0 +1,3 @@
+"""(stub: the API surface helper writes this module)"""
+
+from webapp.api import bp  # noqa: F401
