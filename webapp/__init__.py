@@ -10,7 +10,7 @@ from flask import Flask, session
 from flask_login import current_user
 from sqlalchemy import event
 
-from webapp import cli, errors, views
+from webapp import cli, errors, security, views
 from webapp.config import ROOT, Config, prepare
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     views.register(app)
     errors.register(app)
+    security.register(app)
     cli.register(app)
     return app
 

@@ -19,6 +19,7 @@ from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
+from webapp.settings.routes import bp as settings_bp
 from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
 
@@ -35,6 +36,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(migration_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(settings_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)

@@ -1,0 +1,7 @@
+"""(stub: the security helper writes this module)"""
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Install the security headers."""
