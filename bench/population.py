@@ -16,7 +16,15 @@ from sqlalchemy import func, select, text
 
 from bench import harness
 from webapp.extensions import db
-from webapp.models import Application, AuditEvent, HumanTask, ProcessInstance, utcnow
+from webapp.models import (
+    Application,
+    AuditChainHead,
+    AuditEvent,
+    HumanTask,
+    ProcessInstance,
+    utcnow,
+)
+from webapp.models.audit import row_digest
 from webapp.services import tasks
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -84,6 +92,9 @@ class Cloner:
             for model in TABLES
         }
         self.serial = 0
+        # The copies' audit rows join the hash chain, as the services' rows do.
+        head = db.session.get(AuditChainHead, 1)
+        self.chain_seq, self.chain_hash = head.seq, head.hash
 
     def _id(self, table: str) -> int:
         value = self.next_id[table]
@@ -165,15 +176,20 @@ class Cloner:
                 }
             )
         for row in template.rows["audit_event"]:
-            pending["audit_event"].append(
-                {
-                    **row,
-                    "id": self._id("audit_event"),
-                    "instance_id": instance_id,
-                    "task_guid": ids.get(row["task_guid"]) if row["task_guid"] else None,
-                    "at": created,
-                }
+            copy = {
+                **row,
+                "id": self._id("audit_event"),
+                "instance_id": instance_id,
+                "task_guid": ids.get(row["task_guid"]) if row["task_guid"] else None,
+                "at": created,
+            }
+            self.chain_seq += 1
+            copy["seq"], copy["prev_hash"] = self.chain_seq, self.chain_hash
+            copy["hash"] = self.chain_hash = row_digest(
+                self.chain_seq, self.chain_hash, created, copy["action"], copy["actor_id"],
+                instance_id, copy["task_guid"], copy["data"],
             )
+            pending["audit_event"].append(copy)
         return application_id
 
     def _flush(self, pending) -> None:
@@ -182,6 +198,11 @@ class Cloner:
             if rows:
                 db.session.execute(model.__table__.insert(), rows)
                 rows.clear()
+        db.session.execute(
+            AuditChainHead.__table__.update()
+            .where(AuditChainHead.id == 1)
+            .values(seq=self.chain_seq, hash=self.chain_hash)
+        )
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
             for model in TABLES:

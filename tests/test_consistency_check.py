@@ -1,6 +1,8 @@
 """`flask check` passes on what the procedure leaves behind, and catches each kind of damage:
-a lost audit row, a broken state, a task list that disagrees with the engine, a gap in the
+a lost audit row (and the hole it leaves in the hash chain), a broken state, a task list that disagrees with the engine, a gap in the
 member numbers."""
+
+import re
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -45,7 +47,7 @@ def test_check_passes_after_the_procedure(app, cases):
     code, output = run_check(app)
     assert code == 0, output
     assert "checked 3 instance(s) (2 running)" in output
-    assert "1 member(s): consistent" in output
+    assert "1 member(s), " in output and "audit row(s): consistent" in output
 
 
 def test_check_names_each_kind_of_damage(app, cases):
@@ -105,4 +107,6 @@ def test_check_names_each_kind_of_damage(app, cases):
     )
     gap = number[:-6] + "000002"
     assert f"PROBLEM database: member number {gap} was never issued (a gap)" in output
-    assert "6 problem(s)" in output
+    # The lost audit row also leaves a hole in the audit hash chain.
+    assert re.search(r"PROBLEM database: audit row seq \d+ was deleted", output)
+    assert "7 problem(s)" in output

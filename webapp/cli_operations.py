@@ -27,15 +27,18 @@ def register(app: Flask) -> None:
 )
 def check(batch_size: int) -> None:
     """Check the database: states deserialize, task lists agree with the engine, audit rows are
-    there, member numbers gapless. Exits 1 on any inconsistency."""
+    there and their hash chain whole, member numbers gapless. Exits 1 on any inconsistency."""
     report = consistency.check(batch_size=batch_size)
     for problem in report.problems:
         click.echo(f"PROBLEM {problem}")
     click.echo(
         f"checked {report.instances} instance(s) ({report.running} running), "
-        f"{report.tasks} task(s), {report.members} member(s): "
+        f"{report.tasks} task(s), {report.members} member(s), "
+        f"{report.audit_rows} audit row(s): "
         + ("consistent" if report.ok else f"{len(report.problems)} problem(s)")
     )
+    # Kept elsewhere, the head hash pins the audit trail down to this moment.
+    click.echo(f"audit chain head: {report.audit_head}")
     if not report.ok:
         raise SystemExit(1)
 

@@ -1,6 +1,7 @@
 """`flask check`: does what the database holds add up? Every instance's state deserializes, the
 human-task projection agrees with the engine, every committed transition has its audit row,
-applications agree with their instances, and member numbers are unique and gapless.
+applications agree with their instances, member numbers are unique and gapless, and the
+audit trail's hash chain is whole.
 
 Read-only, in batches of instances, so it can run beside the live application after a crash.
 """
@@ -24,6 +25,7 @@ from webapp.models import (
     MemberNumberCounter,
     ProcessInstance,
 )
+from webapp.services import audit_integrity
 from webapp.services.applications import MEMBER_TYPE_CODES
 from webapp.services.workflow import engine, source_for
 
@@ -53,6 +55,8 @@ class Report:
     running: int = 0
     tasks: int = 0
     members: int = 0
+    audit_rows: int = 0
+    audit_head: str = ""
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -67,6 +71,7 @@ def check(batch_size: int = 200) -> Report:
         for batch in _instance_batches(batch_size):
             _check_batch(batch, report)
         _check_member_numbers(report)
+        _check_audit_chain(report)
     finally:
         db.session.rollback()  # drop the read transaction (and any row cached for the batch)
     return report
@@ -214,6 +219,12 @@ def _check_application(instance, application, audits) -> list[str]:
             if action not in audits:
                 problems.append(f"admitted without a {action} audit row")
     return problems
+
+
+def _check_audit_chain(report: Report) -> None:
+    chain = audit_integrity.verify()
+    report.audit_rows, report.audit_head = chain.rows, chain.head_hash
+    report.problems += [Problem(message) for message in chain.problems or []]
 
 
 def _check_member_numbers(report: Report) -> None:
