@@ -171,9 +171,9 @@ def test_the_migration_chains_the_rows_written_before_it(tmp_path):
             db.session.execute(
                 text(
                     "INSERT INTO audit_event (action, at, data) "
-                    "VALUES ('login_failed', '2026-01-0%d 08:00:00.000001', '{\"n\": %d}')"
-                    % (n + 1, n)
-                )
+                    "VALUES ('login_failed', :at, :data)"
+                ),
+                {"at": f"2026-01-0{n + 1} 08:00:00.000001", "data": f'{{"n": {n}}}'},
             )
         db.session.commit()
         upgrade(directory=str(ROOT / "migrations"))

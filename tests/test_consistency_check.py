@@ -1,6 +1,6 @@
 """`flask check` passes on what the procedure leaves behind, and catches each kind of damage:
-a lost audit row (and the hole it leaves in the hash chain), a broken state, a task list that disagrees with the engine, a gap in the
-member numbers."""
+a lost audit row (and the hole it leaves in the hash chain), a broken state, a task list that
+disagrees with the engine, a gap in the member numbers."""
 
 import re
 
