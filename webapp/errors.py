@@ -19,6 +19,7 @@ from webapp.services.errors import (
     NotFound,
     NoticeClosed,
     ProcessError,
+    TaskClaimed,
     TaskNotOpen,
 )
 
@@ -35,7 +36,15 @@ def message_for(error: Exception) -> str:
                 when=format_datetime(error.at) if error.at else "",
             )
         return _("This task is no longer open: it has already been completed.")
+    if isinstance(error, TaskClaimed):
+        return _(
+            "%(who)s has claimed this task (at %(when)s); ask them, or wait until they release it.",
+            who=error.by,
+            when=format_datetime(error.at) if error.at else "",
+        )
     if isinstance(error, Forbidden):
+        if error.reason == "not_claimable":
+            return _("Only the tasks of a committee lane can be claimed.")
         if error.reason == "not_applicant":
             return _("Only applicant accounts can start an application.")
         if error.reason == "not_assignee":

@@ -13,6 +13,7 @@ from webapp.services.errors import (
     NotFound,
     NoticeClosed,
     ProcessError,
+    TaskClaimed,
     TaskNotOpen,
 )
 
@@ -22,6 +23,7 @@ PREFIX = "/api/"
 DOMAIN_CODES: tuple[tuple[type[DomainError], str], ...] = (
     (InvalidFormData, "invalid_data"),
     (TaskNotOpen, "task_not_open"),
+    (TaskClaimed, "task_claimed"),
     (Forbidden, "forbidden"),
     (NotFound, "not_found"),
     (NoticeClosed, "notice_closed"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -55,8 +56,8 @@ def revoke(user: User, token_id: int) -> ApiToken:
     return token
 
 
-def user_for(plain: str) -> User | None:
-    """The active owner of a valid, unrevoked token; None otherwise."""
+def token_for(plain: str) -> ApiToken | None:
+    """The valid, unrevoked token with this text whose owner is active; None otherwise."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
         return None
     token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(plain))).first()
@@ -65,4 +66,24 @@ def user_for(plain: str) -> User | None:
     user = db.session.get(User, token.user_id)
     if user is None or not user.is_active:
         return None
-    return user
+    return token
+
+
+def user_for(plain: str) -> User | None:
+    """The active owner of a valid, unrevoked token; None otherwise."""
+    token = token_for(plain)
+    return token.user if token is not None else None
+
+
+# Marking every request would make each API read a write; a minute is exact enough to tell
+# a token in use from a forgotten one.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def mark_used(token: ApiToken) -> None:
+    """Note that the token was used now, at most once a minute. Commits when it writes."""
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
+        return
+    token.last_used_at = now
+    db.session.commit()

@@ -20,7 +20,7 @@ class Forbidden(DomainError):
 
     def __init__(self, reason: str = "not_your_lane"):
         super().__init__(reason)
-        self.reason = reason  # not_your_lane | own_application | not_committee
+        self.reason = reason  # not_your_lane | own_application | not_committee | not_claimable
 
 
 class TaskNotOpen(DomainError):
@@ -63,3 +63,13 @@ class NoticeClosed(DomainError):
     def __init__(self, closed_at: datetime | None = None):
         super().__init__("notice closed")
         self.closed_at = closed_at
+
+
+class TaskClaimed(DomainError):
+    """Another member of the lane has claimed the task: the others leave it to them."""
+
+    status = 409
+
+    def __init__(self, by: str, at: datetime | None = None):
+        super().__init__(by)
+        self.by, self.at = by, at

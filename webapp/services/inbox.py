@@ -1,4 +1,5 @@
-"""The inbox of a committee member: open tasks of its lanes a page at a time, with counts.
+"""The inbox of a committee member: open tasks of its lanes a page at a time, with counts and
+who has claimed each; and the same list filtered and sorted for the API.
 
 Every query reads one lane's index range in the order the page shows it, and stops at the page
 (or, for counts, at COUNT_CAP), so the page costs the same with a thousand open tasks as with a
@@ -8,13 +9,22 @@ hundred thousand. Lanes are merged in Python: an index serves one lane in order,
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User, utcnow
+from webapp.models import (
+    Application,
+    HumanTask,
+    ModelVersion,
+    ProcessInstance,
+    ProcessModel,
+    User,
+    utcnow,
+)
 from webapp.roles import lanes_for_roles
 
 PAGE_SIZE = 50
@@ -50,6 +60,7 @@ class InboxPage:
     overdue: Count
     page: int
     has_next: bool
+    claimers: dict[int, User] = field(default_factory=dict)  # by id: who claimed a shown task
 
 
 def page_of(user: User, lane: str | None = None, sort: str = "due", page: int = 1) -> InboxPage:
@@ -65,14 +76,134 @@ def page_of(user: User, lane: str | None = None, sort: str = "due", page: int = 
     own = _own_open_tasks(user)
     counts = {name: _count(user, name, own) for name in lanes}
     overdue = sum((_count(user, name, own, due_before=now) for name in lanes), Count(0))
+    rows = ordered[start : start + PAGE_SIZE]
     return InboxPage(
-        rows=ordered[start : start + PAGE_SIZE],
+        rows=rows,
         counts=counts,
         total=sum(counts.values(), Count(0)),
         overdue=overdue,
         page=page,
         has_next=len(ordered) > start + PAGE_SIZE,
+        claimers=claimers_of(task for task, _application in rows),
     )
+
+
+SORTS = ("due", "-due", "created", "-created")
+
+
+@dataclass
+class TaskPage:
+    """One page of open tasks for the API, with what its summaries need besides the rows."""
+
+    rows: list[tuple[HumanTask, Application]]
+    processes: dict[int, str]  # instance id → process model key
+    claimers: dict[int, User]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+def open_tasks(
+    user: User,
+    lanes: list[str],
+    sort: str = "due",
+    page: int = 1,
+    per_page: int = 20,
+    overdue: bool | None = None,
+    model_id: int | None = None,
+) -> TaskPage:
+    """Open tasks of the given lanes (the caller checks they are the user's) that the user may
+    work, optionally only (not) overdue or of one process model. `sort` is one of SORTS: by
+    due date (tasks without one last) or by creation, "-" for the latest first."""
+    now = utcnow()
+    where = [] if model_id is None else [ModelVersion.model_id == model_id]
+    if overdue is True:
+        where.append(HumanTask.due_at < now)
+    elif overdue is False:
+        where.append(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+    descending = sort.startswith("-")
+    wanted = page * per_page + 1  # one more than the page: is there a next one?
+    by_model = model_id is not None
+    if sort.endswith("created"):
+        ordered = _merged(user, lanes, where, ("created_at", "id"), descending, wanted, by_model)
+    else:
+        # As the inbox: an index range by deadline first, then the tasks without one by age.
+        ordered = _merged(
+            user,
+            lanes,
+            [*where, HumanTask.due_at.is_not(None)],
+            ("due_at", "created_at", "id"),
+            descending,
+            wanted,
+            by_model,
+        )
+        if len(ordered) < wanted:
+            ordered += _merged(
+                user,
+                lanes,
+                [*where, HumanTask.due_at.is_(None)],
+                ("created_at", "id"),
+                descending,
+                wanted - len(ordered),
+                by_model,
+            )
+    start = (page - 1) * per_page
+    rows = ordered[start : start + per_page]
+    return TaskPage(
+        rows=rows,
+        processes=process_keys({task.instance_id for task, _application in rows}),
+        claimers=claimers_of(task for task, _application in rows),
+        page=page,
+        per_page=per_page,
+        has_next=len(ordered) > start + per_page,
+    )
+
+
+def _merged(user, lanes, where, columns, descending, limit, by_model):
+    """Each lane's rows in index order, merged, the first `limit` of them."""
+    order = [getattr(HumanTask, name) for name in columns]
+    queries = []
+    for lane in lanes:
+        query = _open_tasks(user, lane).where(*where)
+        if by_model:
+            query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).join(
+                ModelVersion, ModelVersion.id == ProcessInstance.version_id
+            )
+        queries.append(query.order_by(*(c.desc() if descending else c for c in order)))
+    merged = heapq.merge(
+        *(_fetch(query, limit) for query in queries),
+        key=lambda row: tuple(getattr(row[0], name) for name in columns),
+        reverse=descending,
+    )
+    return list(itertools.islice(merged, limit))
+
+
+def model_id(key: str) -> int | None:
+    """The id of the process model with this key, if there is one."""
+    return db.session.scalar(select(ProcessModel.id).where(ProcessModel.key == key))
+
+
+def process_keys(instance_ids) -> dict[int, str]:
+    """The process model key of each instance, in one query."""
+    ids = set(instance_ids)
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(ProcessInstance.id, ProcessModel.key)
+            .join(ModelVersion, ModelVersion.id == ProcessInstance.version_id)
+            .join(ProcessModel, ProcessModel.id == ModelVersion.model_id)
+            .where(ProcessInstance.id.in_(ids))
+        ).all()
+    )
+
+
+def claimers_of(tasks) -> dict[int, User]:
+    """The people who claimed these tasks, by id, in one query."""
+    ids = {task.claimed_by_id for task in tasks if task.claimed_by_id is not None}
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def _open_tasks(user: User, lane: str):

@@ -1,8 +1,9 @@
-"""Human tasks: the inbox of a committee member, who may open which task, and completing a
-task as one transaction."""
+"""Human tasks: who may open which task, claiming a committee task, and completing a task (from
+an HTML form or from JSON data) as one transaction."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -12,9 +13,16 @@ from webapp import formschema
 from webapp.engine import EngineError, TaskNotReady
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ProcessInstance, User, utcnow
-from webapp.roles import APPLICANT, role_for_lane
-from webapp.services import announcements, applications, audit, documents, notice
-from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError, TaskNotOpen
+from webapp.roles import APPLICANT, COMMITTEE_ROLES, role_for_lane
+from webapp.services import announcements, applications, audit, documents, json_data, notice
+from webapp.services.errors import (
+    Forbidden,
+    InvalidFormData,
+    NotFound,
+    ProcessError,
+    TaskClaimed,
+    TaskNotOpen,
+)
 from webapp.services.workflow import (
     engine,
     lock_case,
@@ -22,6 +30,10 @@ from webapp.services.workflow import (
     source_for,
     version_content,
 )
+
+# The engine names tasks by UUID; anything else cannot be one and is not looked up (a NUL in a
+# parameter is an error on PostgreSQL, not a miss).
+TASK_GUID = re.compile(r"[0-9a-fA-F-]{1,36}")
 
 
 def authorize(user: User, task: HumanTask, application: Application) -> None:
@@ -57,6 +69,8 @@ class _Found:
 
 def _lookup(user: User, task_guid: str) -> _Found:
     """find(), with the version the instance runs on and the applicant, in one query."""
+    if not TASK_GUID.fullmatch(task_guid):
+        raise NotFound("task")
     row = db.session.execute(
         select(HumanTask, Application, ProcessInstance.version_id, User)
         .join(Application, Application.instance_id == HumanTask.instance_id)
@@ -93,6 +107,7 @@ def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask,
     """Keep what the user entered so far (and its uploads) without validating or moving on."""
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
+    _refuse_if_claimed(task, user)
     schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
@@ -117,6 +132,7 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
     """Validate the submitted form and move the instance on, all in one transaction."""
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
+    _refuse_if_claimed(task, user)
     schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
@@ -132,21 +148,40 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
         # again offers them and the user fixes only what is wrong.
         db.session.commit()
         raise InvalidFormData(errors, data)
+    return _move_on(user, task_guid, found, data)
+
+
+def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Application]:
+    """Complete the task with typed data (the JSON API): the same schema and checks as the
+    form, document fields naming documents already uploaded to the application."""
+    found = _lookup(user, task_guid)
+    task, application = found.task, found.application
+    _refuse_if_claimed(task, user)
+    schema, _ui = form_of(task, found.version_id)
+    data, errors = json_data.read(schema, payload)
+    if not errors:
+        errors = formschema.validate(schema, data)
+        for name, messages in documents.check_tokens(application, schema, data).items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        db.session.rollback()
+        raise InvalidFormData(errors, data)
+    return _move_on(user, task_guid, found, data)
+
+
+def _move_on(
+    user: User, task_guid: str, found: _Found, data: dict
+) -> tuple[HumanTask, Application]:
+    """The transition itself, under the instance lock, with valid data. `found` stays
+    referenced until the commit, so its applicant is still in the session for the step's
+    notifications."""
     try:
         # Everything the step reads is read again under the lock, in one statement: whatever
-        # was seen above may have changed while we waited for it.
-        case = lock_case(task.instance_id)
+        # was seen above may have changed while we waited for it (completed, claimed).
+        case = lock_case(found.task.instance_id)
         instance, application = case.instance, case.application
-        task = case.ready.get(task_guid)
-        if task is None:
-            # Someone completed it while we waited for the lock.
-            raise _not_open(
-                db.session.scalars(
-                    select(HumanTask)
-                    .where(HumanTask.task_guid == task_guid)
-                    .execution_options(populate_existing=True)
-                ).one()
-            )
+        task = _ready_under_lock(case.ready, task_guid)
+        _refuse_if_claimed(task, user)
         try:
             result = engine.complete(
                 source_for(instance.version_id), instance.state, task_guid, data, actor=user.id
@@ -174,6 +209,91 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
         db.session.rollback()
         raise
     return task, application
+
+
+def claim(user: User, task_guid: str) -> tuple[HumanTask, Application]:
+    """Take a committee task on, so that the others of the lane leave it; claiming one's own
+    claim again changes nothing. One transaction under the instance lock."""
+    found = _lookup(user, task_guid)
+    _claimable(found.task)
+    try:
+        case = lock_case(found.task.instance_id)
+        task = _ready_under_lock(case.ready, task_guid)
+        _refuse_if_claimed(task, user)
+        if task.claimed_by_id is None:
+            task.claimed_by_id, task.claimed_at = user.id, utcnow()
+            audit.record(
+                "task_claimed", user.id, task.instance_id, task_guid, {"task": task.bpmn_id}
+            )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return task, case.application
+
+
+def unclaim(user: User, task_guid: str) -> tuple[HumanTask, Application]:
+    """Give one's claim on a task up; a task nobody holds stays as it is. Someone else's claim
+    is theirs to release. One transaction under the instance lock."""
+    found = _lookup(user, task_guid)
+    _claimable(found.task)
+    try:
+        case = lock_case(found.task.instance_id)
+        task = _ready_under_lock(case.ready, task_guid)
+        _refuse_if_claimed(task, user)
+        if task.claimed_by_id is not None:
+            task.claimed_by_id, task.claimed_at = None, None
+            audit.record(
+                "task_unclaimed", user.id, task.instance_id, task_guid, {"task": task.bpmn_id}
+            )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return task, case.application
+
+
+def claimable(task: HumanTask) -> bool:
+    """Whether the task may be claimed: an open task of a committee lane, not given to one
+    person already (a council member's own vote)."""
+    return (
+        task.state == "ready"
+        and task.assignee_id is None
+        and role_for_lane(task.lane) in COMMITTEE_ROLES
+    )
+
+
+def _claimable(task: HumanTask) -> None:
+    # An applicant's task has one possible worker; a vote is given to one member already.
+    if not claimable(task):
+        raise Forbidden("not_claimable")
+
+
+def _ready_under_lock(ready: dict[str, HumanTask], task_guid: str) -> HumanTask:
+    task = ready.get(task_guid)
+    if task is None:
+        # Someone completed it while we waited for the lock.
+        raise _not_open(
+            db.session.scalars(
+                select(HumanTask)
+                .where(HumanTask.task_guid == task_guid)
+                .execution_options(populate_existing=True)
+            ).one()
+        )
+    return task
+
+
+def holder(task: HumanTask) -> User | None:
+    """Who has claimed the task, if anyone."""
+    # By primary key: the session's identity map answers without a query when it can.
+    return db.session.get(User, task.claimed_by_id) if task.claimed_by_id is not None else None
+
+
+def _refuse_if_claimed(task: HumanTask, user: User) -> None:
+    """Raise TaskClaimed if someone other than the user holds the task."""
+    if task.claimed_by_id is not None and task.claimed_by_id != user.id:
+        by = holder(task)
+        raise TaskClaimed(by.display_name if by else "?", task.claimed_at)
 
 
 def _not_open(task: HumanTask) -> TaskNotOpen:

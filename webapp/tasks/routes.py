@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp import formschema
+from webapp.errors import message_for
 from webapp.services import applications, notice, tasks
-from webapp.services.errors import InvalidFormData
+from webapp.services.errors import InvalidFormData, TaskClaimed
 
 bp = Blueprint("tasks", __name__)
 
@@ -48,6 +49,32 @@ def submit(task_guid: str):
     return redirect(url_for("inbox.index"))
 
 
+@bp.post("/tasks/<task_guid>/claim")
+@login_required
+def claim(task_guid: str):
+    """Take the task on; the others of the lane see who has it."""
+    try:
+        tasks.claim(current_user, task_guid)
+    except TaskClaimed as err:
+        flash(message_for(err), "warning")
+    else:
+        flash(_("You have claimed this task."), "success")
+    return redirect(url_for("tasks.show", task_guid=task_guid))
+
+
+@bp.post("/tasks/<task_guid>/unclaim")
+@login_required
+def unclaim(task_guid: str):
+    """Give one's claim on the task up, so that anyone of the lane may take it."""
+    try:
+        tasks.unclaim(current_user, task_guid)
+    except TaskClaimed as err:
+        flash(message_for(err), "warning")
+    else:
+        flash(_("You have released this task."), "success")
+    return redirect(url_for("tasks.show", task_guid=task_guid))
+
+
 def _render(task, application, values=None, errors=None):
     locale = str(get_locale())
     schema, ui = tasks.form_of(task)
@@ -82,5 +109,7 @@ def _render(task, application, values=None, errors=None):
         summary=summary,
         earlier=earlier,
         is_owner=is_owner,
+        claimable=not is_owner and tasks.claimable(task),
+        holder=tasks.holder(task),
         objections=[] if is_owner else notice.objections_of(application),
     )
