@@ -50,7 +50,14 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
 def _config(url: str) -> dict:
-    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"}
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret",
+        # Tests log in (and fail to) hundreds of times from 127.0.0.1; tests/test_rate_limits.py
+        # builds its own app with a low limit.
+        "LOGIN_RATE_LIMIT": "10000 per minute",
+    }
 
 
 def _pg_admin():

@@ -51,8 +51,13 @@ class Config:
     # X-Forwarded-Proto. Then client addresses (objection rate limit, audit) and https links
     # are the visitor's, not the proxy's. 0 when the app is reached directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
-    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    # The session cookie: never readable by scripts, not sent with requests other sites start
+    # (top-level links aside), and on a site served over HTTPS (PREFERRED_URL_SCHEME=https or
+    # SESSION_COOKIE_SECURE=1) never sent over plain http, where it could be read on the way.
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", PREFERRED_URL_SCHEME == "https")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
     WORKFLOWS_DIR = Path(os.environ.get("WORKFLOWS_DIR", ROOT / "workflows"))
     FORMS_DIR = Path(os.environ.get("FORMS_DIR", ROOT / "forms"))
     NODE_MODULES_DIR = Path(os.environ.get("NODE_MODULES_DIR", ROOT / "node_modules"))
@@ -78,8 +83,6 @@ class Config:
     MAIL_USE_SSL = _flag("MAIL_USE_SSL")
     MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@localhost")
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     # Uploaded documents live outside the web root; empty: "<instance folder>/uploads".
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", "")
@@ -87,10 +90,15 @@ class Config:
     # Room for the four documents of an application at their limit plus the text fields, so an
     # oversized file is told apart by the form (per field) rather than refused as a whole (413).
     MAX_CONTENT_LENGTH = 4 * MAX_DOCUMENT_BYTES + 2 * 1024 * 1024
+    # Set on every app, never left to Flask-Limiter: its one extension object would otherwise
+    # carry RATELIMIT_ENABLED=False from one app (a test's) over to every app created after.
+    RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     # Where rate-limit counters live: memory:// for one process; redis://… when several serve.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Objections from one address: the public form is open to anyone, so it is throttled.
     OBJECTION_RATE_LIMIT = os.environ.get("OBJECTION_RATE_LIMIT", "5 per hour;20 per day")
+    # Failed logins from one address (successful ones are not counted): against password guessing.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
 
 
 class ConfigurationError(RuntimeError):

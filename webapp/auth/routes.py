@@ -18,17 +18,30 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth.forms import LoginForm, RegisterForm
-from webapp.extensions import db, login_manager
+from webapp.extensions import db, limiter, login_manager
 from webapp.models import User
-from webapp.services import users
+from webapp.services import login_sessions, users
 
 bp = Blueprint("auth", __name__)
+# Where the session keeps the id of its server-side login record.
+SID_KEY = "sid"
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The logged-in user of a session."""
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """The logged-in user of a session cookie, while its login has not been ended. (API
+    tokens are judged by the request loader in webapp.api.access, not here.)"""
+    return login_sessions.user_of(user_id, session.get(SID_KEY))
+
+
+def _start_session(user: User) -> None:
+    # A fresh session at login (no fixation): nothing of the previous one survives (a login
+    # made over it is ended), and the new id is known to the server, so logging out can end
+    # it for every copy of the cookie.
+    login_sessions.end(session.get(SID_KEY))
+    session.clear()
+    session[SID_KEY] = login_sessions.begin(user)
+    login_user(user)
 
 
 def _safe_next(target: str | None) -> str:
@@ -43,15 +56,21 @@ def _safe_next(target: str | None) -> str:
     return url_for("home")
 
 
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
 @bp.route("/login", methods=["GET", "POST"])
+# Password guessing is throttled per address (the 429 page says why); a successful login
+# costs nothing, so an office behind one address is not locked out when everyone arrives.
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda r: r.status_code != 302)
 def login():
     """Log in with username and password."""
     form = LoginForm()
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None:
-            session.clear()  # a fresh session at login; no fixation
-            login_user(user)
+            _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Wrong username or password."), "danger")
     return render_template(
@@ -66,8 +85,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out and forget the session."""
+    """Log out: end the login on the server too, so a copy of the cookie is worthless."""
     lang = session.get("lang")
+    login_sessions.end(session.get(SID_KEY))
     logout_user()
     session.clear()
     if lang:
@@ -87,8 +107,7 @@ def register():
         except users.UsernameTaken:
             form.username.errors.append(_("This username is taken."))
         else:
-            session.clear()
-            login_user(user)
+            _start_session(user)
             flash(_("Welcome! You can now start an application."), "success")
             return redirect(url_for("portal.applications"))
     return render_template("auth/register.html", form=form)

@@ -25,9 +25,12 @@ def download(token: str):
         conditional=False,
         etag=False,
     )
-    # The browser must neither guess another type nor keep a copy of someone's papers.
+    # The browser must neither guess another type nor keep a copy of someone's papers; and
+    # should one display the file rather than save it, it is a sandboxed document of no
+    # origin that may load and run nothing.
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 

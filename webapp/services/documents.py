@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -164,7 +165,33 @@ def _check(name: str, upload, errors: dict[str, list[str]]) -> _Checked | None:
     if kind is None:
         errors[name] = [_("Only PDF, JPEG or PNG files are accepted.")]
         return None
+    if _looks_like_html(content):
+        errors[name] = [
+            _(
+                "This file also contains web page code, so it is not accepted. Please upload a "
+                "plain scan or a PDF exported from a word processor."
+            )
+        ]
+        return None
     return _Checked(name, _clean_name(upload.filename, kind), content, kind)
+
+
+# Markers of an HTML (or SVG) page that could run script if a browser took the file for one. A
+# browser decides that from the first bytes only (the MIME Sniffing Standard reads at most
+# 1445; Chromium 1024), so a polyglot must put its page there. Further in, the same bytes occur
+# by chance in compressed data (about one honest 10 MB scan in a thousand would be refused)
+# and make no page of the file. Downloads are also sent as attachments with nosniff and a
+# sandbox policy; this check keeps such files out of the archive altogether.
+SNIFFED_BYTES = 2048
+HTML_MARKERS = re.compile(
+    rb"<(?:!doctype|html|head|body|script|iframe|frame|object|embed|svg|img|meta|style|form)"
+    rb"[\s/>]",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_html(content: bytes) -> bool:
+    return HTML_MARKERS.search(content, 0, SNIFFED_BYTES) is not None
 
 
 def _detect(content: bytes) -> Kind | None:
@@ -199,9 +226,18 @@ def _image_is_sound(content: bytes, kind: Kind) -> bool:
 
 
 def _clean_name(filename: str, kind: Kind) -> str:
-    """The user's file name without folders or control characters, at most 255 characters."""
-    name = re.split(r"[\\/]", filename)[-1]
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().strip(".")
+    """The user's file name without folders, control or invisible formatting characters, at
+    most 255 characters."""
+    name = re.split(r"[\\/]", unicodedata.normalize("NFC", filename))[-1]
+    # Control characters break headers and logs; format characters such as U+202E (right-to-
+    # left override) make "cv\u202efdp.exe" read as "cvexe.pdf"; lone surrogates cannot be
+    # stored. Line and paragraph separators are whitespace that ends a line.
+    name = "".join(
+        " " if unicodedata.category(c) in ("Zl", "Zp") else c
+        for c in name
+        if unicodedata.category(c) not in ("Cc", "Cf", "Cs")
+    )
+    name = name.strip().strip(".")
     if not name:
         return f"document.{kind.extensions[0]}"
     if len(name) > 255:
@@ -253,3 +289,35 @@ def _discard_uploads(session) -> None:
     for path in session.info.get("uploaded_files", []):
         path.unlink(missing_ok=True)
     session.info["uploaded_files"] = []
+
+
+class UploadTooLarge(InvalidFormData):
+    """A file over MAX_DOCUMENT_BYTES: refused before its type is even looked at."""
+
+    status = 413
+
+
+def store_upload(user: User, application: Application, field: str, upload) -> Document:
+    """Check one file and keep it as a document of the user's own application, for a later
+    submission of `field` to name by its token; the caller has checked that the field is one
+    of a form waiting for the user. Raises NotFound, UploadTooLarge or InvalidFormData
+    (under the key "file"). Commits."""
+    if application.applicant_id != user.id:
+        raise NotFound("application")
+    errors: dict[str, list[str]] = {}
+    limit = current_app.config.get("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
+    if len(upload.stream.read(limit + 1)) > limit:
+        size = f"{limit / 1048576:g}"
+        raise UploadTooLarge({"file": [_("The file is larger than %(max)s MB.", max=size)]}, {})
+    upload.stream.seek(0)
+    checked = _check("file", upload, errors)
+    if checked is None:
+        raise InvalidFormData(errors, {})
+    checked.field = field
+    try:
+        document = _store(user, application, checked)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return document

@@ -35,6 +35,8 @@
     const error = panel.querySelector('.file-error');
     const nameInput = panel.querySelector('.file-name');
     const preview = panel.querySelector('.file-preview');
+    // The preview is a real form (Enter in a field submits it); it must never leave the editor.
+    if (preview) preview.addEventListener('submit', (event) => event.preventDefault());
     let current = null;
     let timer = null;
     let request = 0;

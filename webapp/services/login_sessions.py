@@ -1,0 +1,52 @@
+"""The server's record of browser logins. The signed session cookie alone cannot be taken
+back: anyone holding a copy stays logged in until the key changes. So each login gets a random
+id, the database keeps its hash, and a cookie counts only while its id's row is open."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from webapp.extensions import db
+from webapp.models import LoginSession, User, utcnow
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+def begin(user: User) -> str:
+    """Open a login for the user; the id to keep in its session cookie. Commits."""
+    sid = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, sid_hash=_hash(sid)))
+    db.session.commit()
+    return sid
+
+
+def user_of(user_id: str, sid: object) -> User | None:
+    """The user of an open login with this id, if it is that user's; None otherwise."""
+    if not isinstance(sid, str) or not sid or len(sid) > 100 or not user_id.isdigit():
+        return None
+    return db.session.scalars(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.sid_hash == _hash(sid),
+            LoginSession.ended_at.is_(None),
+            User.id == int(user_id),
+        )
+    ).first()
+
+
+def end(sid: object) -> None:
+    """Close the login with this id, so a copy of its cookie no longer counts. Commits."""
+    if not isinstance(sid, str) or not sid:
+        return
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.sid_hash == _hash(sid), LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    db.session.commit()
