@@ -4,6 +4,9 @@ else can."""
 import csv
 import io
 
+from webapp.extensions import db
+from webapp.models import User
+
 
 def test_secretariat_sees_and_exports_the_audit_trail(procedure):
     p = procedure
@@ -37,3 +40,19 @@ def test_audit_trail_is_for_the_secretariat_only(procedure):
     assert p.actors("applicant2").get(f"/applications/{app_id}/audit").status_code == 404
     anonymous = p.actors(None).get(f"/applications/{app_id}/audit")
     assert anonymous.status_code == 302
+
+
+def test_a_name_that_is_a_formula_is_exported_as_text(app, procedure):
+    """A registered name like "=HYPERLINK(…)" must not run when the CSV opens in a spreadsheet."""
+    p = procedure
+    app_id = p.submit()
+    with app.app_context():
+        secretary = db.session.scalars(db.select(User).filter_by(username="secretary")).one()
+        secretary.display_name = '=HYPERLINK("http://evil.example","x")'
+        db.session.commit()
+    p.review(app_id)
+    export = p.actors("secretary").get(f"/applications/{app_id}/audit.csv")
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    actors = {row[2] for row in rows[1:] if row[2]}
+    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in actors
+    assert not any(name.startswith(("=", "+", "-", "@")) for name in actors)

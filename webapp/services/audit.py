@@ -87,6 +87,15 @@ def trail(instance_id: int) -> list[AuditEvent]:
     )
 
 
+# A cell starting with one of these is a formula to Excel and LibreOffice: a display name such
+# as "=HYPERLINK(…)" typed at registration would run when the secretariat opens the file.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def as_csv(events: list[AuditEvent], actor_names: dict[int, str]) -> str:
     """The rows as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese right)."""
     out = io.StringIO()
@@ -98,7 +107,7 @@ def as_csv(events: list[AuditEvent], actor_names: dict[int, str]) -> str:
             [
                 event.at.isoformat(),
                 event.action,
-                actor_names.get(event.actor_id, "") if event.actor_id else "",
+                _cell(actor_names.get(event.actor_id, "") if event.actor_id else ""),
                 event.task_guid or "",
                 json.dumps(event.data or {}, ensure_ascii=False, sort_keys=True, default=str),
             ]
