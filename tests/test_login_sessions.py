@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import ROOT, Actor
@@ -203,3 +205,25 @@ def test_registration_logs_in_with_a_recorded_session(app):
     assert _open_logins(app, "newco") == 1
     visitor.post("/logout", {}, token_page="/applications")
     assert _open_logins(app, "newco") == 0
+
+
+def test_a_login_runs_out_after_its_lifetime_and_is_purged_later(app):
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        actor = Actor(app, "secretary")
+        assert actor.get("/inbox").status_code == 200
+        clock.move_to(start + timedelta(hours=11, minutes=59))
+        assert actor.get("/inbox").status_code == 200
+        clock.move_to(start + timedelta(hours=12, minutes=1))
+        response = actor.get("/inbox")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 1
+        clock.move_to(start + timedelta(days=29))
+        app.test_cli_runner().invoke(args=["tick", "--interval", "0"])
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 1
+        clock.move_to(start + timedelta(days=31))
+        app.test_cli_runner().invoke(args=["tick", "--interval", "0"])
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 0

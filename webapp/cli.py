@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp import cli_models, cli_operations
-from webapp.services import mailer, timers, users
+from webapp.services import login_sessions, mailer, timers, users
 
 
 def register(app: Flask) -> None:
@@ -53,12 +53,13 @@ def demo() -> None:
 @with_appcontext
 @click.option("--interval", type=float, default=0, help="Repeat every N seconds (0: once).")
 def tick(interval: float) -> None:
-    """Fire due BPMN timers, then mail the pending notifications."""
+    """Fire due BPMN timers, then mail the pending notifications; forget old logins."""
     while True:
         fired = timers.fire_due()
         if fired or not interval:
             click.echo(f"fired {fired} timer(s)")
         _send_mail(quiet=bool(interval))
+        login_sessions.purge()
         if not interval:
             return
         time.sleep(interval)

@@ -98,6 +98,10 @@ class Config:
     # Objections from one address: the public form is open to anyone, so it is throttled.
     OBJECTION_RATE_LIMIT = os.environ.get("OBJECTION_RATE_LIMIT", "5 per hour;20 per day")
     # Failed logins from one address (successful ones are not counted): against password guessing.
+    # A login ends by itself after this many hours, whatever the browser does with its cookie;
+    # ended logins are deleted by `flask tick` after LOGIN_KEEP_DAYS.
+    LOGIN_LIFETIME_HOURS = float(os.environ.get("LOGIN_LIFETIME_HOURS", "12"))
+    LOGIN_KEEP_DAYS = int(os.environ.get("LOGIN_KEEP_DAYS", "30"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
 
 

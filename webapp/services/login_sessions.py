@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import delete, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import LoginSession, User, utcnow
@@ -35,6 +37,7 @@ def user_of(user_id: str, sid: object) -> User | None:
         .where(
             LoginSession.sid_hash == _hash(sid),
             LoginSession.ended_at.is_(None),
+            LoginSession.created_at > utcnow() - _lifetime(),
             User.id == int(user_id),
         )
     ).first()
@@ -50,3 +53,23 @@ def end(sid: object) -> None:
         .values(ended_at=utcnow())
     )
     db.session.commit()
+
+
+def purge() -> int:
+    """Delete logins ended (or run out) more than LOGIN_KEEP_DAYS ago; how many. Commits."""
+    keep = timedelta(days=current_app.config["LOGIN_KEEP_DAYS"])
+    now = utcnow()
+    result = db.session.execute(
+        delete(LoginSession).where(
+            or_(
+                LoginSession.ended_at < now - keep,
+                LoginSession.created_at < now - keep - _lifetime(),
+            )
+        )
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=current_app.config["LOGIN_LIFETIME_HOURS"])
