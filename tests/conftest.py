@@ -54,6 +54,9 @@ def _config(url: str) -> dict:
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret",
+        # Tests travel days and weeks through deadlines with their users logged in; the lifetime
+        # of a login has its own test.
+        "LOGIN_LIFETIME_HOURS": 24 * 365 * 10,
         # Tests log in (and fail to) hundreds of times from 127.0.0.1; tests/test_rate_limits.py
         # builds its own app with a low limit.
         "LOGIN_RATE_LIMIT": "10000 per minute",

@@ -6,6 +6,7 @@ from flask import Flask, abort, current_app, redirect, send_from_directory, url_
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
+from webapp import routing
 from webapp.admin.routes import bp as admin_bp
 from webapp.api import bp as api_bp
 from webapp.auth.routes import bp as auth_bp
@@ -29,6 +30,7 @@ VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")
 
 def register(app: Flask) -> None:
     """Attach blueprints, helpers and the home and vendor routes."""
+    routing.register(app)  # first: the rules below use its converter
     for bp in (auth_bp, portal_bp, tasks_bp, inbox_bp, board_bp, admin_bp, certificates_bp):
         app.register_blueprint(bp)
     app.register_blueprint(documents_bp)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from webapp import formschema
 from webapp.errors import HTTP_MESSAGES
 from webapp.roles import LANE_ROLES
+from webapp.routing import id_arg
 from webapp.services import model_editor, model_transfer
 from webapp.services.errors import DomainError
 from webapp.services.model_editor import (
@@ -39,7 +40,7 @@ def _limit_size():
 @bp.get("/models/<key>/edit")
 def edit(key: str):
     """The modeler on a version of the model (the live one unless ?version=N)."""
-    number = request.args.get("version", type=int)
+    number = id_arg("version")
     version = model_editor.find_version(key, number)
     return render_editor(key, version.model.name, model_editor.bundle_of(version), version.number)
 

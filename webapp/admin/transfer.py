@@ -15,14 +15,14 @@ from webapp.services.model_editor import MAX_BUNDLE_BYTES, BadBundle
 bp = Blueprint("transfer", __name__)
 
 
-@bp.get("/models/<key>/versions/<int:number>/export.bpmn")
+@bp.get("/models/<key>/versions/<id:number>/export.bpmn")
 def export_bpmn(key: str, number: int):
     """The diagram of one version as `<key>-v<N>.bpmn`."""
     version = model_editor.find_version(key, number)
     return _attachment(version.bpmn.encode("utf-8"), f"{key}-v{number}.bpmn", "application/xml")
 
 
-@bp.get("/models/<key>/versions/<int:number>/export.zip")
+@bp.get("/models/<key>/versions/<id:number>/export.zip")
 def export_zip(key: str, number: int):
     """One version with its forms and model data, laid out as workflows/ and forms/<key>/."""
     version = model_editor.find_version(key, number)

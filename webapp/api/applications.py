@@ -11,16 +11,14 @@ from flask_login import current_user
 from webapp.api import bp
 from webapp.api.access import api_login_required, forbidden
 from webapp.api.errors import error_response
-from webapp.api.models import MAX_ID
 from webapp.api.public import iso
 from webapp.api.tasks import task_summary
 from webapp.models import Application
+from webapp.routing import MAX_PAGE
 from webapp.services import applications, documents, progress, tasks
 from webapp.services.errors import InvalidFormData
 
-# Deep enough for any real list; beyond it a page would only make the database skip rows.
-MAX_PAGE = 10_000
-APPLICATION_PATH = f"/applications/<int(min=1, max={MAX_ID}):application_id>"
+APPLICATION_PATH = "/applications/<id:application_id>"
 
 
 def summary(application: Application) -> dict:

@@ -16,10 +16,10 @@ from webapp.api.access import api_login_required, require_role
 from webapp.api.public import iso
 from webapp.models import Application, HumanTask, User, utcnow
 from webapp.roles import COMMITTEE_ROLES, LANE_ROLES, lanes_for_roles
+from webapp.routing import MAX_PAGE
 from webapp.services import applications, inbox, tasks
 from webapp.services.errors import DomainError, Forbidden, InvalidFormData
 
-MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
 # Process model keys are plain identifiers; anything else is not looked up at all (a NUL in a
 # parameter is an error on PostgreSQL, not a miss).

@@ -46,7 +46,7 @@ def _objection_limit() -> str:
     return current_app.config["OBJECTION_RATE_LIMIT"]
 
 
-@bp.route("/board/<int:application_id>/objection", methods=["GET", "POST"])
+@bp.route("/board/<id:application_id>/objection", methods=["GET", "POST"])
 @limiter.limit(_objection_limit, methods=["POST"])
 def objection(application_id: int):
     """File an objection to an applicant while its notice period runs."""

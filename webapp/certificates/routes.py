@@ -16,7 +16,7 @@ bp = Blueprint("certificates", __name__)
 MEMBER_TYPE_LABELS = {"unit": _l("Unit member"), "individual": _l("Individual member")}
 
 
-@bp.get("/applications/<int:application_id>/certificate.pdf")
+@bp.get("/applications/<id:application_id>/certificate.pdf")
 @login_required
 def pdf(application_id: int):
     """The certificate of an application, for its applicant and the committee only."""

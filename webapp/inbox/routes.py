@@ -6,6 +6,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from webapp.roles import COMMITTEE_ROLES
+from webapp.routing import page_arg
 from webapp.services import inbox
 
 bp = Blueprint("inbox", __name__)
@@ -19,7 +20,7 @@ def index():
         abort(403)
     sort = "waiting" if request.args.get("sort") == "waiting" else "due"
     lane = request.args.get("lane") or None
-    page = inbox.page_of(current_user, lane=lane, sort=sort, page=request.args.get("page", 1, int))
+    page = inbox.page_of(current_user, lane=lane, sort=sort, page=page_arg())
     return render_template(
         "inbox/index.html",
         inbox=page,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,6 +11,7 @@ from wtforms import IntegerField, SelectMultipleField
 from wtforms.validators import InputRequired
 
 from webapp.roles import PROCESS_OWNER
+from webapp.routing import id_arg
 from webapp.services import migration
 
 bp = Blueprint("migration", __name__)
@@ -45,7 +46,7 @@ def _chosen(values: list[str]) -> list[tuple[int, int]] | None:
 def index(model_key: str):
     """The running instances on older versions, what the diff says of each, and checkboxes."""
     _require_owner()
-    target = request.args.get("target", type=int)
+    target = id_arg("target")
     overview = migration.overview(current_user, model_key, target)
     form = MigrateForm(target=overview.target.id)
     return render_template("migration/index.html", overview=overview, form=form, verdicts=VERDICTS)

@@ -9,7 +9,6 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import get_locale
@@ -17,6 +16,7 @@ from flask_login import current_user, login_required
 
 from webapp import formschema
 from webapp.roles import COMMITTEE_ROLES, SECRETARIAT
+from webapp.routing import page_arg
 from webapp.services import applications, audit, members, notice, progress, tasks, users
 
 bp = Blueprint("portal", __name__)
@@ -26,7 +26,7 @@ bp = Blueprint("portal", __name__)
 @login_required
 def applications_list():
     """The user's own applications with their stage and what they wait for, a page at a time."""
-    page = max(1, request.args.get("page", 1, int))
+    page = page_arg()
     own, has_next = applications.for_applicant(current_user, page)
     waiting = applications.waiting_on(own)
     rows = [(a, waiting[a.id]) for a in own]
@@ -44,7 +44,7 @@ def start():
     return redirect(url_for("portal.detail", application_id=application.id))
 
 
-@bp.get("/applications/<int:application_id>")
+@bp.get("/applications/<id:application_id>")
 @login_required
 def detail(application_id: int):
     """One application: stage bar, outcome, who it waits on, and its timeline."""
@@ -70,7 +70,7 @@ def detail(application_id: int):
     )
 
 
-@bp.get("/applications/<int:application_id>/diagram")
+@bp.get("/applications/<id:application_id>/diagram")
 @login_required
 def diagram(application_id: int):
     """The diagram of the application's own version and where it stands on it, as JSON for the
@@ -94,7 +94,7 @@ def _audit_events(application_id: int):
     return application, events, users.display_names({e.actor_id for e in events if e.actor_id})
 
 
-@bp.get("/applications/<int:application_id>/audit")
+@bp.get("/applications/<id:application_id>/audit")
 @login_required
 def audit_trail(application_id: int):
     """Every recorded action on an application, for the secretariat."""
@@ -102,7 +102,7 @@ def audit_trail(application_id: int):
     return render_template("portal/audit.html", application=application, events=events, names=names)
 
 
-@bp.get("/applications/<int:application_id>/audit.csv")
+@bp.get("/applications/<id:application_id>/audit.csv")
 @login_required
 def audit_csv(application_id: int):
     """The audit trail of an application as a CSV download."""

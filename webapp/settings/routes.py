@@ -50,7 +50,7 @@ def create_token():
 
 
 # Ids are 32-bit columns: a larger number is not found by the router rather than overflowing.
-@bp.post("/settings/tokens/<int(max=2147483647):token_id>/revoke")
+@bp.post("/settings/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     """End one of the user's tokens; another's is not found."""

@@ -1,0 +1,48 @@
+"""URLs no page links to — ids beyond any column, page numbers beyond any list, NUL characters
+— get 404 or 400, never a 500 (PostgreSQL refuses NUL in text and integers past 2³¹)."""
+
+import pytest
+
+HUGE = "99999999999999999999"
+BIG = str(2**31)
+
+URLS = [
+    f"/applications/{HUGE}",
+    f"/applications/{BIG}",
+    f"/applications/{BIG}/diagram",
+    f"/applications/{HUGE}/audit",
+    f"/applications/{HUGE}/audit.csv",
+    f"/applications/{BIG}/certificate.pdf",
+    f"/board/{HUGE}/objection",
+    f"/board/{BIG}/objection",
+    f"/models/admission/versions/{BIG}/export.bpmn",
+    f"/models/admission/versions/{HUGE}/export.zip",
+    f"/models/admission/edit?version={BIG}",
+    f"/models/admission/migrate?target={BIG}",
+    "/verify/a%00b",
+    "/documents/a%00b",
+    "/models/a%00/edit",
+    "/models/a%00/migrate",
+    "/tasks/a%00b",
+    "/inbox?lane=%00",
+    f"/api/v1/applications/{BIG}",
+    f"/api/v1/models/admission/versions/{BIG}",
+    "/api/v1/certificates/a%00b",
+    "/api/v1/tasks?lane=%00",
+]
+
+PAGES = [f"/applications?page={HUGE}", f"/inbox?page={HUGE}", f"/inbox?page={BIG}"]
+
+
+@pytest.mark.parametrize("username", [None, "applicant", "secretary", "owner"])
+def test_no_url_makes_a_server_error(actors, username, submitted):
+    actor = actors(username)
+    for url in URLS + PAGES:
+        response = actor.get(url)
+        assert response.status_code < 500, (url, response.status_code)
+        assert response.status_code != 200 or url in PAGES, (url, response.status_code)
+
+
+def test_a_page_number_past_the_end_is_an_empty_page(actors, submitted):
+    assert actors("secretary").get(f"/inbox?page={HUGE}").status_code == 200
+    assert actors("applicant").get(f"/applications?page={HUGE}").status_code == 200
