@@ -50,6 +50,7 @@ def live_server(database_url, tmp_path):
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "live",
+            "LOGIN_LIFETIME_HOURS": 24 * 365 * 10,  # the journey travels weeks, logged in
             "UPLOAD_DIR": str(tmp_path / "uploads"),
         }
     )
