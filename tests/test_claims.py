@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 
+import time_machine
 from sqlalchemy import select
 
+from tests import cases
 from tests.conftest import add_user, open_task, reload
+from tests.procedure import START
 from webapp.extensions import db
-from webapp.models import AuditEvent, User
+from webapp.models import AuditEvent, HumanTask, User
 from webapp.services import api_tokens, users
 
 REVIEW_PASS = {"data": {"review_decision": "pass"}}
@@ -160,3 +163,17 @@ def test_a_vote_given_to_one_member_has_no_claim_button(app, actors, procedure):
     page = actors("council").get(f"/tasks/{vote.task_guid}").get_data(as_text=True)
     assert 'id="claim-task"' not in page
     assert _api(app, "council")(f"/tasks/{vote.task_guid}/claim").status_code == 403
+
+
+def test_a_vote_given_to_one_member_cannot_be_claimed_and_says_why(app):
+    with time_machine.travel(START, tick=False) as traveller:
+        with app.test_request_context():
+            [application_id] = cases.in_vote(1, traveller)
+            votes = cases.open_tasks(application_id, "council_vote")
+        council_id = _user_id(app, "council")
+        own = next(t for t in votes if t.assignee_id == council_id)
+        response = _api(app, "council")(f"/tasks/{own.task_guid}/claim")
+    assert response.status_code == 403
+    assert response.get_json()["message"] == "此任务已由流程指定给特定人员办理，不能认领。"
+    with app.app_context():
+        assert db.session.get(HumanTask, own.id).claimed_by_id is None

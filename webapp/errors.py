@@ -43,6 +43,8 @@ def message_for(error: Exception) -> str:
             when=format_datetime(error.at) if error.at else "",
         )
     if isinstance(error, Forbidden):
+        if error.reason == "assigned":
+            return _("This task is given to one person by the procedure; it cannot be claimed.")
         if error.reason == "not_claimable":
             return _("Only the tasks of a committee lane can be claimed.")
         if error.reason == "not_applicant":

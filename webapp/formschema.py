@@ -9,6 +9,7 @@ holds per-language overrides of titles, help texts and option names.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ DOCUMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png"
 # A document field's file arrives among the request's files; the form posts back the token of
 # the file submitted so far in a hidden input named `<field>__current`.
 CURRENT_SUFFIX = "__current"
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @FORMAT_CHECKER.checks("cn-uscc", raises=())
@@ -49,7 +51,11 @@ def _is_document(value) -> bool:
 
 @FORMAT_CHECKER.checks("date", raises=ValueError)
 def _is_date(value) -> bool:
-    return not isinstance(value, str) or bool(dt.date.fromisoformat(value))
+    # YYYY-MM-DD only, as the message says: fromisoformat alone also takes 20260601 and
+    # week dates (2026-W23-1), which nobody reading the data would expect.
+    if not isinstance(value, str):
+        return True
+    return bool(ISO_DATE.fullmatch(value)) and bool(dt.date.fromisoformat(value))
 
 
 @dataclass
@@ -215,6 +221,8 @@ def _to_number(raw: str, kind):
         value = kind(raw)
     except ValueError:
         return raw
+    if kind is float and not math.isfinite(value):
+        return raw  # "inf", "nan", "1e999": no amount, and no JSON number either
     if kind is float and value.is_integer():
         return int(value)
     return value
@@ -224,11 +232,32 @@ def validate(schema: dict, data: dict) -> dict[str, list[str]]:
     """Errors by field name ('' for the form as a whole); empty when the data is valid."""
     validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     errors: dict[str, list[str]] = {}
+    for name, value in data.items():
+        if not _storable(value):
+            errors[name] = [_("This value contains characters or numbers that cannot be stored.")]
     for error in validator.iter_errors(data):
         for name, message in _explain(error, data, schema):
             if message not in errors.setdefault(name, []):
                 errors[name].append(message)
     return errors
+
+
+def _storable(value) -> bool:
+    """Whether every database we run on keeps the value: PostgreSQL refuses a NUL in text and
+    NaN or infinity in JSON, and text must encode as UTF-8 (no lone surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    return True
 
 
 def _explain(error, data: dict, schema: dict):

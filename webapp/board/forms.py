@@ -3,14 +3,30 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+
+def _stripped(value):
+    # Counted as stored: the service strips the text, so blanks must not make up the length.
+    return value.strip() if isinstance(value, str) else value
+
+
+def _storable(_form, field) -> None:
+    # PostgreSQL refuses NUL in text; a stranger's form must get a field error, not a 500.
+    if isinstance(field.data, str) and "\x00" in field.data:
+        raise ValidationError(
+            _l("This value contains characters or numbers that cannot be stored.")
+        )
 
 
 class ObjectionForm(FlaskForm):
     reason = TextAreaField(
-        _l("Your objection and its grounds"), validators=[DataRequired(), Length(min=10, max=4000)]
+        _l("Your objection and its grounds"),
+        filters=[_stripped],
+        validators=[DataRequired(), Length(min=10, max=4000), _storable],
     )
     contact = StringField(
         _l("How the secretariat can reach you (optional, never published)"),
-        validators=[Optional(), Length(max=200)],
+        filters=[_stripped],
+        validators=[Optional(), Length(max=200), _storable],
     )

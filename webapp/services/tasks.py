@@ -265,6 +265,8 @@ def claimable(task: HumanTask) -> bool:
 
 def _claimable(task: HumanTask) -> None:
     # An applicant's task has one possible worker; a vote is given to one member already.
+    if task.assignee_id is not None:
+        raise Forbidden("assigned")
     if not claimable(task):
         raise Forbidden("not_claimable")
 
