@@ -126,6 +126,22 @@ def app(database_url, tmp_path):
         db.engine.dispose()
 
 
+@pytest.fixture
+def unlimited_app(database_url, tmp_path):
+    """The app without rate limits, for tests whose point is hundreds of requests from one
+    address."""
+    app = create_app(
+        {
+            **_config(database_url),
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
 class Actor:
     """A logged-in user driving the app through the test client."""
 

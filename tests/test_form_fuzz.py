@@ -22,7 +22,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from tests import cases
-from tests.conftest import ROOT, Actor, _config, reload
+from tests.conftest import ROOT, Actor, reload
 from tests.fuzz_strategies import (
     DOCUMENTS,
     FOREIGN_DOCUMENT,
@@ -36,7 +36,6 @@ from tests.fuzz_strategies import (
     valid_data,
 )
 from tests.procedure import PAYMENT, START
-from webapp import create_app
 from webapp.extensions import db
 from webapp.models import HumanTask, Objection, ProcessInstance
 from webapp.services import api_tokens, applications, documents, notice, tasks, timers, users
@@ -72,18 +71,9 @@ def fuzz_settings(examples: int):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def app(unlimited_app):
     """The app without rate limits: the objection form takes many posts from one address."""
-    app = create_app(
-        {
-            **_config(database_url),
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    return unlimited_app
 
 
 def test_every_form_a_user_task_names_is_fuzzed():

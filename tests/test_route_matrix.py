@@ -38,18 +38,9 @@ USERNAMES = {role: None if role == "anon" else role for role in ROLES}
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def app(unlimited_app):
     """The app without rate limits: a few hundred requests from one address are the point."""
-    app = create_app(
-        {
-            **_config(database_url),
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    return unlimited_app
 
 
 def _routes(app: Flask) -> set[tuple[str, str]]:

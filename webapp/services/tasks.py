@@ -214,38 +214,26 @@ def _move_on(
 def claim(user: User, task_guid: str) -> tuple[HumanTask, Application]:
     """Take a committee task on, so that the others of the lane leave it; claiming one's own
     claim again changes nothing. One transaction under the instance lock."""
-    found = _lookup(user, task_guid)
-    _claimable(found.task)
-    try:
-        case = lock_case(found.task.instance_id)
-        task = _ready_under_lock(case.ready, task_guid)
-        _refuse_if_claimed(task, user)
-        if task.claimed_by_id is None:
-            task.claimed_by_id, task.claimed_at = user.id, utcnow()
-            audit.record(
-                "task_claimed", user.id, task.instance_id, task_guid, {"task": task.bpmn_id}
-            )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return task, case.application
+    return _change_claim(user, task_guid, take=True)
 
 
 def unclaim(user: User, task_guid: str) -> tuple[HumanTask, Application]:
     """Give one's claim on a task up; a task nobody holds stays as it is. Someone else's claim
     is theirs to release. One transaction under the instance lock."""
+    return _change_claim(user, task_guid, take=False)
+
+
+def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Application]:
     found = _lookup(user, task_guid)
     _claimable(found.task)
     try:
         case = lock_case(found.task.instance_id)
         task = _ready_under_lock(case.ready, task_guid)
         _refuse_if_claimed(task, user)
-        if task.claimed_by_id is not None:
-            task.claimed_by_id, task.claimed_at = None, None
-            audit.record(
-                "task_unclaimed", user.id, task.instance_id, task_guid, {"task": task.bpmn_id}
-            )
+        if (task.claimed_by_id is None) == take:
+            task.claimed_by_id, task.claimed_at = (user.id, utcnow()) if take else (None, None)
+            action = "task_claimed" if take else "task_unclaimed"
+            audit.record(action, user.id, task.instance_id, task_guid, {"task": task.bpmn_id})
         db.session.commit()
     except BaseException:
         db.session.rollback()
