@@ -605,9 +605,13 @@ def test_document_upload_checks_field_name_and_file(app, capsys):
         print(f"\nfuzz POST .../documents: {dict(sorted(seen.items()))} (status: examples)")
 
 
+def _containers(inner):
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner)
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    _containers,
     max_leaves=12,
 )
 
