@@ -175,3 +175,10 @@ def test_last_use_is_noted_at_most_once_a_minute(app):
         traveller.shift(timedelta(minutes=2))
         client.get("/api/v1/me", headers=_bearer(plain))
         assert _stored(app, plain).last_used_at == start + timedelta(seconds=150)
+
+
+def test_answers_are_utf8_json_with_chinese_as_written(app):
+    plain = _token_for(app, "applicant")
+    response = app.test_client().get("/api/v1/me", headers=_bearer(plain))
+    assert response.mimetype == "application/json"
+    assert '"display_name":"华夏示例科技有限公司"' in response.get_data(as_text=True)

@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     prepare(app)  # refuses unsafe production settings; trusts the configured proxies
+    app.json.ensure_ascii = False  # JSON in UTF-8: Chinese names readable, not \uXXXX
     is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite(app)
