@@ -26,9 +26,9 @@ from webapp.models import (
     User,
 )
 from webapp.roles import PROCESS_OWNER
-from webapp.services import announcements, applications, audit
+from webapp.services import audit, steps
 from webapp.services.errors import Forbidden, NotFound
-from webapp.services.workflow import engine, lock_instance, save_result, source_for
+from webapp.services.workflow import engine, lock_instance, source_for
 
 # The page previews at most this many instances at once (oldest first).
 PREVIEW_LIMIT = 200
@@ -179,14 +179,8 @@ def migrate_one(user: User, target: ModelVersion, instance_id: int, seen_version
             db.session.rollback()
             return Outcome(instance_id, REFUSED, from_number, target_number, plan=refused.plan)
         instance.version_id = target_id
-        offered = save_result(instance, result)
+        steps.store(instance, result)
         _refresh_open_tasks(instance, result)
-        application = db.session.scalars(
-            select(Application).where(Application.instance_id == instance.id)
-        ).first()
-        if application is not None:
-            applications.sync(application, result)
-            announcements.after_step(application, result, offered)
         audit.record(
             "instance_migrated",
             user.id,

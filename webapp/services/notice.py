@@ -14,9 +14,9 @@ from sqlalchemy import select
 from webapp.engine import EngineError
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, Objection, User, parse_iso, utcnow
-from webapp.services import announcements, applications, audit, notify
+from webapp.services import audit, notify, steps
 from webapp.services.errors import NotFound, NoticeClosed, ProcessError
-from webapp.services.workflow import engine, lock_instance, save_result, source_for
+from webapp.services.workflow import engine, lock_instance, source_for
 
 MAX_REASON = 4000
 MAX_CONTACT = 200
@@ -118,9 +118,7 @@ def file_objection(
             )
         except EngineError as err:
             raise ProcessError(str(err)) from err
-        offered = save_result(instance, result)
-        applications.sync(application, result)
-        announcements.after_step(application, result, offered)
+        steps.store(instance, result, application)
         audit.record("objection_filed", None, instance.id, data={"objection_id": objection.id})
         notify.notify_role(
             "objection_filed", "secretariat", application, exclude=[application.applicant_id]

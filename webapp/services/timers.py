@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
-from webapp.models import Application, ProcessInstance, utcnow
-from webapp.services import announcements, applications, audit
-from webapp.services.workflow import engine, lock_instance, save_result, source_for
+from webapp.models import ProcessInstance, utcnow
+from webapp.services import audit, steps
+from webapp.services.workflow import engine, lock_instance, source_for
 
 
 def _due(now: datetime):
@@ -94,13 +94,7 @@ def _fire(instance: ProcessInstance, now: datetime) -> bool:
         audit.record("timer_failed", None, instance_id, data={"error": str(err)})
         db.session.commit()
         return False
-    offered = save_result(instance, result)
-    application = db.session.scalars(
-        select(Application).where(Application.instance_id == instance.id)
-    ).first()
-    if application is not None:
-        applications.sync(application, result)
-        announcements.after_step(application, result, offered)
+    steps.store(instance, result)
     audit.record(
         "timer_fired",
         None,

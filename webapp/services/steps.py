@@ -1,0 +1,28 @@
+"""What every step the engine takes leaves behind, whatever moved it (a timer, an objection, a
+migration): the human-task projection, the application's stage and status, and the
+announcements of what the step offered. A completed task adds more (webapp.services.tasks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from webapp.engine import EngineResult
+from webapp.extensions import db
+from webapp.models import Application, HumanTask, ProcessInstance
+from webapp.services import announcements, applications
+from webapp.services.workflow import save_result
+
+
+def store(
+    instance: ProcessInstance, result: EngineResult, application: Application | None = None
+) -> list[HumanTask]:
+    """Write the step into the current transaction (no commit); the tasks it offered."""
+    offered = save_result(instance, result)
+    if application is None:
+        application = db.session.scalars(
+            select(Application).where(Application.instance_id == instance.id)
+        ).first()
+    if application is not None:
+        applications.sync(application, result)
+        announcements.after_step(application, result, offered)
+    return offered
