@@ -233,7 +233,7 @@ def validate(schema: dict, data: dict) -> dict[str, list[str]]:
     validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     errors: dict[str, list[str]] = {}
     for name, value in data.items():
-        if not _storable(value):
+        if not storable(value):
             errors[name] = [_("This value contains characters or numbers that cannot be stored.")]
     for error in validator.iter_errors(data):
         for name, message in _explain(error, data, schema):
@@ -242,21 +242,34 @@ def validate(schema: dict, data: dict) -> dict[str, list[str]]:
     return errors
 
 
-def _storable(value) -> bool:
+# No form nests deeper than a few levels; a limit keeps hostile nesting from exhausting the stack.
+MAX_DEPTH = 20
+
+
+def storable(value, depth: int = 0) -> bool:
     """Whether every database we run on keeps the value: PostgreSQL refuses a NUL in text and
-    NaN or infinity in JSON, and text must encode as UTF-8 (no lone surrogates)."""
+    NaN or infinity in JSON, text must encode as UTF-8 (no lone surrogates), and nesting stays
+    within MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        return False
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return "\x00" not in value
+        return "\x00" not in value and _encodes(value)
     if isinstance(value, float):
         return math.isfinite(value)
+    if isinstance(value, bool | int) or value is None:
+        return True
     if isinstance(value, list):
-        return all(_storable(item) for item in value)
+        return all(storable(item, depth + 1) for item in value)
     if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
+        return all(storable(k) and storable(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
 
 

@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from webapp.formschema import storable
+
 
 def _stripped(value):
     # Counted as stored: the service strips the text, so blanks must not make up the length.
@@ -12,8 +14,8 @@ def _stripped(value):
 
 
 def _storable(_form, field) -> None:
-    # PostgreSQL refuses NUL in text; a stranger's form must get a field error, not a 500.
-    if isinstance(field.data, str) and "\x00" in field.data:
+    # e.g. a NUL, which PostgreSQL refuses: a stranger's form gets a field error, not a 500.
+    if not storable(field.data):
         raise ValidationError(
             _l("This value contains characters or numbers that cannot be stored.")
         )

@@ -4,10 +4,11 @@ form does not have, values a database cannot store — is refused here, field by
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from flask_babel import gettext as _
+
+from webapp.formschema import storable
 
 
 def read(schema: dict, payload: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -34,34 +35,3 @@ def read(schema: dict, payload: Any) -> tuple[dict[str, Any], dict[str, list[str
         if isinstance(prop, dict) and prop.get("type") == "boolean" and name not in data:
             data[name] = False
     return data, errors
-
-
-# No form nests deeper than a few levels; a limit keeps hostile nesting from exhausting the stack.
-MAX_DEPTH = 20
-
-
-def storable(value: Any, depth: int = 0) -> bool:
-    """Whether a JSON value can be kept in every database we run on: no NUL characters or lone
-    surrogates in text (PostgreSQL and UTF-8 refuse them), no NaN or infinite numbers (JSON has
-    none, though Python's parser accepts them), nesting within MAX_DEPTH."""
-    if depth > MAX_DEPTH:
-        return False
-    if isinstance(value, str):
-        return "\x00" not in value and _encodes(value)
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, bool | int) or value is None:
-        return True
-    if isinstance(value, list):
-        return all(storable(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(storable(k) and storable(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
