@@ -79,11 +79,12 @@ def run_round(
     found.seconds["prepare"] = time.monotonic() - began
 
     def crash_midway():
-        # Wait for the load to be under way, then pick a moment inside it.
+        # Strike after a random number of completions within the first half of the load: a
+        # random delay instead would often land after the end once completions are fast.
+        wanted = rng.randint(1, max(1, len(guids) // 2))
         deadline = time.monotonic() + 60
-        while completed_count(app, guids) == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0, 0.4))
+        while completed_count(app, guids) < wanted and time.monotonic() < deadline:
+            time.sleep(0.002)
         found.killed_after_completions = completed_count(app, guids)
         server.kill()
         started = time.monotonic()
