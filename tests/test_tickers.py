@@ -42,8 +42,9 @@ def ticker_env(database_url: str) -> dict:
 
 
 def start_tickers(database_url: str, count: int) -> list[subprocess.Popen]:
+    """Tickers that have started: each has installed its stop handler and said so."""
     env = ticker_env(database_url)
-    return [
+    tickers = [
         subprocess.Popen(
             [FLASK, "tick", "--interval", "0.2"],
             cwd=ROOT,
@@ -54,6 +55,26 @@ def start_tickers(database_url: str, count: int) -> list[subprocess.Popen]:
         )
         for _ in range(count)
     ]
+    try:
+        for ticker in tickers:
+            first = ticker.stdout.readline()
+            assert first.startswith("ticker started"), first + ticker.stdout.read()
+    except BaseException:
+        for ticker in tickers:
+            ticker.kill()
+        raise
+    return tickers
+
+
+def stop_tickers(tickers: list[subprocess.Popen]) -> list[str]:
+    """SIGTERM each ticker and collect its output. A ticker stops between two instances and
+    prints what it fired, so the counts add up however the signal meets it."""
+    for ticker in tickers:
+        ticker.terminate()
+    logs = [ticker.communicate(timeout=60)[0] for ticker in tickers]
+    for ticker, log in zip(tickers, logs, strict=True):
+        assert ticker.returncode == 0 and log.rstrip().endswith("ticker stopped"), log
+    return logs
 
 
 def fired_in(log: str) -> int:
@@ -88,9 +109,7 @@ def test_three_tickers_fire_each_due_timer_exactly_once(app, database_url, on_no
     try:
         wait_until_fired(app, on_notice)
     finally:
-        for ticker in tickers:
-            ticker.terminate()
-        logs = [ticker.communicate(timeout=30)[0] for ticker in tickers]
+        logs = stop_tickers(tickers)
     assert sum(fired_in(log) for log in logs) == TIMERS, logs
 
     with app.app_context():

@@ -8,6 +8,7 @@ ticker takes the write lock per instance and looks again whether its timer is st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -35,18 +36,28 @@ def due_instances(now: datetime, limit: int = 500) -> list[int]:
     )
 
 
-def fire_due(now: datetime | None = None, limit: int = 10_000) -> int:
-    """Fire the timers due by now, at most `limit` instances; returns how many moved."""
+def _never() -> bool:
+    return False
+
+
+def fire_due(
+    now: datetime | None = None, limit: int = 10_000, stopping: Callable[[], bool] = _never
+) -> int:
+    """Fire the timers due by now, at most `limit` instances; returns how many moved.
+
+    `stopping` is asked between instances, so a ticker told to stop ends after the instance
+    it is firing has committed, never in the middle of one.
+    """
     now = now or utcnow()
     if db.session.get_bind().dialect.name == "postgresql":
-        return _fire_claimed(now, limit)
-    return _fire_one_writer(now, limit)
+        return _fire_claimed(now, limit, stopping)
+    return _fire_one_writer(now, limit, stopping)
 
 
-def _fire_claimed(now: datetime, limit: int) -> int:
+def _fire_claimed(now: datetime, limit: int, stopping: Callable[[], bool]) -> int:
     """Claim due instances one by one, skipping those another ticker (or a person) holds."""
     fired, passed = 0, set()  # passed: failed or not moved this round, so not claimed again
-    while fired + len(passed) < limit:
+    while fired + len(passed) < limit and not stopping():
         query = select(ProcessInstance).where(*_due(now))
         if passed:
             query = query.where(ProcessInstance.id.notin_(passed))
@@ -72,9 +83,11 @@ def _still_due(instance: ProcessInstance, now: datetime) -> bool:
     return instance.next_timer_at is not None and instance.next_timer_at <= now
 
 
-def _fire_one_writer(now: datetime, limit: int) -> int:
+def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) -> int:
     fired = 0
     for instance_id in due_instances(now, limit):
+        if stopping():
+            break
         instance = lock_instance(instance_id)
         # Another ticker may have fired it while we waited for the write lock.
         if not _still_due(instance, now):
