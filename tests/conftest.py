@@ -16,8 +16,9 @@ from sqlalchemy import make_url, select
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User
-from webapp.services import process_models, users
+from webapp.models import Application, Group, HumanTask, User
+from webapp.roles import PLATFORM_ROLES
+from webapp.services import groups, process_models, users
 
 ROOT = Path(__file__).resolve().parent.parent
 # The procedure helpers (tests/procedure.py) offer the `procedure` fixture to every test.
@@ -184,11 +185,19 @@ class Actor:
 
 
 def add_user(app, username: str, display_name: str, roles: str) -> None:
-    """An extra account with the demo password, for tests that need more than the demo set."""
+    """An extra account with the demo password, for tests that need more than the demo set;
+    `roles` names platform roles and group keys, comma-separated."""
     with app.app_context():
-        user = User(username=username, display_name=display_name, roles=roles)
+        keys = [r for r in roles.split(",") if r]
+        platform = [r for r in keys if r in PLATFORM_ROLES]
+        user = User(username=username, display_name=display_name, roles=",".join(platform))
         user.set_password(users.DEMO_PASSWORD)
         db.session.add(user)
+        db.session.flush()
+        for key in keys:
+            if key not in PLATFORM_ROLES:
+                group = db.session.scalars(select(Group).where(Group.key == key)).one()
+                groups.add_member(group, user, None, None, None)
         db.session.commit()
 
 

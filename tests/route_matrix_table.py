@@ -10,6 +10,7 @@ Roles (columns), in order:
   council     council (the world's vote task is this member's own)
   finance     finance
   owner       process owner
+  admin       administrator (accounts and groups)
   both        an account that is applicant AND secretariat; for it `{app}`, `{review}`, `{doc}`
               and `{fresh_review}` are its OWN application's, so its column shows that nobody
               decides on their own application; and `{issue}` is another certificate task
@@ -27,7 +28,9 @@ Placeholders, filled from the world the test builds:
   public notice, {done} its completed review task; {model}, {number}, {version_id}: the admission
   model and its live version; {own_token} a spare API token of the acting user, {foreign_token}
   somebody else's; {fresh_review} a review task made for this one request; {day} a calendar day
-  the owner entered; {login_as}, {new_username}: the acting user's name, a new name.
+  the owner entered; {login_as}, {new_username}: the acting user's name, a new name;
+  {spare_user} an account nobody logs in with, {group} a group the administrator may edit and
+  {membership} the spare account's membership of it.
 JSON bodies and uploads may hold {bpmn} (the live diagram) and {forms} (its forms).
 """
 
@@ -35,7 +38,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("anon", "applicant", "applicant2", "secretary", "council", "finance", "owner", "both")
+ROLES = (
+    "anon", "applicant", "applicant2", "secretary", "council", "finance", "owner", "admin", "both"
+)  # fmt: skip
 COMMITTEE_COLUMNS = ("secretary", "council", "finance", "both")
 
 
@@ -54,11 +59,12 @@ def api(outcomes: dict[str, str]) -> dict[str, str]:
 PUBLIC = expect("ok")
 LOGGED_IN = expect("ok", anon="login")
 OWNERS = expect("403", anon="login", owner="ok")
+ADMINS = expect("403", anon="login", admin="ok")
 COMMITTEE = expect("403", anon="login", **{r: "ok" for r in COMMITTEE_COLUMNS})
 APPLICANTS = expect("403", anon="login", applicant="ok", applicant2="ok", both="ok")
 # An application of `applicant` (for `both` its own): its applicant and the committee see it.
-VISIBLE = expect("ok", anon="login", applicant2="404", owner="404")
-AUDIT = expect("403", anon="login", applicant2="404", owner="404", secretary="ok")
+VISIBLE = expect("ok", anon="login", applicant2="404", owner="404", admin="404")
+AUDIT = expect("403", anon="login", applicant2="404", owner="404", admin="404", secretary="ok")
 NOT_FOUND = expect("404", anon="login")
 
 # Tasks of each lane and who may open them; another applicant's task is not even found.
@@ -185,6 +191,16 @@ CASES: tuple[Case, ...] = (
         form={"day": "2031-03-03", "kind": "holiday", "note": "矩阵"},
     ),
     post("/admin/calendar/{day}/delete", "delete day", OWNERS, form={}),
+    # --- the administrator --------------------------------------------------------------------
+    get("/admin/accounts", "list", ADMINS),
+    post("/admin/accounts/{spare_user}/active", "deactivate", ADMINS, form={"active": "0"}),
+    post("/admin/accounts/{spare_user}/password", "reset", ADMINS, form={}),
+    get("/admin/groups", "list", ADMINS),
+    post("/admin/groups", "bad group", expect("403", anon="login", admin="400"), form={"key": "?"}),
+    get("/admin/groups/{group}", "page", ADMINS),
+    post("/admin/groups/{group}", "rename", ADMINS, form={"name_zh": "监事会", "name_en": "Board"}),
+    post("/admin/groups/{group}/members", "add", ADMINS, form={"username": "applicant2"}),
+    post("/admin/groups/{group}/members/{membership}/end", "end", ADMINS, form={}),
     get("/models/{model}/edit", "editor", OWNERS),
     post("/models/{model}/validate", "live bundle", OWNERS, json=BUNDLE),
     post("/models/{model}/deploy", "unchanged bundle", OWNERS, json=BUNDLE),
@@ -231,7 +247,7 @@ CASES: tuple[Case, ...] = (
         "/api/v1/applications/{draft_app}/documents",
         "application form",
         # the committee sees the application but does not file documents for it
-        expect("403", anon="401", applicant="ok", applicant2="404", owner="404"),
+        expect("403", anon="401", applicant="ok", applicant2="404", owner="404", admin="404"),
         form={"field": "application_form_scan"},
         files={"file": (PDF, "申请表.pdf")},
     ),
@@ -254,6 +270,9 @@ SAMPLE_VALUES = {
     "own_token": "1",
     "foreign_token": "2",
     "day": "2031-01-02",
+    "spare_user": "1",
+    "group": "1",
+    "membership": "1",
     "model": "admission",
     "cert": "code",
     "doc": "token",

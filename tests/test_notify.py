@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from tests.conftest import Actor
 from webapp.extensions import db
 from webapp.models import OutboxMessage, User
-from webapp.services import mailer, notify, users
+from webapp.services import groups, mailer, notify, users
 
 APPLICANT_NAME = "北京示例科技有限公司"
 DUE = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
@@ -236,9 +236,11 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
     with app.app_context():
         council, council2 = users.by_username("council"), users.by_username("council2")
         finance = users.by_username("finance")
-        finance.roles, finance.locale = "finance,council", "en"
-        for user in db.session.scalars(select(User).where(User.roles == "council")):
-            user.active = user.id == council.id  # every other pure council member is away
+        finance.locale = "en"
+        groups.add_member(groups.by_key("council"), finance, None, None, None)
+        for user in db.session.scalars(select(User).where(User.id.in_(groups.members("council")))):
+            if user.id != finance.id:
+                user.active = user.id == council.id  # every other pure council member is away
         messages = notify.notify_role(
             "vote_result", "council", exclude=[council.id], application_name=APPLICANT_NAME,
             approve=2, reject=1, abstain=0, eligible=3, passed=True, path="/applications/7",

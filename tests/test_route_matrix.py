@@ -25,7 +25,7 @@ from tests.route_matrix_table import CASES, ROLES, SAMPLE_VALUES, Case
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import HumanTask
-from webapp.services import api_tokens, applications, members, timers, users, workdays
+from webapp.services import api_tokens, applications, groups, members, timers, users, workdays
 from webapp.services.process_models import live_version
 
 # Routes every browser gets but no request of ours names: HEAD and OPTIONS are answered by
@@ -131,6 +131,7 @@ def build_world(app: Flask, traveller) -> World:
     """One application at each step (the later ones through a notice period), tokens for the
     API, an owner-entered calendar day."""
     add_user(app, "both", "既是申请人又是秘书处", "applicant,secretariat")
+    add_user(app, "spare", "备用账号", "applicant")
     with app.test_request_context():
         later = cases.on_notice(6)
         vote_app, declare_app, confirm_app, issue_app, issue_app2, admitted = later
@@ -157,6 +158,10 @@ def build_world(app: Flask, traveller) -> World:
         draft = applications.start(users.by_username("applicant"))
         version = live_version("admission")
         workdays.set_day(date(2031, 1, 2), "holiday", "矩阵", users.by_username("owner"))
+        board = groups.create("matrix_board", "矩阵监事会", "Matrix board", None)
+        spare = users.by_username("spare")
+        membership = groups.add_member(board, spare, None, None, None)
+        db.session.commit()
         world = World(
             app,
             values={
@@ -179,6 +184,9 @@ def build_world(app: Flask, traveller) -> World:
                 "bpmn": version.bpmn,
                 "forms": dict(version.forms),
                 "day": "2031-01-02",
+                "spare_user": spare.id,
+                "group": board.id,
+                "membership": membership.id,
             },
             own={
                 "app": own,

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import make_url
 
-from webapp.services import process_models
+from webapp.services import groups, process_models
 
 
 @click.group("models")
@@ -52,10 +53,19 @@ def _problems_of(path: Path, forms_dir: Path | None) -> list[str]:
         return [f"the form folder {forms_dir} does not exist"]
     else:
         forms, lines = _read_forms(forms_dir)
-    for problem in process_models.validate(bpmn, forms):
+    for problem in process_models.validate(bpmn, forms, _lanes()):
         where = " ".join(part for part in (problem.element_id, problem.element_name) if part)
         lines.append(f"{where or '-'}: {problem.message}")
     return lines
+
+
+def _lanes() -> dict[str, str]:
+    """The groups lanes may name: the database's once it is set up; before that (a SQLite file
+    not yet made, which a connection would create) those of workflows/groups.json."""
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return groups.known_lanes(Path(current_app.config["WORKFLOWS_DIR"]) / "groups.json")
+    return groups.known_lanes()
 
 
 def _read_forms(folder: Path) -> tuple[dict[str, object], list[str]]:

@@ -9,7 +9,6 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp.engine import InvalidDiagram
-from webapp.roles import ROLES
 from webapp.services import accounts, consistency, process_models
 
 
@@ -73,8 +72,8 @@ def load_workflows() -> None:
     "roles",
     multiple=True,
     required=True,
-    type=click.Choice(ROLES),
-    help="A role the account holds (repeat for several).",
+    help="A platform role (process_owner, administrator) or the key of a group the account "
+    "sits on, e.g. secretariat (repeat for several).",
 )
 @click.option("--name", "display_name", required=True, help="Name shown to others.")
 @click.option("--email", default="", help="Where notifications are mailed.")
@@ -82,7 +81,7 @@ def load_workflows() -> None:
 def create_user(
     username: str, roles: tuple[str, ...], display_name: str, email: str, password: str
 ) -> None:
-    """Create a staff account (secretariat, council, finance, process owner)."""
+    """Create a staff account: its platform roles and the groups it sits on."""
     try:
         accounts.create(username, display_name, email, password, roles)
     except accounts.AccountError as err:

@@ -18,8 +18,10 @@ from webapp.inbox.routes import bp as inbox_bp
 from webapp.messages.routes import bp as messages_bp
 from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
+from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
-from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
+from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
+from webapp.services.groups import holder_label, lane_label
 from webapp.settings.routes import bp as settings_bp
 from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
@@ -39,6 +41,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(people_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)
@@ -48,10 +51,12 @@ def home():
     """Send each user to where its work is."""
     if not current_user.is_authenticated:
         return redirect(url_for("board.notices"))
-    if current_user.role_set & COMMITTEE_ROLES:
+    if current_user.is_committee:
         return redirect(url_for("inbox.index"))
     if current_user.has_role(PROCESS_OWNER) and not current_user.has_role(APPLICANT):
         return redirect(url_for("admin.models"))
+    if current_user.has_role(ADMINISTRATOR) and not current_user.has_role(APPLICANT):
+        return redirect(url_for("people.account_list"))
     return redirect(url_for("portal.applications"))
 
 
@@ -76,7 +81,7 @@ def _template_helpers() -> dict:
         "stage_label": stage_label,
         "status_label": status_label,
         "outcome_label": outcome_label,
-        "role_label": role_label,
+        "role_label": holder_label,
         "lane_label": lane_label,
         "when": _when,
         "parse_iso": parse_iso,

@@ -15,10 +15,10 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webapp import formschema
 from webapp.errors import HTTP_MESSAGES
-from webapp.roles import LANE_ROLES
 from webapp.routing import id_arg
 from webapp.services import model_editor, model_transfer
 from webapp.services.errors import DomainError
+from webapp.services.groups import all_groups
 from webapp.services.model_editor import (
     MAX_BUNDLE_BYTES,
     BadBundle,
@@ -58,7 +58,7 @@ def render_editor(key, name, bundle, base_number, notice=None):
         live_number=live,
         notice=notice,
         stages=[(stage, stage_label(stage)) for stage in STAGES],
-        lanes=sorted({lane for lane in LANE_ROLES if lane.isascii()}),
+        lanes=["applicant", *(group.key for group in all_groups())],
         max_bytes=MAX_BUNDLE_BYTES,
     )
 

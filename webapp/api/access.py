@@ -83,6 +83,20 @@ def api_login_required(view: Callable) -> Callable:
     return wrapped
 
 
+def require_committee(view: Callable) -> Callable:
+    """Answer 401 for anonymous callers and 403 unless the caller sits on a group now."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return unauthorized()
+        if not current_user.is_committee:
+            return forbidden()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def require_role(*roles: str) -> Callable[[Callable], Callable]:
     """Answer 401 for anonymous callers and 403 unless the caller holds one of the roles."""
 

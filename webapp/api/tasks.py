@@ -12,13 +12,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.api import bp
-from webapp.api.access import api_login_required, require_role
+from webapp.api.access import api_login_required, require_committee
 from webapp.api.public import iso
 from webapp.models import Application, HumanTask, User, utcnow
-from webapp.roles import COMMITTEE_ROLES, LANE_ROLES, lanes_for_roles
 from webapp.routing import MAX_PAGE
 from webapp.services import applications, inbox, tasks
 from webapp.services.errors import DomainError, Forbidden, InvalidFormData
+from webapp.services.groups import lane_group, lane_names
 
 MAX_PER_PAGE = 100
 # Process model keys are plain identifiers; anything else is not looked up at all (a NUL in a
@@ -80,7 +80,7 @@ def me():
 
 
 @bp.get("/tasks")
-@require_role(*COMMITTEE_ROLES)
+@require_committee
 def list_tasks():
     """A page of the open tasks of the caller's lanes, filtered and sorted as asked."""
     found = inbox.open_tasks(current_user, **_list_arguments())
@@ -99,11 +99,11 @@ def _list_arguments():
     """The list's query as keyword arguments of inbox.open_tasks; InvalidFormData for values
     that cannot be meant, Forbidden for the lane of a role the caller does not hold."""
     query, errors = request.args, {}
-    own_lanes = lanes_for_roles(current_user.role_set)
+    own_lanes = lane_names(current_user.group_keys)
     lanes = own_lanes
     lane = query.get("lane")
     if lane is not None:
-        if lane not in LANE_ROLES:
+        if lane_group(lane) is None:
             errors["lane"] = [_("There is no lane of this name.")]
         elif lane not in own_lanes:
             raise Forbidden("not_your_lane")

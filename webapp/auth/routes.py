@@ -44,6 +44,14 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
+def _demo_logins() -> list[tuple[str, str, str]]:
+    """(username, name, roles and groups) of each demo account, for the login page."""
+    return [
+        (a["username"], a["name"], ",".join([*a.get("roles", []), *a.get("groups", [])]))
+        for a in users.demo_accounts()
+    ]
+
+
 def _safe_next(target: str | None) -> str:
     # Only paths on this site: an absolute URL in ?next= would make us an open redirect.
     if (
@@ -77,7 +85,7 @@ def login():
         "auth/login.html",
         form=form,
         show_demo=current_app.config.get("SHOW_DEMO_LOGINS", True),
-        demo_users=users.DEMO_USERS,
+        demo_users=_demo_logins() if current_app.config.get("SHOW_DEMO_LOGINS", True) else [],
         demo_password=users.DEMO_PASSWORD,
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
-from webapp.roles import COMMITTEE_ROLES
 from webapp.routing import page_arg
 from webapp.services import inbox
 
@@ -16,7 +15,7 @@ bp = Blueprint("inbox", __name__)
 @login_required
 def index():
     """Open tasks for the user's roles, oldest (or most overdue) first."""
-    if not current_user.role_set & COMMITTEE_ROLES:
+    if not current_user.is_committee:
         abort(403)
     sort = "waiting" if request.args.get("sort") == "waiting" else "due"
     lane = request.args.get("lane") or None

@@ -5,6 +5,7 @@ from webapp.models.applications import Application, MemberNumberCounter
 from webapp.models.audit import AuditChainHead, AuditEvent
 from webapp.models.calendar import CalendarDay
 from webapp.models.documents import Document
+from webapp.models.groups import Group, GroupMembership
 from webapp.models.members import Certificate, Member
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
@@ -20,6 +21,8 @@ __all__ = [
     "CalendarDay",
     "Certificate",
     "Document",
+    "Group",
+    "GroupMembership",
     "HumanTask",
     "LoginSession",
     "Member",

@@ -1,16 +1,27 @@
-"""People who log in, and the roles they hold."""
+"""People who log in, the roles the platform gives them, and the groups they belong to."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
+from webapp.models.groups import GroupMembership
 from webapp.models.types import UTCDateTime, utcnow
+
+
+def association_today() -> date:
+    """Today in the association's time zone: the day group terms are counted in."""
+    zone = "Asia/Shanghai"
+    if has_app_context():
+        zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE") or zone
+    return datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
 
 
 class User(UserMixin, db.Model):
@@ -21,15 +32,33 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Comma-separated role keys; see webapp.roles for what each may do.
+    # Comma-separated platform roles (webapp.roles: applicant, process owner, administrator);
+    # the committees a person sits on are group memberships.
     roles: Mapped[str] = mapped_column(String(200), default="applicant")
     locale: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    memberships: Mapped[list[GroupMembership]] = relationship(
+        order_by=GroupMembership.id, viewonly=True
+    )
+
+    @property
+    def platform_roles(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
+
+    @property
+    def group_keys(self) -> frozenset[str]:
+        """The active groups whose term covers today."""
+        today = association_today()
+        return frozenset(
+            m.group.key for m in self.memberships if m.group.active and m.current(today)
+        )
+
     @property
     def role_set(self) -> frozenset[str]:
-        return frozenset(r for r in self.roles.split(",") if r)
+        """Platform roles and current groups: what the pages and lanes check."""
+        return self.platform_roles | self.group_keys
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -37,8 +66,8 @@ class User(UserMixin, db.Model):
 
     @property
     def is_committee(self) -> bool:
-        """Secretariat, council or finance: works an inbox."""
-        return bool(self.role_set & {"secretariat", "council", "finance"})
+        """Sits on a group now, so works an inbox."""
+        return bool(self.group_keys)
 
     def has_role(self, role: str) -> bool:
         return role in self.role_set

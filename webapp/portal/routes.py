@@ -15,7 +15,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from webapp import formschema
-from webapp.roles import COMMITTEE_ROLES, SECRETARIAT
+from webapp.roles import SECRETARIAT
 from webapp.routing import page_arg
 from webapp.services import applications, audit, members, notice, progress, tasks, users
 
@@ -51,7 +51,7 @@ def detail(application_id: int):
     application = applications.visible(current_user, application_id)
     progress = applications.progress(application)
     is_owner = application.applicant_id == current_user.id
-    committee_view = bool(current_user.role_set & COMMITTEE_ROLES) and not is_owner
+    committee_view = current_user.is_committee and not is_owner
     summary = None
     if application.data:
         schema, ui = tasks.application_form(progress)

@@ -1,12 +1,16 @@
-"""Staff accounts created by an administrator from the command line (production has no demo
-users): secretariat, council, finance and process owners."""
+"""Staff accounts created by an administrator (production has no demo users): each holds
+platform roles (process owner, administrator) and sits on groups (secretariat, council, …)."""
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy import func, select, update
+
 from webapp.extensions import db
-from webapp.models import User
-from webapp.roles import ROLES
-from webapp.services import audit
+from webapp.models import Group, LoginSession, User, utcnow
+from webapp.roles import PLATFORM_ROLES
+from webapp.services import audit, groups
 from webapp.services.users import by_username
 
 MIN_PASSWORD_LENGTH = 8  # as the registration form asks of applicants
@@ -19,7 +23,8 @@ class AccountError(ValueError):
 def create(
     username: str, display_name: str, email: str, password: str, roles: tuple[str, ...]
 ) -> User:
-    """A new active account holding the given roles, audited."""
+    """A new active account holding the given platform roles and sitting on the given groups
+    (by key) from today without an end, audited."""
     username, display_name = username.strip(), display_name.strip()
     if not username or len(username) > 80:
         raise AccountError("the username must have 1 to 80 characters")
@@ -27,17 +32,66 @@ def create(
         raise AccountError(f"the username {username} is taken")
     if not display_name:
         raise AccountError("a display name is needed")
-    unknown = [r for r in roles if r not in ROLES]
+    known = {g.key: g for g in db.session.scalars(select(Group).where(Group.active.is_(True)))}
+    unknown = [r for r in roles if r not in PLATFORM_ROLES and r not in known]
     if not roles or unknown:
-        raise AccountError(f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}")
+        raise AccountError(
+            f"unknown role(s) or group(s): {', '.join(unknown)}; "
+            f"known: {', '.join([*PLATFORM_ROLES, *known])}"
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    platform = [r for r in roles if r in PLATFORM_ROLES]
     user = User(
-        username=username, display_name=display_name, email=email.strip(), roles=",".join(roles)
+        username=username, display_name=display_name, email=email.strip(), roles=",".join(platform)
     )
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    for key in roles:
+        if key in known:
+            groups.add_member(known[key], user, None, None, None)
     audit.record("user_created", data={"user_id": user.id, "roles": list(roles)})
     db.session.commit()
     return user
+
+
+def directory(search: str = "", limit: int = 200) -> list[User]:
+    """Accounts for the administrator's list, matched on username or name, newest last."""
+    query = select(User).order_by(User.id).limit(limit)
+    search = search.strip()
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            func.lower(User.username).like(pattern) | func.lower(User.display_name).like(pattern)
+        )
+    return list(db.session.scalars(query))
+
+
+def set_active(user: User, active: bool, by: User) -> None:
+    """Let an account log in again, or stop it: its open logins and API tokens stop counting
+    at once. Nobody deactivates their own account (there would be no one to undo it)."""
+    if user.id == by.id and not active:
+        raise AccountError("you cannot deactivate your own account")
+    user.active = active
+    if not active:
+        _end_logins(user)
+    audit.record("account_activated" if active else "account_deactivated", by.id,
+                 data={"user_id": user.id})  # fmt: skip
+
+
+def reset_password(user: User, by: User) -> str:
+    """A new random password for the account, to hand to its holder once; its logins end."""
+    password = secrets.token_urlsafe(9)
+    user.set_password(password)
+    _end_logins(user)
+    audit.record("password_reset", by.id, data={"user_id": user.id})
+    return password
+
+
+def _end_logins(user: User) -> None:
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )

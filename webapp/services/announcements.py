@@ -10,8 +10,9 @@ from __future__ import annotations
 from webapp.engine import EngineResult
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, User, parse_iso
-from webapp.roles import APPLICANT, role_for_lane
+from webapp.roles import APPLICANT
 from webapp.services import notify
+from webapp.services.groups import lane_group
 
 OUTCOME_EVENTS = {"rejected": "application_rejected", "lapsed": "application_lapsed"}
 
@@ -47,7 +48,7 @@ def after_step(
     for task in offered:
         # One message per step: an applicant told of the event (e.g. the payment notice) is
         # not told again that a task waits for it.
-        if told_applicant and role_for_lane(task.lane) == APPLICANT:
+        if told_applicant and lane_group(task.lane) == APPLICANT:
             continue
         _announce_task(application, applicant, task, facts)
     if result.finished:
@@ -56,7 +57,7 @@ def after_step(
 
 def _announce_task(application, applicant, task: HumanTask, facts: dict) -> None:
     params = {"task_title": task.title, "due_at": task.due_at, "path": f"/tasks/{task.task_guid}"}
-    role = role_for_lane(task.lane)
+    role = lane_group(task.lane)
     if role == APPLICANT:
         event = "more_material_requested" if task.stage == "review" else "applicant_action"
         if event == "more_material_requested":

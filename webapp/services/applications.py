@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
-from webapp.roles import APPLICANT, COMMITTEE_ROLES, role_for_lane
+from webapp.roles import APPLICANT
 from webapp.services import audit, members
 from webapp.services.errors import Forbidden, NotFound, ProcessError
+from webapp.services.groups import lane_group
 from webapp.services.process_models import live_version
 from webapp.services.workflow import create_instance, engine, version_content
 
@@ -169,7 +170,7 @@ def visible(user: User, application_id: int) -> Application:
     application = db.session.get(Application, application_id)
     if application is None:
         raise NotFound("application")
-    if application.applicant_id != user.id and not (user.role_set & COMMITTEE_ROLES):
+    if application.applicant_id != user.id and not user.is_committee:
         raise NotFound("application")  # not "forbidden": do not confirm it exists
     return application
 
@@ -184,7 +185,7 @@ class Progress:
     @property
     def for_applicant(self) -> list[HumanTask]:
         """The open tasks waiting on the applicant itself."""
-        return [t for t in self.open_tasks if role_for_lane(t.lane) == APPLICANT]
+        return [t for t in self.open_tasks if lane_group(t.lane) == APPLICANT]
 
 
 def progress(application: Application) -> Progress:

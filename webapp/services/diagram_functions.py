@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.services import users, voting, workdays
+from webapp.services import groups, voting, workdays
 
 
 def diagram_functions() -> dict[str, Any]:
     """Name → function, as the engine's sandbox offers them."""
     return {
         **workdays.DIAGRAM_FUNCTIONS,
-        "role_members": users.role_members,
+        "role_members": groups.members,
         "vote_outcome": voting.vote_outcome,
     }

@@ -20,7 +20,6 @@ from sqlalchemy import event, select
 
 from webapp.extensions import db
 from webapp.models import Application, Document, User
-from webapp.roles import COMMITTEE_ROLES
 from webapp.services.errors import InvalidFormData, NotFound
 
 
@@ -109,7 +108,7 @@ def document_for_download(user: User, token: str) -> tuple[Document, Path]:
 
 
 def _may_download(user: User, document: Document) -> bool:
-    if user.role_set & COMMITTEE_ROLES:
+    if user.is_committee:
         return True
     application = db.session.get(Application, document.application_id)
     return application is not None and application.applicant_id == user.id

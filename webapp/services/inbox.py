@@ -25,7 +25,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.roles import lanes_for_roles
+from webapp.services.groups import lane_names
 
 PAGE_SIZE = 50
 # Counts above this are shown as "1000+": nobody reads further, and counting every open task
@@ -66,7 +66,7 @@ class InboxPage:
 def page_of(user: User, lane: str | None = None, sort: str = "due", page: int = 1) -> InboxPage:
     """Open tasks of the user's committee lanes, never on its own application: by due date
     (overdue first, tasks without a deadline last) or, with sort="waiting", oldest first."""
-    lanes = lanes_for_roles(user.role_set)
+    lanes = lane_names(user.group_keys)
     shown = [name for name in lanes if lane is None or name == lane]
     page = max(1, page)
     wanted = page * PAGE_SIZE + 1  # one more than the page: is there a next one?

@@ -15,6 +15,7 @@ from werkzeug.routing import BuildError
 
 from webapp.extensions import db
 from webapp.models import Application, OutboxMessage, User, utcnow
+from webapp.services import groups
 
 EVENTS = frozenset(
     {
@@ -79,11 +80,8 @@ def notify_role(
 ) -> list[OutboxMessage]:
     """Queue the message for every active holder of a role, except the excluded user ids."""
     excluded = {getattr(x, "id", x) for x in exclude}
-    candidates = db.session.scalars(
-        select(User).where(User.active.is_(True), User.roles.contains(role)).order_by(User.id)
-    )
-    # `contains` is a LIKE; the exact role check keeps "council" from matching "council_x".
-    users = [u for u in candidates if role in u.role_set and u.id not in excluded]
+    ids = [i for i in groups.members(role) if i not in excluded]
+    users = db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id)).all()
     return notify(event, users, application, **params)
 
 

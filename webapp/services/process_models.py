@@ -15,7 +15,8 @@ from webapp.engine import N_, InvalidDiagram, Problem, ProcessInfo, UserTaskInfo
 from webapp.engine.types import fill
 from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessInstance, ProcessModel
-from webapp.roles import LANE_ROLES, role_for_lane
+from webapp.roles import APPLICANT
+from webapp.services import groups
 from webapp.services.errors import NoLiveModel
 
 
@@ -41,9 +42,13 @@ def check_model(bpmn: str, forms: dict[str, dict]) -> ProcessInfo:
     return info
 
 
-def validate(bpmn: str | bytes, forms: dict[str, dict]) -> list[Problem]:
-    """Every problem of a diagram and its forms; an empty list means it may be deployed."""
-    return _validate(bpmn, forms)[1]
+def validate(
+    bpmn: str | bytes, forms: dict[str, dict], lanes: dict[str, str] | None = None
+) -> list[Problem]:
+    """Every problem of a diagram and its forms; an empty list means it may be deployed.
+    `lanes` maps each lane name a group answers to onto the group's key (default: the groups
+    in the database)."""
+    return _validate(bpmn, forms, lanes)[1]
 
 
 def problem_text(problem: Problem) -> str:
@@ -54,30 +59,36 @@ def problem_text(problem: Problem) -> str:
 CANNOT_RUN = N_("The diagram has no process the engine can run.")
 
 
-def _validate(bpmn: str | bytes, forms: dict) -> tuple[ProcessInfo | None, list[Problem]]:
+def _validate(
+    bpmn: str | bytes, forms: dict, lanes: dict[str, str] | None = None
+) -> tuple[ProcessInfo | None, list[Problem]]:
     data = bpmn.encode("utf-8", "surrogatepass") if isinstance(bpmn, str) else bytes(bpmn)
     report = check_diagram(data)
     problems = list(report.problems)
+    lanes = groups.known_lanes() if lanes is None else lanes
     for task in report.user_tasks:
-        problems += _user_task_problems(task, forms if isinstance(forms, dict) else {})
+        problems += _user_task_problems(task, forms if isinstance(forms, dict) else {}, lanes)
     return report.info, list(dict.fromkeys(problems))  # a task drawn twice is said once
 
 
-def _user_task_problems(task: UserTaskInfo, forms: dict) -> list[Problem]:
+def _user_task_problems(task: UserTaskInfo, forms: dict, lanes: dict[str, str]) -> list[Problem]:
     def problem(template: str, **params) -> Problem:
         return Problem(task.spec_id, " ".join(task.title.split()), template, params)
 
-    lanes = ", ".join(lane for lane in LANE_ROLES if lane.isascii())
+    known = ", ".join([APPLICANT, *sorted(set(lanes.values()))])
     problems = []
     if not task.lane:
         template = N_("The user task is in no lane: put it in a lane named %(lanes)s.")
-        problems.append(problem(template, lanes=lanes))
-    elif role_for_lane(task.lane) is None:
+        problems.append(problem(template, lanes=known))
+    elif groups.is_applicant_lane(task.lane):
+        pass
+    elif task.lane.strip() not in lanes:
         template = N_(
-            "The user task is in lane %(lane)s, which no role works: put it in a lane named "
-            "%(lanes)s."
+            "The user task is in lane %(lane)s, and no group of that key or name exists: name "
+            "the lane after one of the groups %(lanes)s, or ask the administrator to create "
+            "the group."
         )
-        problems.append(problem(template, lane=task.lane, lanes=lanes))
+        problems.append(problem(template, lane=task.lane, lanes=known))
     if not task.form:
         template = N_("The user task has no form: set the property formJsonSchemaFilename.")
         problems.append(problem(template))
@@ -142,7 +153,11 @@ def deploy(key: str, bpmn: str, forms: dict[str, dict]) -> tuple[ModelVersion, b
 
 
 def load_directory(workflows_dir: Path, forms_dir: Path) -> list[tuple[str, ModelVersion, bool]]:
-    """Deploy every `workflows/*.bpmn` with its `forms/<name>/`; commits once at the end."""
+    """Deploy every `workflows/*.bpmn` with its `forms/<name>/`, after creating the missing
+    groups of `workflows/groups.json` that their lanes name; commits once at the end."""
+    groups_file = Path(workflows_dir) / "groups.json"
+    if groups_file.is_file():
+        groups.ensure(json.loads(groups_file.read_text("utf-8"))["groups"])
     loaded = []
     for path in sorted(Path(workflows_dir).glob("*.bpmn")):
         key = path.stem

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ProcessInstance, User, parse_iso, utcnow
-from webapp.roles import APPLICANT, role_for_lane, role_label
+from webapp.roles import APPLICANT
 from webapp.services import applications
+from webapp.services.groups import lane_group, lane_label
 from webapp.services.workflow import engine, source_for, version_content
 from webapp.stages import stage_label
 
@@ -157,7 +158,7 @@ def for_applicant(bpmn: bytes) -> tuple[str, dict[str, str]]:
             element.text = None
             for child in list(element):
                 element.remove(child)
-        own = role_for_lane(lane(element)) == APPLICANT
+        own = lane_group(lane(element)) == APPLICANT
         if kind in KEPT_KINDS or own:
             kept.add(element.get("id"))
         if element.get("name") is not None and not own:
@@ -177,9 +178,9 @@ def _rename(element, kind: str, stage: str | None, lane: str | None) -> None:
         return
     label = ""
     if kind == "lane":
-        label = role_label(role_for_lane(element.get("name")))
+        label = lane_label(element.get("name"))
     elif kind in ACTIVITIES:
-        label = stage_label(stage) or role_label(role_for_lane(lane))
+        label = stage_label(stage) or lane_label(lane)
     elif kind.endswith("Event"):
         label = stage_label(stage)
     if label:
@@ -228,7 +229,7 @@ def stage_timeline(application: Application) -> list[StageEvent]:
     )
     events: list[StageEvent] = []
     for row in rows:
-        own = role_for_lane(row.lane) == APPLICANT
+        own = lane_group(row.lane) == APPLICANT
         title = row.title if own else stage_label(row.stage)
         at = row.completed_at or row.created_at
         previous = events[-1] if events else None

@@ -13,7 +13,7 @@ from webapp import formschema
 from webapp.engine import EngineError, TaskNotReady
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ProcessInstance, User, utcnow
-from webapp.roles import APPLICANT, COMMITTEE_ROLES, role_for_lane
+from webapp.roles import APPLICANT
 from webapp.services import announcements, applications, audit, documents, json_data, notice
 from webapp.services.errors import (
     Forbidden,
@@ -23,6 +23,7 @@ from webapp.services.errors import (
     TaskClaimed,
     TaskNotOpen,
 )
+from webapp.services.groups import lane_group
 from webapp.services.workflow import (
     engine,
     lock_case,
@@ -38,7 +39,7 @@ TASK_GUID = re.compile(r"[0-9a-fA-F-]{1,36}")
 
 def authorize(user: User, task: HumanTask, application: Application) -> None:
     """Raise unless the user may work this task: its lane's role, and never its own case."""
-    role = role_for_lane(task.lane)
+    role = lane_group(task.lane)
     if role == APPLICANT:
         if application.applicant_id != user.id:
             raise NotFound("task")  # another applicant's task: do not confirm it exists
@@ -247,7 +248,7 @@ def claimable(task: HumanTask) -> bool:
     return (
         task.state == "ready"
         and task.assignee_id is None
-        and role_for_lane(task.lane) in COMMITTEE_ROLES
+        and lane_group(task.lane) not in (None, APPLICANT)
     )
 
 

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Group, User
 from webapp.roles import APPLICANT
-from webapp.services import audit
+from webapp.services import audit, groups
 
-DEMO_PASSWORD = "demo1234"
-# (username, display name, roles): one login per role, two applicants to show separation.
-DEMO_USERS = (
-    ("applicant", "华夏示例科技有限公司", "applicant"),
-    ("applicant2", "李四", "applicant"),
-    ("secretary", "王秘书（秘书处）", "secretariat"),
-    ("council", "赵理事（理事会）", "council"),
-    ("council2", "钱理事（理事会）", "council"),
-    ("council3", "李理事（理事会）", "council"),
-    ("finance", "孙会计（财务）", "finance"),
-    ("owner", "周管理员（流程管理员）", "process_owner"),
-)
+DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "accounts.json"
+DEMO_PASSWORD = "demo1234"  # as demo/accounts.json says; the login page shows it
 
 
 class UsernameTaken(Exception):
     """Registration with a username that exists already."""
-
-
-def role_members(role: str) -> list[int]:
-    """Ids of the active users holding a role, in a stable order (diagrams pick voters by it)."""
-    role = str(role)
-    # `contains` (a LIKE) keeps the read to the role's holders rather than every account; the
-    # exact check keeps "council" from matching "council_x".
-    rows = db.session.execute(
-        select(User.id, User.roles)
-        .where(User.active.is_(True), User.roles.contains(role))
-        .order_by(User.id)
-    )
-    return [user_id for user_id, roles in rows if role in roles.split(",")]
 
 
 def display_names(ids) -> dict[int, str]:
@@ -83,17 +63,36 @@ def register(username: str, display_name: str, email: str, password: str) -> Use
     return user
 
 
-def ensure_demo_users() -> list[tuple[str, str, str]]:
-    """Create the demo accounts that are missing; returns every (username, password, roles)."""
-    for username, display_name, roles in DEMO_USERS:
-        if by_username(username) is None:
-            user = User(
-                username=username,
-                display_name=display_name,
-                roles=roles,
-                email=f"{username}@example.org",
-            )
-            user.set_password(DEMO_PASSWORD)
-            db.session.add(user)
+def demo_accounts(path: Path = DEMO_FILE) -> list[dict]:
+    """The demo's accounts as its data file lists them."""
+    return json.loads(path.read_text("utf-8"))["accounts"]
+
+
+def ensure_demo_users(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
+    """Create the demo accounts that are missing, with their group memberships (the groups of
+    workflows/groups.json must exist); returns every (username, password, roles and groups)."""
+    data = json.loads(path.read_text("utf-8"))
+    password = data.get("password", DEMO_PASSWORD)
+    made = []
+    for item in data["accounts"]:
+        username = item["username"]
+        holds = [*item.get("roles", []), *item.get("groups", [])]
+        made.append((username, password, ",".join(holds)))
+        if by_username(username) is not None:
+            continue
+        user = User(
+            username=username,
+            display_name=item["name"],
+            roles=",".join(item.get("roles", [])),
+            email=f"{username}@example.org",
+        )
+        user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+        for key in item.get("groups", []):
+            group = db.session.scalars(select(Group).where(Group.key == key)).first()
+            if group is None:
+                raise LookupError(f"demo/accounts.json: {username} sits on {key}, no such group")
+            groups.add_member(group, user, None, None, None)
     db.session.commit()
-    return [(u, DEMO_PASSWORD, r) for u, _, r in DEMO_USERS]
+    return made
