@@ -30,7 +30,8 @@ Placeholders, filled from the world the test builds:
   somebody else's; {fresh_review} a review task made for this one request; {day} a calendar day
   the owner entered; {login_as}, {new_username}: the acting user's name, a new name;
   {spare_user} an account nobody logs in with, {group} a group the administrator may edit and
-  {membership} the spare account's membership of it.
+  {membership} the spare account's membership of it; {delegation} the spare account's
+  delegation to council2 (nobody else's to withdraw).
 JSON bodies and uploads may hold {bpmn} (the live diagram) and {forms} (its forms).
 """
 
@@ -217,6 +218,14 @@ CASES: tuple[Case, ...] = (
     get("/models/{model}/migrate", "page", OWNERS),
     post("/models/{model}/migrate", "nothing chosen", OWNERS, form={"target": "{version_id}"}),
     # --- settings: personal API tokens ------------------------------------------------------
+    get("/settings/delegation", "page", LOGGED_IN),
+    post(
+        "/settings/delegation",
+        "without a substitute",
+        expect("400", anon="login"),
+        form={"substitute": "", "starts_on": "2031-01-01", "ends_on": "2031-01-05"},
+    ),
+    post("/settings/delegation/{delegation}/withdraw", "somebody else's", NOT_FOUND, form={}),
     get("/settings/tokens", "list", LOGGED_IN),
     post("/settings/tokens", "create", LOGGED_IN, form={"name": "矩阵"}),
     post("/settings/tokens/{own_token}/revoke", "own", LOGGED_IN, form={}),
@@ -273,6 +282,7 @@ SAMPLE_VALUES = {
     "spare_user": "1",
     "group": "1",
     "membership": "1",
+    "delegation": "1",
     "model": "admission",
     "cert": "code",
     "doc": "token",

@@ -25,7 +25,16 @@ from tests.route_matrix_table import CASES, ROLES, SAMPLE_VALUES, Case
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import HumanTask
-from webapp.services import api_tokens, applications, groups, members, timers, users, workdays
+from webapp.services import (
+    api_tokens,
+    applications,
+    delegations,
+    groups,
+    members,
+    timers,
+    users,
+    workdays,
+)
 from webapp.services.process_models import live_version
 
 # Routes every browser gets but no request of ours names: HEAD and OPTIONS are answered by
@@ -161,6 +170,9 @@ def build_world(app: Flask, traveller) -> World:
         board = groups.create("matrix_board", "矩阵监事会", "Matrix board", None)
         spare = users.by_username("spare")
         membership = groups.add_member(board, spare, None, None, None)
+        away = delegations.create(
+            spare, users.by_username("council2"), date(2031, 1, 1), date(2031, 1, 5)
+        )
         db.session.commit()
         world = World(
             app,
@@ -187,6 +199,7 @@ def build_world(app: Flask, traveller) -> World:
                 "spare_user": spare.id,
                 "group": board.id,
                 "membership": membership.id,
+                "delegation": away.id,
             },
             own={
                 "app": own,

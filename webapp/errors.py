@@ -53,6 +53,10 @@ def message_for(error: Exception) -> str:
             return _("This task was given to another person.")
         if error.reason == "own_application":
             return _("You cannot review, vote on or otherwise decide your own application.")
+        if error.reason == "not_delegable":
+            return _(
+                "The procedure keeps this task to the person it is for: a substitute cannot do it."
+            )
         return _("This task belongs to a role you do not hold.")
     if isinstance(error, NotFound):
         return _("There is no such page, or it is not yours to see.")

@@ -22,6 +22,7 @@ from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
 from webapp.services.groups import holder_label, lane_label
+from webapp.settings.delegation import bp as delegation_bp
 from webapp.settings.routes import bp as settings_bp
 from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
@@ -42,6 +43,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(delegation_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)

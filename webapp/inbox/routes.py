@@ -15,7 +15,8 @@ bp = Blueprint("inbox", __name__)
 @login_required
 def index():
     """Open tasks for the user's roles, oldest (or most overdue) first."""
-    if not current_user.is_committee:
+    standing_in = inbox.standing_in(current_user)
+    if not current_user.is_committee and not standing_in:
         abort(403)
     sort = "waiting" if request.args.get("sort") == "waiting" else "due"
     lane = request.args.get("lane") or None
@@ -30,4 +31,5 @@ def index():
         total=page.total,
         overdue=page.overdue,
         sort=sort,
+        standing_in=standing_in,
     )

@@ -4,6 +4,7 @@ from webapp.models.access import ApiToken, LoginSession
 from webapp.models.applications import Application, MemberNumberCounter
 from webapp.models.audit import AuditChainHead, AuditEvent
 from webapp.models.calendar import CalendarDay
+from webapp.models.delegations import Delegation
 from webapp.models.documents import Document
 from webapp.models.groups import Group, GroupMembership
 from webapp.models.members import Certificate, Member
@@ -20,6 +21,7 @@ __all__ = [
     "AuditEvent",
     "CalendarDay",
     "Certificate",
+    "Delegation",
     "Document",
     "Group",
     "GroupMembership",

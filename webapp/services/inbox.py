@@ -25,6 +25,7 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.services import delegations
 from webapp.services.groups import lane_names
 
 PAGE_SIZE = 50
@@ -86,6 +87,20 @@ def page_of(user: User, lane: str | None = None, sort: str = "due", page: int = 
         has_next=len(ordered) > start + PAGE_SIZE,
         claimers=claimers_of(task for task, _application in rows),
     )
+
+
+def standing_in(user: User) -> list[tuple[User, list[tuple[HumanTask, Application]]]]:
+    """For each person the user stands in for today, the first page of their inbox that the
+    user may do for them: never a case about the user, nor a task kept to its person."""
+    shown = []
+    for principal in delegations.principals(user):
+        rows = [
+            (task, application)
+            for task, application in page_of(principal).rows
+            if application.applicant_id != user.id and delegations.delegable(task)
+        ]
+        shown.append((principal, rows))
+    return shown
 
 
 SORTS = ("due", "-due", "created", "-created")

@@ -14,7 +14,15 @@ from webapp.engine import EngineError, TaskNotReady
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ProcessInstance, User, utcnow
 from webapp.roles import APPLICANT
-from webapp.services import announcements, applications, audit, documents, json_data, notice
+from webapp.services import (
+    announcements,
+    applications,
+    audit,
+    delegations,
+    documents,
+    json_data,
+    notice,
+)
 from webapp.services.errors import (
     Forbidden,
     InvalidFormData,
@@ -37,8 +45,27 @@ from webapp.services.workflow import (
 TASK_GUID = re.compile(r"[0-9a-fA-F-]{1,36}")
 
 
-def authorize(user: User, task: HumanTask, application: Application) -> None:
-    """Raise unless the user may work this task: its lane's role, and never its own case."""
+def authorize(user: User, task: HumanTask, application: Application) -> User | None:
+    """Raise unless the user may work this task: its lane's group, and never its own case.
+    Returns the person the user stands in for, when only a delegation lets the user in."""
+    try:
+        _may_work(user, task, application)
+    except Forbidden as refusal:
+        for principal in delegations.principals(user):
+            try:
+                _may_work(principal, task, application)
+            except (Forbidden, NotFound):
+                continue
+            if application.applicant_id == user.id:
+                raise Forbidden("own_application") from None  # four eyes bind both of them
+            if not delegations.delegable(task):
+                raise Forbidden("not_delegable") from None
+            return principal
+        raise refusal from None
+    return None
+
+
+def _may_work(user: User, task: HumanTask, application: Application) -> None:
     role = lane_group(task.lane)
     if role == APPLICANT:
         if application.applicant_id != user.id:
@@ -58,6 +85,11 @@ def find(user: User, task_guid: str) -> tuple[HumanTask, Application]:
     return found.task, found.application
 
 
+def acting_for(user: User, task_guid: str) -> User | None:
+    """Whom the user would stand in for on this task (None: it is the user's own)."""
+    return _lookup(user, task_guid).principal
+
+
 @dataclass
 class _Found:
     task: HumanTask
@@ -66,6 +98,7 @@ class _Found:
     # Held so that the session (whose identity map keeps only weak references) still has the
     # applicant when the step's notifications look for it: one query fewer per transition.
     applicant: User
+    principal: User | None = None  # whom the user stands in for, if a delegation let it in
 
 
 def _lookup(user: User, task_guid: str) -> _Found:
@@ -82,7 +115,7 @@ def _lookup(user: User, task_guid: str) -> _Found:
     if row is None:
         raise NotFound("task")
     found = _Found(*row)
-    authorize(user, found.task, found.application)
+    found.principal = authorize(user, found.task, found.application)
     if found.task.state != "ready":
         raise _not_open(found.task)
     return found
@@ -108,7 +141,7 @@ def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask,
     """Keep what the user entered so far (and its uploads) without validating or moving on."""
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
-    _refuse_if_claimed(task, user)
+    _refuse_if_claimed(task, user, found.principal)
     schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
@@ -133,7 +166,7 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
     """Validate the submitted form and move the instance on, all in one transaction."""
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
-    _refuse_if_claimed(task, user)
+    _refuse_if_claimed(task, user, found.principal)
     schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
@@ -157,7 +190,7 @@ def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Appli
     form, document fields naming documents already uploaded to the application."""
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
-    _refuse_if_claimed(task, user)
+    _refuse_if_claimed(task, user, found.principal)
     schema, _ui = form_of(task, found.version_id)
     data, errors = json_data.read(schema, payload)
     if not errors:
@@ -182,7 +215,7 @@ def _move_on(
         case = lock_case(found.task.instance_id)
         instance, application = case.instance, case.application
         task = _ready_under_lock(case.ready, task_guid)
-        _refuse_if_claimed(task, user)
+        _refuse_if_claimed(task, user, found.principal)
         try:
             result = engine.complete(
                 source_for(instance.version_id), instance.state, task_guid, data, actor=user.id
@@ -196,9 +229,10 @@ def _move_on(
         applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
         announcements.after_step(application, result, offered, received=first_submission)
-        audit.record(
-            "task_completed", user.id, instance.id, task_guid, {"task": task.bpmn_id, "data": data}
-        )
+        done = {"task": task.bpmn_id, "data": data}
+        if found.principal is not None:
+            done["on_behalf_of"] = found.principal.id  # "B for A" in the trail and history
+        audit.record("task_completed", user.id, instance.id, task_guid, done)
         db.session.commit()
     except StaleDataError:
         # Only reachable if a writer bypassed the lock; the version column still refuses it.
@@ -280,9 +314,10 @@ def holder(task: HumanTask) -> User | None:
     return db.session.get(User, task.claimed_by_id) if task.claimed_by_id is not None else None
 
 
-def _refuse_if_claimed(task: HumanTask, user: User) -> None:
-    """Raise TaskClaimed if someone other than the user holds the task."""
-    if task.claimed_by_id is not None and task.claimed_by_id != user.id:
+def _refuse_if_claimed(task: HumanTask, user: User, principal: User | None = None) -> None:
+    """Raise TaskClaimed if someone other than the user (or whom it stands in for) holds it."""
+    mine = {user.id} | ({principal.id} if principal else set())
+    if task.claimed_by_id is not None and task.claimed_by_id not in mine:
         by = holder(task)
         raise TaskClaimed(by.display_name if by else "?", task.claimed_at)
 

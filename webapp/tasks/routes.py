@@ -111,5 +111,6 @@ def _render(task, application, values=None, errors=None):
         is_owner=is_owner,
         claimable=not is_owner and tasks.claimable(task),
         holder=tasks.holder(task),
+        principal=None if is_owner else tasks.acting_for(current_user, task.task_guid),
         objections=[] if is_owner else notice.objections_of(application),
     )
