@@ -22,9 +22,9 @@ from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
 from webapp.services.groups import holder_label, lane_label
+from webapp.services.stages import order_of, outcome_label, stage_label, status_label
 from webapp.settings.delegation import bp as delegation_bp
 from webapp.settings.routes import bp as settings_bp
-from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
 
 # Only these npm package folders are served; nothing else of node_modules is reachable.
@@ -77,9 +77,13 @@ def _is_overdue(task) -> bool:
     return task.state == "ready" and task.due_at is not None and task.due_at < utcnow()
 
 
+def _stages_of(application) -> list[str]:
+    return order_of(application.instance.version_id)
+
+
 def _template_helpers() -> dict:
     return {
-        "STAGES": STAGES,
+        "stages_of": _stages_of,
         "stage_label": stage_label,
         "status_label": status_label,
         "outcome_label": outcome_label,

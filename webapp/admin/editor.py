@@ -25,7 +25,7 @@ from webapp.services.model_editor import (
     BundleRejected,
     DeployConflict,
 )
-from webapp.stages import STAGES, stage_label
+from webapp.services.stages import STAGES_FILE
 
 bp = Blueprint("editor", __name__)
 
@@ -57,10 +57,24 @@ def render_editor(key, name, bundle, base_number, notice=None):
         base_number=base_number,
         live_number=live,
         notice=notice,
-        stages=[(stage, stage_label(stage)) for stage in STAGES],
+        stages=_declared_stages(bundle),
         lanes=["applicant", *(group.key for group in all_groups())],
         max_bytes=MAX_BUNDLE_BYTES,
     )
+
+
+def _declared_stages(bundle) -> list[tuple[str, str]]:
+    # The stages the model's data names, offered for the `stage` property of its elements.
+    declared = (bundle.get("forms") or {}).get(STAGES_FILE)
+    if not isinstance(declared, dict):
+        return []
+    english = str(get_locale() or "").startswith("en")
+    return [
+        (key, str((entry or {}).get("en" if english else "zh") or key))
+        if isinstance(entry, dict)
+        else (key, key)
+        for key, entry in declared.items()
+    ]
 
 
 def _existing_model(key):

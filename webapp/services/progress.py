@@ -20,8 +20,8 @@ from webapp.models import Application, HumanTask, ProcessInstance, User, parse_i
 from webapp.roles import APPLICANT
 from webapp.services import applications
 from webapp.services.groups import lane_group, lane_label
+from webapp.services.stages import stage_label
 from webapp.services.workflow import engine, source_for, version_content
-from webapp.stages import stage_label
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"

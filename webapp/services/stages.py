@@ -1,0 +1,145 @@
+"""Stages are the diagram's: each user task or waiting timer names its `stage`, the order is the
+order of the flow, and the names a reader sees come from the model's `stages.data.json`
+(`{"review": {"zh": "初审", "en": "Preliminary review"}, …}`); why a case ended from its
+`outcomes.data.json` in the same form. Nothing here knows any procedure's stages."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from lxml import etree
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+from webapp.models import ProcessModel
+from webapp.services.workflow import version_content
+
+STAGES_FILE = "stages.data.json"
+OUTCOMES_FILE = "outcomes.data.json"
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+# A case's status is the platform's: how a case stands, whatever its procedure.
+STATUS_LABELS = {
+    "in_progress": _l("In progress"),
+    "admitted": _l("Admitted"),
+    "rejected": _l("Rejected"),
+    "lapsed": _l("Lapsed"),
+    "closed": _l("Closed"),
+}
+
+_LIVE = "stages.live_versions"
+_order: dict[tuple[str, int], list[str]] = {}
+_labels: dict[tuple, dict[str, dict[str, dict]]] = {}
+_lock = threading.Lock()
+
+
+def order_of(version_id: int) -> list[str]:
+    """The stages of a version's diagram, in the order its flow reaches them."""
+    key = (str(db.engine.url), version_id)
+    if key not in _order:
+        found = _flow_order(version_content(version_id).source.bpmn)
+        with _lock:
+            _order[key] = found
+    return _order[key]
+
+
+def _flow_order(bpmn: bytes) -> list[str]:
+    root = etree.fromstring(bpmn, _PARSER)
+    by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    following: dict[str, list[str]] = {}
+    for flow in root.iter(f"{{{_BPMN}}}sequenceFlow"):
+        following.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+    for boundary in root.iter(f"{{{_BPMN}}}boundaryEvent"):
+        following.setdefault(boundary.get("attachedToRef"), []).append(boundary.get("id"))
+    queue = deque(e.get("id") for e in root.iter(f"{{{_BPMN}}}startEvent"))
+    seen, stages = set(queue), []
+    visited = []
+    while queue:
+        element_id = queue.popleft()
+        visited.append(element_id)
+        for target in following.get(element_id, []):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    # Elements no flow reaches from a start (inside sub-processes) come last, as drawn.
+    visited += [i for i in by_id if i not in seen]
+    for element_id in visited:
+        stage = _stage_of(by_id.get(element_id))
+        if stage and stage not in stages:
+            stages.append(stage)
+    return stages
+
+
+def _stage_of(element) -> str | None:
+    if element is None:
+        return None
+    for prop in element.iterfind(f"./{{{_BPMN}}}extensionElements//{{{_SPIFF}}}property"):
+        if prop.get("name") == "stage":
+            return (prop.get("value") or "").strip() or None
+    return None
+
+
+def stage_label(stage: str | None, version_id: int | None = None) -> str:
+    """A stage's name in the reader's language, from its model's data; as written otherwise."""
+    return _label(STAGES_FILE, stage, version_id)
+
+
+def outcome_label(code: str | None, version_id: int | None = None) -> str:
+    """Why a case ended, in the reader's language ('' when the model does not say)."""
+    return _label(OUTCOMES_FILE, code, version_id, fallback="")
+
+
+def status_label(status: str) -> str:
+    """The translated name of a case's status."""
+    return str(STATUS_LABELS.get(status, status))
+
+
+def _label(file: str, key: str | None, version_id: int | None, fallback: str | None = None):
+    if not key:
+        return ""
+    if version_id is not None:
+        entry = (version_content(version_id).forms.get(file) or {}).get(key)
+    else:
+        entry = _live_labels(file).get(key)
+    if not isinstance(entry, dict):
+        return key if fallback is None else fallback
+    locale = str(get_locale() or "zh")
+    return str(entry.get("en" if locale.startswith("en") else "zh") or entry.get("zh") or key)
+
+
+def _live_labels(file: str) -> dict[str, dict]:
+    """The labels of every live model merged (a key two models share takes the first's); which
+    versions are live is read once per transaction."""
+    live = db.session.info.get(_LIVE)
+    if live is None:
+        live = tuple(
+            db.session.scalars(
+                select(ProcessModel.live_version_id)
+                .where(ProcessModel.live_version_id.is_not(None))
+                .order_by(ProcessModel.id)
+            )
+        )
+        db.session.info[_LIVE] = live
+    key = (str(db.engine.url), live)
+    cached = _labels.get(key)
+    if cached is None:
+        cached = {}
+        for version_id in live:
+            for name in (STAGES_FILE, OUTCOMES_FILE):
+                for entry_key, entry in (version_content(version_id).forms.get(name) or {}).items():
+                    cached.setdefault(name, {}).setdefault(entry_key, entry)
+        with _lock:
+            _labels[key] = cached
+    return cached.get(file, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_LIVE, None)
