@@ -34,3 +34,24 @@ def test_a_stage_renamed_in_the_model_data_is_shown_by_its_new_name(app, procedu
         assert outcome("no_quorum").startswith("理事会表决未达到")
         assert outcome("not_a_code") == ""
         assert stages.stage_label("undrawn") == "undrawn"
+
+
+def test_member_types_are_model_data_down_to_the_number_and_the_register(app, procedure):
+    with app.app_context():
+        version = process_models.live_version("admission")
+        forms = dict(version.forms)
+        types = dict(forms["member_types.data.json"])
+        types["unit"] = {**types["unit"], "zh": "团体会员", "number_code": "G"}
+        forms["member_types.data.json"] = types
+        process_models.deploy("admission", version.bpmn, forms)
+        db.session.commit()
+    p = procedure
+    app_id = p.submit()
+    p.to_payment(app_id)
+    p.declare_payment(app_id)
+    p.confirm_payment(app_id)
+    p.issue_certificate(app_id)
+    number = p.application(app_id).member_number
+    assert number.split("-")[1] == "G", number
+    register = p.actors("secretary").get("/members").get_data(as_text=True)
+    assert number in register and "团体会员" in register

@@ -5,15 +5,13 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import Blueprint, abort, render_template, request, send_file
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from webapp.roles import SECRETARIAT
-from webapp.services import members
+from webapp.services import member_types, members
 
 bp = Blueprint("certificates", __name__)
 
-MEMBER_TYPE_LABELS = {"unit": _l("Unit member"), "individual": _l("Individual member")}
 
 
 @bp.get("/applications/<id:application_id>/certificate.pdf")
@@ -43,7 +41,7 @@ def verify(token: str):
     certificate = members.find_by_token(token)
     status = 200 if certificate is not None else 404
     page = render_template(
-        "certificates/verify.html", certificate=certificate, type_labels=MEMBER_TYPE_LABELS
+        "certificates/verify.html", certificate=certificate, type_labels=member_types.labels()
     )
     # Always fresh (a revocation shows at once), never indexed, the code never sent onwards.
     headers = {
@@ -61,4 +59,5 @@ def register():
     if not current_user.has_role(SECRETARIAT):
         abort(403)
     rows = members.member_register(limit=500)
-    return render_template("certificates/register.html", rows=rows, type_labels=MEMBER_TYPE_LABELS)
+    labels = member_types.labels()
+    return render_template("certificates/register.html", rows=rows, type_labels=labels)

@@ -14,7 +14,7 @@ from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
 from webapp.roles import APPLICANT
-from webapp.services import audit, members
+from webapp.services import audit, member_types, members
 from webapp.services.errors import Forbidden, NotFound, ProcessError
 from webapp.services.groups import lane_group
 from webapp.services.process_models import live_version
@@ -23,7 +23,6 @@ from webapp.services.workflow import create_instance, engine, version_content
 ADMISSION = "admission"
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
-MEMBER_TYPE_CODES = {"unit": "U", "individual": "I"}
 # Process variables the pages show when the diagram has set them: the contract between the
 # diagram's scripts and the templates (README, "Published variables").
 FACT_KEYS = (
@@ -107,9 +106,12 @@ def sync(
     application.updated_at = now
 
 
-def next_member_number(member_type: str | None, now: datetime) -> str:
-    """The next number of the year's series for this member type; numbers are never reused."""
-    type_code = MEMBER_TYPE_CODES.get(member_type or "", "X")
+def next_member_number(
+    member_type: str | None, now: datetime, version_id: int | None = None
+) -> str:
+    """The next number of the year's series for this member type (its code from the model's
+    member types); numbers are never reused."""
+    type_code = member_types.number_code(member_type, version_id)
     series = f"{now.year}-{type_code}"
     for _attempt in range(3):
         bumped = db.session.execute(

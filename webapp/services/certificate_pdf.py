@@ -20,12 +20,11 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from webapp.models import Certificate
+from webapp.services import member_types
 
 FALLBACK_FONT = "STSong-Light"
 # The certificate is an official document in Chinese with English subtitles, the same whoever
 # downloads it, so its wording is fixed here rather than taken from the user's language.
-MEMBER_TYPE_LABELS = {"unit": "单位会员", "individual": "个人会员"}
-MEMBER_TYPE_ENGLISH = {"unit": "a unit member", "individual": "an individual member"}
 
 INK = HexColor("#2b2b2b")
 RED = HexColor("#9b1c1c")
@@ -65,8 +64,8 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     pdf.setLineWidth(1)
     pdf.line(centre - 120, height - 198, centre + 120, height - 198)
 
-    type_label = MEMBER_TYPE_LABELS.get(member.member_type, member.member_type)
-    type_english = MEMBER_TYPE_ENGLISH.get(member.member_type, member.member_type)
+    version_id = member.application.instance.version_id if member.application else None
+    type_label, type_english = member_types.certificate_wording(member.member_type, version_id)
     pdf.setFillColor(INK)
     pdf.setFont(font, 14)
     pdf.drawCentredString(centre, height - 232, "兹证明")

@@ -25,8 +25,7 @@ from webapp.models import (
     MemberNumberCounter,
     ProcessInstance,
 )
-from webapp.services import audit_integrity
-from webapp.services.applications import MEMBER_TYPE_CODES
+from webapp.services import audit_integrity, member_types
 from webapp.services.workflow import engine, source_for
 
 
@@ -238,7 +237,7 @@ def _check_member_numbers(report: Report) -> None:
     issued = defaultdict(list)
     for number, member_type, application in members:
         # The series is the year of admission (UTC, as issued) and the member type's code.
-        series = f"{application.admitted_at.year}-{MEMBER_TYPE_CODES.get(member_type, 'X')}"
+        series = f"{application.admitted_at.year}-{member_types.number_code(member_type)}"
         issued[series].append((number, application))
     fmt = current_app.config["MEMBER_NUMBER_FORMAT"]
     counters = {

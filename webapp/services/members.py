@@ -34,7 +34,9 @@ def admit(application: Application, now: datetime, actor_id: int | None = None) 
     if existing is not None:
         return existing  # issuing twice must never hand out a second number or certificate
     if application.member_number is None:
-        application.member_number = applications.next_member_number(application.member_type, now)
+        application.member_number = applications.next_member_number(
+            application.member_type, now, application.instance.version_id
+        )
     today = local_date(now)
     member = db.session.scalars(
         select(Member).where(Member.application_id == application.id)

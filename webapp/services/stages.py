@@ -8,14 +8,11 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from lxml import etree
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.models import ProcessModel
+from webapp.services import model_data
 from webapp.services.workflow import version_content
 
 STAGES_FILE = "stages.data.json"
@@ -33,9 +30,7 @@ STATUS_LABELS = {
     "closed": _l("Closed"),
 }
 
-_LIVE = "stages.live_versions"
 _order: dict[tuple[str, int], list[str]] = {}
-_labels: dict[tuple, dict[str, dict[str, dict]]] = {}
 _lock = threading.Lock()
 
 
@@ -87,59 +82,14 @@ def _stage_of(element) -> str | None:
 
 def stage_label(stage: str | None, version_id: int | None = None) -> str:
     """A stage's name in the reader's language, from its model's data; as written otherwise."""
-    return _label(STAGES_FILE, stage, version_id)
+    return model_data.localized(model_data.entry(STAGES_FILE, stage, version_id), stage or "")
 
 
 def outcome_label(code: str | None, version_id: int | None = None) -> str:
     """Why a case ended, in the reader's language ('' when the model does not say)."""
-    return _label(OUTCOMES_FILE, code, version_id, fallback="")
+    return model_data.localized(model_data.entry(OUTCOMES_FILE, code, version_id))
 
 
 def status_label(status: str) -> str:
     """The translated name of a case's status."""
     return str(STATUS_LABELS.get(status, status))
-
-
-def _label(file: str, key: str | None, version_id: int | None, fallback: str | None = None):
-    if not key:
-        return ""
-    if version_id is not None:
-        entry = (version_content(version_id).forms.get(file) or {}).get(key)
-    else:
-        entry = _live_labels(file).get(key)
-    if not isinstance(entry, dict):
-        return key if fallback is None else fallback
-    locale = str(get_locale() or "zh")
-    return str(entry.get("en" if locale.startswith("en") else "zh") or entry.get("zh") or key)
-
-
-def _live_labels(file: str) -> dict[str, dict]:
-    """The labels of every live model merged (a key two models share takes the first's); which
-    versions are live is read once per transaction."""
-    live = db.session.info.get(_LIVE)
-    if live is None:
-        live = tuple(
-            db.session.scalars(
-                select(ProcessModel.live_version_id)
-                .where(ProcessModel.live_version_id.is_not(None))
-                .order_by(ProcessModel.id)
-            )
-        )
-        db.session.info[_LIVE] = live
-    key = (str(db.engine.url), live)
-    cached = _labels.get(key)
-    if cached is None:
-        cached = {}
-        for version_id in live:
-            for name in (STAGES_FILE, OUTCOMES_FILE):
-                for entry_key, entry in (version_content(version_id).forms.get(name) or {}).items():
-                    cached.setdefault(name, {}).setdefault(entry_key, entry)
-        with _lock:
-            _labels[key] = cached
-    return cached.get(file, {})
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget(session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_LIVE, None)
