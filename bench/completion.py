@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from bench import harness  # noqa: E402
 from webapp.engine.sandbox import SandboxScriptEngine  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import applications  # noqa: E402
+from webapp.services import applications, process_models  # noqa: E402
 from webapp.services.diagram_functions import diagram_functions  # noqa: E402
 from webapp.services.workflow import engine, source_for  # noqa: E402
 
@@ -41,7 +41,7 @@ class RawEngine:
     def __init__(self):
         self.secretary_id = harness.user("secretary").id
         applicant_id = harness.user("applicant").id
-        version = applications.live_version(applications.ADMISSION)
+        version = process_models.live_version("admission")
         forms = applications.version_content(version.id).forms
         parser = SpiffBpmnParser(validator=VALIDATOR)
         parser.add_bpmn_file(str(harness.ROOT / "workflows" / "admission.bpmn"))

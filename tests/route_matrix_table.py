@@ -218,6 +218,9 @@ CASES: tuple[Case, ...] = (
     get("/models/{model}/migrate", "page", OWNERS),
     post("/models/{model}/migrate", "nothing chosen", OWNERS, form={"target": "{version_id}"}),
     # --- settings: personal API tokens ------------------------------------------------------
+    get("/start", "catalogue", LOGGED_IN),
+    post("/start/{model}", "admission", APPLICANTS, form={}),
+    post("/start/no_such_process", "unknown", NOT_FOUND, form={}),
     get("/settings/delegation", "page", LOGGED_IN),
     post(
         "/settings/delegation",
@@ -260,6 +263,8 @@ CASES: tuple[Case, ...] = (
         form={"field": "application_form_scan"},
         files={"file": (PDF, "申请表.pdf")},
     ),
+    get("/api/v1/catalogue", "startable", api(LOGGED_IN)),
+    post("/api/v1/cases", "admission", api(APPLICANTS), json={"process": "{model}"}),
     get("/api/v1/notices", "board", PUBLIC),
     get("/api/v1/certificates/{cert}", "valid", PUBLIC),
     get("/api/v1/certificates/not-a-certificate", "unknown", expect("404")),

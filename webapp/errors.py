@@ -53,6 +53,8 @@ def message_for(error: Exception) -> str:
             return _("This task was given to another person.")
         if error.reason == "own_application":
             return _("You cannot review, vote on or otherwise decide your own application.")
+        if error.reason == "not_startable":
+            return _("You may not start this procedure.")
         if error.reason == "not_delegable":
             return _(
                 "The procedure keeps this task to the person it is for: a substitute cannot do it."

@@ -20,6 +20,7 @@ from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
 from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
+from webapp.portal.start import bp as start_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
 from webapp.services.groups import holder_label, lane_label
 from webapp.services.stages import order_of, outcome_label, stage_label, status_label
@@ -44,6 +45,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(settings_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(delegation_bp)
+    app.register_blueprint(start_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)

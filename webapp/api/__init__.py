@@ -11,6 +11,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 from webapp.api import (  # noqa: E402,F401
     access,
     applications,
+    cases,
     models,
     public,
     spec,

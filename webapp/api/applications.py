@@ -26,6 +26,7 @@ def summary(application: Application) -> dict:
     return {
         "id": application.id,
         "name": application.name,
+        "title": application.title,
         "stage": application.stage,
         "status": application.status,
         "created_at": iso(application.created_at),

@@ -201,7 +201,7 @@ def unclaim(task_guid: str):
 @api_login_required
 def complete(task_guid: str):
     """Complete the task with `{"data": {...}}`, checked against the task's form."""
-    body = _json_object()
+    body = json_object()
     completed, application = tasks.complete_with(current_user, task_guid, body.get("data"))
     return jsonify(
         task=task_summary(completed, application),
@@ -213,7 +213,7 @@ def complete(task_guid: str):
     )
 
 
-def _json_object() -> dict:
+def json_object() -> dict:
     """The request's body as a JSON object."""
     if not request.is_json:
         raise NotJson()

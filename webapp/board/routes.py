@@ -10,25 +10,26 @@ from flask_babel import gettext as _
 from webapp import formschema
 from webapp.board.forms import ObjectionForm
 from webapp.extensions import limiter
-from webapp.services import notice
-from webapp.services.applications import ADMISSION
-from webapp.services.errors import NoLiveModel, NotFound, NoticeClosed
-from webapp.services.process_models import live_version
+from webapp.services import model_data, notice
+from webapp.services.errors import NotFound, NoticeClosed
 from webapp.services.workflow import version_content
 
 bp = Blueprint("board", __name__)
 
 
 def _labels() -> dict:
-    try:
-        forms = version_content(live_version(ADMISSION).id).forms
-    except NoLiveModel:
-        return {}
-    return formschema.option_labels(
-        forms.get("application.schema.json", {}),
-        forms.get("application.uischema.json"),
-        str(get_locale()),
-    )
+    # The option labels of every form of the live models: a notice shows the values its case's
+    # form offered (member type, region, industry) by their names.
+    labels: dict = {}
+    locale = str(get_locale())
+    for version_id in model_data.live_versions():
+        forms = version_content(version_id).forms
+        for name, schema in forms.items():
+            if name.endswith(".schema.json") and isinstance(schema, dict):
+                ui = forms.get(name.removesuffix(".schema.json") + ".uischema.json")
+                for field, options in formschema.option_labels(schema, ui, locale).items():
+                    labels.setdefault(field, options)
+    return labels
 
 
 @bp.get("/board")

@@ -13,13 +13,19 @@ from webapp.models.types import UTCDateTime, utcnow
 
 
 class Application(db.Model):
-    """An applicant's request for membership, carried by one process instance."""
+    """The case a process instance carries: an application for membership, or any procedure
+    about an account or a member of the register (`applicant_id` is the account it is about)."""
 
     __table_args__ = (Index("ix_application_applicant", "applicant_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
     applicant_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # The procedure (process model), its title when the case began, and the member of the
+    # register the case is about, if it is about one.
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("process_model.id"), index=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    subject_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     member_type: Mapped[str | None] = mapped_column(String(20))
     name: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(50))

@@ -26,7 +26,7 @@ class Member(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    application = relationship("Application")
+    application = relationship("Application", foreign_keys=[application_id])
 
 
 class Certificate(db.Model):

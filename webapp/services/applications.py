@@ -7,20 +7,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, MemberNumberCounter, User, utcnow
+from webapp.models import (
+    Application,
+    HumanTask,
+    Member,
+    MemberNumberCounter,
+    ModelVersion,
+    User,
+    utcnow,
+)
 from webapp.roles import APPLICANT
-from webapp.services import audit, member_types, members
-from webapp.services.errors import Forbidden, NotFound, ProcessError
+from webapp.services import announcements, audit, catalogue, member_types, members
+from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
-from webapp.services.process_models import live_version
 from webapp.services.workflow import create_instance, engine, version_content
 
-ADMISSION = "admission"
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
 # Process variables the pages show when the diagram has set them: the contract between the
@@ -50,26 +57,102 @@ def model_data(forms: dict) -> dict:
     }
 
 
-def start(user: User) -> Application:
-    """A new application on the live admission model, waiting for its form."""
-    if not user.has_role(APPLICANT):
-        raise Forbidden("not_applicant")
-    version = live_version(ADMISSION)
+def start(user: User, key: str | None = None, member_number: str | None = None) -> Application:
+    """A new case of a procedure of the catalogue that the user may start. Without a key, the
+    one an applicant starts about itself (membership admission), if exactly one says so."""
+    procedure = _procedure(user, key)
+    member = _subject_member(user, procedure, member_number)
+    subject_id = member.user_id if member is not None else user.id
+    version = db.session.get(ModelVersion, procedure.version_id)
     content = version_content(version.id)
+    data = {"applicant_id": subject_id, "started_by": user.id, **model_data(content.forms)}
+    if member is not None:
+        data["member"] = {
+            "member_number": member.member_number,
+            "name": member.name,
+            "member_type": member.member_type,
+            "region": member.region,
+            "industry": member.industry,
+            "user_id": member.user_id,
+        }
     try:
-        result = engine.start(
-            content.source, {"applicant_id": user.id, **model_data(content.forms)}
-        )
+        result = engine.start(content.source, data)
     except EngineError as err:
         raise ProcessError(str(err)) from err
-    instance, _offered = create_instance(version, result)
-    application = Application(instance_id=instance.id, applicant_id=user.id, data={}, facts={})
+    instance, offered = create_instance(version, result)
+    application = Application(
+        instance_id=instance.id,
+        applicant_id=subject_id,
+        model_id=version.model_id,
+        title=procedure.title_zh[:200],
+        subject_member_id=member.id if member is not None else None,
+        data={},
+        facts={},
+    )
+    if member is not None:
+        for name in SUMMARY_FIELDS:
+            setattr(application, name, getattr(member, name, None))
     db.session.add(application)
     db.session.flush()
-    sync(application, result)  # the applicant is at the form already: nothing to announce
-    audit.record("application_started", user.id, instance.id, data={"version": version.number})
+    sync(application, result)
+    # The starter is at its own first form already; anyone else the first steps wait on (a
+    # member a group opened a case about, a committee) learns of them.
+    own_form = procedure.subject == "starter" and all(
+        lane_group(t.lane) == APPLICANT for t in offered
+    )
+    if offered and not own_form:
+        announcements.after_step(application, result, offered)
+    audit.record(
+        "application_started",
+        user.id,
+        instance.id,
+        data={
+            "version": version.number,
+            "process": procedure.key,
+            "member_id": application.subject_member_id,
+        },
+    )
     db.session.commit()
     return application
+
+
+def _procedure(user: User, key: str | None) -> catalogue.Procedure:
+    if key is None:
+        own = [
+            p
+            for p in catalogue.startable(user)
+            if APPLICANT in p.starters and p.subject == "starter"
+        ]
+        if not user.has_role(APPLICANT) or not own:
+            raise Forbidden("not_applicant")
+        if len(own) > 1:
+            names = ", ".join(p.key for p in own)
+            raise InvalidFormData({"process": [_("Choose one of: %(names)s.", names=names)]}, {})
+        return own[0]
+    procedure = catalogue.find(user, key)
+    if procedure is None:
+        if key in {p.key for p in catalogue.procedures()}:
+            raise Forbidden("not_startable")
+        raise NotFound("process")
+    return procedure
+
+
+def _subject_member(user: User, procedure, member_number: str | None) -> Member | None:
+    if procedure.subject == catalogue.MEMBER:
+        member = db.session.scalars(
+            select(Member).where(
+                Member.member_number == (member_number or "").strip(), Member.status == "active"
+            )
+        ).first()
+        if member is None:
+            message = _("There is no active member with this member number.")
+            raise InvalidFormData({"member_number": [message]}, {"member_number": member_number})
+        if member.user_id == user.id:
+            raise Forbidden("own_application")  # nobody starts a case about themselves
+        return member
+    if procedure.starters == (catalogue.MEMBER,):
+        return catalogue.own_membership(user)  # a member's case about its own membership
+    return None
 
 
 def sync(

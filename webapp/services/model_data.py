@@ -25,8 +25,8 @@ def of_version(version_id: int, file: str) -> dict:
     return content if isinstance(content, dict) else {}
 
 
-def live(file: str) -> dict:
-    """A data file's entries over every live model, merged."""
+def live_versions() -> tuple[int, ...]:
+    """The live version of every model, in the order the models were made."""
     versions = db.session.info.get(_LIVE)
     if versions is None:  # which versions are live is read once per transaction
         versions = tuple(
@@ -37,6 +37,12 @@ def live(file: str) -> dict:
             )
         )
         db.session.info[_LIVE] = versions
+    return versions
+
+
+def live(file: str) -> dict:
+    """A data file's entries over every live model, merged."""
+    versions = live_versions()
     key = (str(db.engine.url), versions, file)
     merged = _merged.get(key)
     if merged is None:

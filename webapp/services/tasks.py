@@ -325,3 +325,14 @@ def _refuse_if_claimed(task: HumanTask, user: User, principal: User | None = Non
 def _not_open(task: HumanTask) -> TaskNotOpen:
     by = task.completed_by.display_name if task.completed_by is not None else None
     return TaskNotOpen(task.state, by=by, at=task.completed_at)
+
+
+def first_for(user: User, application: Application) -> HumanTask | None:
+    """The first open task of the case that the user may do now (after starting it)."""
+    for task in applications.progress(application).open_tasks:
+        try:
+            authorize(user, task, application)
+        except (Forbidden, NotFound):
+            continue
+        return task
+    return None

@@ -1,0 +1,40 @@
+"""The start page: the procedures of the catalogue the user may start, and starting one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.services import applications, catalogue, tasks
+from webapp.services.errors import InvalidFormData
+
+bp = Blueprint("start", __name__)
+
+
+@bp.get("/start")
+@login_required
+def index():
+    """What the user may start, each with what it needs (a member number when it is about a
+    member of the register)."""
+    return render_template("start/index.html", procedures=catalogue.startable(current_user))
+
+
+@bp.post("/start/<key>")
+@login_required
+def start(key: str):
+    """Start a case and open its first step when it is the starter's, else the case's page."""
+    member_number = request.form.get("member_number", "")[:40]
+    try:
+        application = applications.start(current_user, key[:80], member_number or None)
+    except InvalidFormData as err:
+        page = render_template(
+            "start/index.html",
+            procedures=catalogue.startable(current_user),
+            errors={key: err.errors},
+            values={key: {"member_number": member_number}},
+        )
+        return page, 400
+    first = tasks.first_for(current_user, application)
+    if first is not None:
+        return redirect(url_for("tasks.show", task_guid=first.task_guid))
+    return redirect(url_for("portal.detail", application_id=application.id))
