@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, redirect, send_from_directory, url_for
+from flask import Flask, abort, current_app, redirect, request, send_from_directory, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -20,6 +20,7 @@ from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
+from webapp.services import notify
 from webapp.settings.routes import bp as settings_bp
 from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
@@ -42,6 +43,10 @@ def register(app: Flask) -> None:
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)
+    # Mails written while answering a request link to the address it came to (the service
+    # never reads the request); the ticker's fall back to PUBLIC_BASE_URL or SERVER_NAME.
+    app.before_request(lambda: notify.links_from(request.url_root))
+    app.teardown_request(lambda _error: notify.links_from(None))
 
 
 def home():
