@@ -10,11 +10,11 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import segno
 from PIL import Image
 from sqlalchemy import func, select
 
+from tests.needs import needs
 from webapp.extensions import db
 from webapp.models import Application, AuditEvent, Certificate, Member
 from webapp.services import members
@@ -25,9 +25,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 ADMITTED_AT = datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
 NAME = "北京示例科技有限公司"
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdftoppm")),
-    reason="poppler-utils is not installed",
+POPPLER = ("pdftotext", "pdffonts", "pdftoppm")
+pytestmark = needs(
+    all(shutil.which(tool) for tool in POPPLER),
+    f"poppler-utils is not installed: {', '.join(POPPLER)} (apt-get install poppler-utils)",
 )
 
 
