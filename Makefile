@@ -19,8 +19,13 @@ run: setup
 ## test: the same set-up, then the whole suite on SQLite, and again on PostgreSQL if one answers
 ## at TEST_PG_URL (browser tests need /usr/bin/chromium)
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+## With REQUIRE_ALL=1 (as in CI) nothing is skipped for want of a dependency: a missing browser,
+## poppler, BPMN corpus or PostgreSQL fails the run (tests/needs.py).
 test: deps
 	@command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium not found: the browser tests will be SKIPPED (sudo apt-get install chromium)"
+	@if [ "$$REQUIRE_ALL" = 1 ] && ! $(BIN)/python -m tests.pg_available "$(TEST_PG_URL)"; then \
+	  echo "REQUIRE_ALL=1 but no PostgreSQL answers at $(TEST_PG_URL)"; exit 1; \
+	fi
 	@echo "== test suite on SQLite =="
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if $(BIN)/python -m tests.pg_available "$(TEST_PG_URL)"; then \

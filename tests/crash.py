@@ -25,6 +25,7 @@ class Round:
     """What one round did and found."""
 
     steps: int = 0
+    strike_after: int = 0  # the completions the killer waited for, drawn from the seed
     answered: dict[int, int] = field(default_factory=dict)  # HTTP status → how many
     killed_after_completions: int = 0
     restart_seconds: float = 0.0
@@ -81,7 +82,7 @@ def run_round(
     def crash_midway():
         # Strike after a random number of completions within the first half of the load: a
         # random delay instead would often land after the end once completions are fast.
-        wanted = rng.randint(1, max(1, len(guids) // 2))
+        wanted = found.strike_after = rng.randint(1, max(1, len(guids) // 2))
         deadline = time.monotonic() + 60
         while completed_count(app, guids) < wanted and time.monotonic() < deadline:
             time.sleep(0.002)

@@ -62,8 +62,11 @@ def test_token_made_on_the_settings_page_is_shown_once_and_lets_a_program_in(app
 
 def test_a_token_needs_a_sensible_name(app, actors):
     applicant = actors("applicant")
-    assert applicant.post("/settings/tokens", {"name": ""}).status_code == 400
-    assert applicant.post("/settings/tokens", {"name": "bad\x00name"}).status_code == 400
+    for name in ("", "bad\x00name"):
+        refused = applicant.post("/settings/tokens", {"name": name})
+        assert refused.status_code == 400, name
+        # The form's own refusal of the name (a CSRF failure would also be a 400).
+        assert 'class="invalid-feedback"' in refused.get_data(as_text=True), name
     with app.app_context():
         assert db.session.scalars(select(ApiToken)).first() is None
 
@@ -97,10 +100,24 @@ def test_another_users_token_cannot_be_revoked(app, actors):
     assert actors("applicant").post("/settings/tokens/99999999999/revoke", {}).status_code == 404
 
 
+def _sent_to_login(response, path: str) -> bool:
+    location = response.headers.get("Location", "")
+    return response.status_code == 302 and location.startswith("/login?next=") and path in location
+
+
 def test_the_settings_page_needs_a_login(app):
+    plain = _token_for(app, "applicant")
+    token_id = _stored(app, plain).id
     visitor = Actor(app, None)
-    assert visitor.get("/settings/tokens").status_code == 302
-    assert visitor.client.post("/settings/tokens/1/revoke").status_code in (302, 400)
+    assert _sent_to_login(visitor.get("/settings/tokens"), "settings")
+    # With a valid CSRF token, so that the login check is what answers (CSRF would say 400).
+    revoke = visitor.post(f"/settings/tokens/{token_id}/revoke", {}, token_page="/login")
+    assert _sent_to_login(revoke, "revoke"), (revoke.status_code, revoke.headers.get("Location"))
+    create = visitor.post("/settings/tokens", {"name": "by nobody"}, token_page="/login")
+    assert _sent_to_login(create, "settings"), (create.status_code, create.headers.get("Location"))
+    assert _stored(app, plain).revoked_at is None
+    with app.app_context():
+        assert db.session.scalars(select(ApiToken.id)).all() == [token_id]  # none made
 
 
 def test_unauthenticated_api_calls_get_401_json_never_a_login_redirect(app):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.needs import needs
 from webapp.engine import InvalidDiagram, Problem
 from webapp.engine.checks import NO_PROCESS
 from webapp.engine.validation import CANNOT_CHECK
@@ -33,7 +34,9 @@ _CANDIDATES = [
 ]
 CORPUS = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0])
 FILES = sorted(CORPUS.glob("*.bpmn")) if CORPUS.is_dir() else []
-pytestmark = pytest.mark.skipif(not FILES, reason=f"no BPMN corpus at {CORPUS}")
+pytestmark = needs(
+    bool(FILES), f"no BPMN corpus at {CORPUS} (../shared/bpmn-corpus or BPMN_CORPUS_DIR)"
+)
 
 # Problems that concern the whole file rather than one element.
 FILE_LEVEL = (

@@ -10,11 +10,11 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import segno
 from PIL import Image
 from sqlalchemy import func, select
 
+from tests.needs import needs
 from webapp.extensions import db
 from webapp.models import Application, AuditEvent, Certificate, Member
 from webapp.services import members
@@ -25,9 +25,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 ADMITTED_AT = datetime(2026, 3, 4, 17, 30, tzinfo=UTC)
 NAME = "北京示例科技有限公司"
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdftoppm")),
-    reason="poppler-utils is not installed",
+POPPLER = ("pdftotext", "pdffonts", "pdftoppm")
+pytestmark = needs(
+    all(shutil.which(tool) for tool in POPPLER),
+    f"poppler-utils is not installed: {', '.join(POPPLER)} (apt-get install poppler-utils)",
 )
 
 
@@ -218,13 +219,31 @@ def test_public_base_url_is_used_for_certificates_made_outside_a_request(app, ac
     assert url in pdf_text(pdf, tmp_path)
 
 
-def test_another_applicant_gets_not_found_and_the_council_may_download(app, actors):
-    application_id, _token, _number = admit_application(app, actors)
+def test_another_applicant_gets_not_found_and_the_council_may_download(app, actors, tmp_path):
+    application_id, token, number = admit_application(app, actors)
+    other = "上海另一科技有限公司"  # a second member: each download must be the one asked for
+    other_id, other_token, other_number = admit_application(app, actors, "applicant2", other)
     url = f"/applications/{application_id}/certificate.pdf"
-    assert actors("applicant2").get(url).status_code == 404
-    assert actors("council").get(url).status_code == 200
-    assert actors("finance").get(url).status_code == 200
-    assert actors(None).get(url).status_code == 302  # to the login page
+    for username in ("council", "finance"):
+        response = actors(username).get(url)
+        assert response.status_code == 200, username
+        assert response.mimetype == "application/pdf", username
+        assert response.headers["Content-Disposition"].endswith(f"certificate-{number}.pdf")
+        text = pdf_text(response.data, tmp_path)
+        assert NAME in text and number in text and f"/verify/{token}" in text, username
+        assert other not in text and other_number not in text and other_token not in text
+
+    refused = actors("applicant2").get(url)  # another applicant's: as if there were none
+    assert refused.status_code == 404
+    assert refused.mimetype == "text/html" and not refused.data.startswith(b"%PDF")
+    body = refused.get_data(as_text=True)
+    assert NAME not in body and number not in body and token not in body
+    own = actors("applicant2").get(f"/applications/{other_id}/certificate.pdf")
+    assert other_number in pdf_text(own.data, tmp_path)  # while its own is there
+
+    anonymous = actors(None).get(url)
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/login?next=")
 
 
 def test_no_certificate_yet_is_not_found(app, actors):

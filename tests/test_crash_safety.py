@@ -28,18 +28,30 @@ def server(app, database_url, tmp_path):
         yield running
 
 
+def crash_seed() -> int:
+    """CRASH_SEED from the environment to replay a run, else a fresh one."""
+    chosen = os.environ.get("CRASH_SEED", "").strip()
+    return int(chosen) if chosen else random.SystemRandom().randrange(2**32)
+
+
 def test_killing_the_server_under_load_loses_no_step(app, database_url, server):
-    rng = random.Random(int(os.environ.get("CRASH_SEED", "0")) or None)
+    seed = crash_seed()
+    # Shown with the failure (pytest prints a failing test's output): rerun with it to replay
+    # where the killer strikes.
+    print(f"crash test seed: CRASH_SEED={seed}")
+    rng = random.Random(seed)
     # The server reads the real clock: the cases start from it, so no deadline is already past.
     start = datetime.now(SHANGHAI)
     with time_machine.travel(start, tick=False) as traveller:
         rounds = [run_round(app, server, traveller, start, rng) for _ in range(ROUNDS)]
+    print("strikes after completions:", [r.strike_after for r in rounds])
     assert server.starts == ROUNDS + 1
+    replay = f"replay with CRASH_SEED={seed}"
     for found in rounds:
-        assert found.problems == [], found
-        assert set(found.answered) <= {302, 409}, found
+        assert found.problems == [], (replay, found)
+        assert set(found.answered) <= {302, 409}, (replay, found)
     # The killer struck while the load was under way, not before or after it.
-    assert any(0 < r.killed_after_completions < r.steps for r in rounds), rounds
+    assert any(0 < r.killed_after_completions < r.steps for r in rounds), (replay, rounds)
 
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY}
     check = subprocess.run(
@@ -49,5 +61,5 @@ def test_killing_the_server_under_load_loses_no_step(app, database_url, server):
         capture_output=True,
         text=True,
     )
-    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.returncode == 0, (replay, check.stdout + check.stderr)
     assert "consistent" in check.stdout

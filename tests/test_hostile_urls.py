@@ -3,6 +3,8 @@
 
 import pytest
 
+from webapp.routing import MAX_PAGE
+
 HUGE = "99999999999999999999"
 BIG = str(2**31)
 
@@ -43,6 +45,25 @@ def test_no_url_makes_a_server_error(actors, username, submitted):
         assert response.status_code != 200 or url in PAGES, (url, response.status_code)
 
 
-def test_a_page_number_past_the_end_is_an_empty_page(actors, submitted):
-    assert actors("secretary").get(f"/inbox?page={HUGE}").status_code == 200
-    assert actors("applicant").get(f"/applications?page={HUGE}").status_code == 200
+def _list_page(actor, url: str) -> str:
+    response = actor.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "empty_row"),
+    [
+        ("secretary", "/inbox", '<tr><td colspan="6" class="text-muted">'),
+        ("applicant", "/applications", '<p class="text-muted">'),
+    ],
+)
+def test_a_page_number_past_the_end_is_an_empty_page(actors, submitted, username, path, empty_row):
+    actor, row = actors(username), f'data-application="{submitted.id}"'
+    assert row in _list_page(actor, path)  # page 1 lists the application...
+    page = _list_page(actor, f"{path}?page={HUGE}")
+    assert row not in page and "data-application=" not in page  # ...the far page lists nothing
+    assert empty_row in page  # and says it is empty
+    # Clamped to the deepest page a list serves, with the way back to the previous one.
+    assert f'aria-current="page"><span class="page-link">{MAX_PAGE}</span>' in page
+    assert 'id="page-previous"' in page and 'id="page-next"' not in page

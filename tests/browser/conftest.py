@@ -1,11 +1,10 @@
 """A live server on a free loopback port and Debian's Chromium driven by Playwright.
 
 Without /usr/bin/chromium the browser tests are skipped with a message, unless
-REQUIRE_BROWSER=1 (as in CI), where a missing browser is a failure."""
+REQUIRE_ALL=1 (as in CI), where a missing browser is a failure (tests/needs.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.needs import needs
 from webapp import create_app
 from webapp.extensions import db
 
@@ -30,17 +30,14 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(config, items):
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        raise pytest.UsageError("REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-    skip = pytest.mark.skip(
-        reason="SKIPPED: Debian's chromium is not installed "
-        "(apt-get install chromium) — browser tests did not run"
-    )
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(skip)
+    browser_tests = [item for item in items if "browser" in item.keywords]
+    if browser_tests:
+        mark = needs(
+            Path(CHROMIUM).exists(),
+            f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
+        )
+        for item in browser_tests:
+            item.add_marker(mark)
 
 
 @pytest.fixture

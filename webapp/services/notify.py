@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import date, datetime
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from flask_babel import force_locale, format_currency, format_date, format_decimal, format_time
 from jinja2 import Undefined
 from sqlalchemy import select
@@ -16,6 +17,10 @@ from werkzeug.routing import BuildError
 from webapp.extensions import db
 from webapp.models import Application, OutboxMessage, User, utcnow
 from webapp.services import groups
+
+# The address the current web request came to, handed in by the web layer (webapp.views) for the
+# request's duration: a service never reads the request itself. The ticker has none.
+_request_root: ContextVar[str | None] = ContextVar("notify_request_root", default=None)
 
 EVENTS = frozenset(
     {
@@ -115,13 +120,18 @@ def render(event: str, locale: str, **params) -> tuple[str, str]:
     return subject, body
 
 
+def links_from(request_root: str | None) -> None:
+    """Base the links of mails written from here on (in this context) on a request's address."""
+    _request_root.set(request_root)
+
+
 def absolute_url(path: str | None) -> str:
     """An app-relative path as a link a mail reader can follow, as absolute as can be known."""
     if not path or "://" in path:
         return path or ""
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    if not base and (has_request_context() or current_app.config.get("SERVER_NAME")):
-        base = url_for("home", _external=True)
+    base = current_app.config.get("PUBLIC_BASE_URL") or _request_root.get() or ""
+    if not base and (adapter := current_app.create_url_adapter(None)):  # SERVER_NAME is set
+        base = adapter.build("home", force_external=True)
     if not base:
         return path
     return base.rstrip("/") + "/" + path.lstrip("/")
