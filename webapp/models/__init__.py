@@ -5,6 +5,7 @@ from webapp.models.applications import Application, MemberNumberCounter
 from webapp.models.audit import AuditChainHead, AuditEvent
 from webapp.models.calendar import CalendarDay
 from webapp.models.documents import Document
+from webapp.models.incidents import Incident
 from webapp.models.members import Certificate, Member
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
@@ -21,6 +22,7 @@ __all__ = [
     "Certificate",
     "Document",
     "HumanTask",
+    "Incident",
     "LoginSession",
     "Member",
     "MemberNumberCounter",
