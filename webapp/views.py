@@ -15,11 +15,13 @@ from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
 from webapp.health.routes import bp as health_bp
 from webapp.inbox.routes import bp as inbox_bp
+from webapp.incidents.routes import bp as incidents_bp
 from webapp.messages.routes import bp as messages_bp
 from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
 from webapp.portal.routes import bp as portal_bp
 from webapp.roles import APPLICANT, COMMITTEE_ROLES, PROCESS_OWNER, lane_label, role_label
+from webapp.services import incidents
 from webapp.settings.routes import bp as settings_bp
 from webapp.stages import STAGES, outcome_label, stage_label, status_label
 from webapp.tasks.routes import bp as tasks_bp
@@ -36,6 +38,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(documents_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(migration_bp)
+    app.register_blueprint(incidents_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(settings_bp)
@@ -70,8 +73,16 @@ def _is_overdue(task) -> bool:
     return task.state == "ready" and task.due_at is not None and task.due_at < utcnow()
 
 
+def _open_incidents() -> int | None:
+    # Asked by the navbar only for those who see incidents: one indexed count per page.
+    if not (current_user.is_authenticated and incidents.may_view(current_user)):
+        return None
+    return incidents.open_count()
+
+
 def _template_helpers() -> dict:
     return {
+        "open_incidents": _open_incidents,
         "STAGES": STAGES,
         "stage_label": stage_label,
         "status_label": status_label,
