@@ -207,6 +207,8 @@ def test_the_ticker_resolves_the_incident_once_the_application_runs_on_a_fixed_v
     procedure.tick()
     fixed = deploy(app, FIXED)
     assert migrate(actors("owner"), app, bad, fixed).status_code == 200
+    [scheduled] = audit_rows(app, "incident_retry_scheduled")
+    assert scheduled.data == {"incident": incidents_of(app, bad)[0].id}
     assert procedure.tick() == 1  # a migration has the ticker try the step at once
     [incident] = incidents_of(app, bad)
     assert incident.state == "resolved" and incident.resolved_by_id is None

@@ -28,6 +28,7 @@ from webapp.services.workflow import engine, source_for, version_content
 VIEWERS = frozenset({PROCESS_OWNER, SECRETARIAT})
 # The engine names the step that failed as "… at '<name>': …" (engine/runtime.py).
 _AT = re.compile(r" at '([^']+)'")
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 # Versions never change: their elements are read once per process.
 _elements: dict[tuple[str, int], tuple[dict[str, str], list[str]]] = {}
@@ -144,7 +145,7 @@ def resolve(instance_id: int, now: datetime, actor_id: int | None = None) -> Inc
     return incident
 
 
-def after_migration(instance: ProcessInstance, now: datetime) -> None:
+def after_migration(instance: ProcessInstance, now: datetime, actor_id: int | None = None) -> None:
     """A migration may have fixed what failed: the ticker tries the open incident's step on its
     next round, whatever the backoff said (no commit)."""
     incident = open_of(instance.id)
@@ -152,7 +153,9 @@ def after_migration(instance: ProcessInstance, now: datetime) -> None:
         # Set here, not from the engine: a migrated instance whose timer is overdue comes back
         # without a next timer (SpiffWorkflow no longer counts it as waiting).
         incident.next_retry_at = instance.next_timer_at = now
-        audit.record("incident_retry_scheduled", None, instance.id, data={"incident": incident.id})
+        audit.record(
+            "incident_retry_scheduled", actor_id, instance.id, data={"incident": incident.id}
+        )
 
 
 def _failed_element(instance: ProcessInstance, error: str) -> tuple[str, str]:
@@ -166,7 +169,7 @@ def _failed_element(instance: ProcessInstance, error: str) -> tuple[str, str]:
                 return element_id, name
     try:
         states = engine.element_states(source_for(instance.version_id), instance.state)
-    except Exception:  # noqa: BLE001 — the incident is recorded even if the state is unreadable
+    except Exception:  # the incident is recorded even when the state cannot be read
         states = {}
     for element_id in timers:
         if states.get(element_id) == "current":
@@ -180,13 +183,12 @@ def _diagram_elements(version_id: int) -> tuple[dict[str, str], list[str]]:
     if key not in _elements:
         root = etree.fromstring(version_content(version_id).source.bpmn, _PARSER)
         names, timers = {}, []
-        for element in root.iter():
+        for element in root.iter(f"{{{BPMN}}}*"):  # the process, not the drawing's shapes
             element_id = element.get("id")
-            if not isinstance(element.tag, str) or element_id is None:
+            if element_id is None:
                 continue
             names[element_id] = element.get("name") or element_id
-            if any(etree.QName(c).localname == "timerEventDefinition" for c in element
-                   if isinstance(c.tag, str)):  # fmt: skip
+            if element.find(f"{{{BPMN}}}timerEventDefinition") is not None:
                 timers.append(element_id)
         _elements[key] = (names, timers)
     return _elements[key]

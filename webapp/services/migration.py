@@ -182,7 +182,7 @@ def migrate_one(user: User, target: ModelVersion, instance_id: int, seen_version
         instance.version_id = target_id
         steps.store(instance, result)
         _refresh_open_tasks(instance, result)
-        incidents.after_migration(instance, utcnow())
+        incidents.after_migration(instance, utcnow(), user.id)
         audit.record(
             "instance_migrated",
             user.id,
