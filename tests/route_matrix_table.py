@@ -217,6 +217,9 @@ CASES: tuple[Case, ...] = (
     post("/models/import", "bpmn file", OWNERS, form={"target": "{model}"}, files=BPMN_UPLOAD),
     get("/models/{model}/migrate", "page", OWNERS),
     post("/models/{model}/migrate", "nothing chosen", OWNERS, form={"target": "{version_id}"}),
+    # --- incidents: process owners and the secretariat see them, owners retry ------------------
+    get("/incidents", "list", expect("403", anon="login", secretary="ok", owner="ok", both="ok")),
+    post("/incidents/999999/retry", "unknown", expect("403", anon="login", owner="404"), form={}),
     # --- settings: personal API tokens ------------------------------------------------------
     get("/start", "catalogue", LOGGED_IN),
     post("/start/{model}", "admission", APPLICANTS, form={}),

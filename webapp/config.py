@@ -103,6 +103,12 @@ class Config:
     LOGIN_LIFETIME_HOURS = float(os.environ.get("LOGIN_LIFETIME_HOURS", "12"))
     LOGIN_KEEP_DAYS = int(os.environ.get("LOGIN_KEEP_DAYS", "30"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # A timer whose step fails becomes an incident and is tried again after INCIDENT_RETRY_SECONDS,
+    # doubling each time (at most INCIDENT_RETRY_MAX_SECONDS apart), until INCIDENT_MAX_ATTEMPTS
+    # attempts have failed; then only a process owner's "retry now" tries it again.
+    INCIDENT_MAX_ATTEMPTS = int(os.environ.get("INCIDENT_MAX_ATTEMPTS", "5"))
+    INCIDENT_RETRY_SECONDS = float(os.environ.get("INCIDENT_RETRY_SECONDS", "300"))
+    INCIDENT_RETRY_MAX_SECONDS = float(os.environ.get("INCIDENT_RETRY_MAX_SECONDS", "21600"))
 
 
 class ConfigurationError(RuntimeError):

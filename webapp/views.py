@@ -15,6 +15,7 @@ from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
 from webapp.health.routes import bp as health_bp
 from webapp.inbox.routes import bp as inbox_bp
+from webapp.incidents.routes import bp as incidents_bp
 from webapp.messages.routes import bp as messages_bp
 from webapp.migration.routes import bp as migration_bp
 from webapp.models import parse_iso, utcnow
@@ -22,7 +23,7 @@ from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.portal.start import bp as start_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
-from webapp.services import notify
+from webapp.services import incidents, notify
 from webapp.services.groups import holder_label, lane_label
 from webapp.services.stages import order_of, outcome_label, stage_label, status_label
 from webapp.settings.delegation import bp as delegation_bp
@@ -41,6 +42,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(documents_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(migration_bp)
+    app.register_blueprint(incidents_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(settings_bp)
@@ -88,8 +90,16 @@ def _stages_of(application) -> list[str]:
     return order_of(application.instance.version_id)
 
 
+def _open_incidents() -> int | None:
+    # Asked by the navbar only for those who see incidents: one indexed count per page.
+    if not (current_user.is_authenticated and incidents.may_view(current_user)):
+        return None
+    return incidents.open_count()
+
+
 def _template_helpers() -> dict:
     return {
+        "open_incidents": _open_incidents,
         "stages_of": _stages_of,
         "stage_label": stage_label,
         "status_label": status_label,

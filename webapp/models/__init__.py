@@ -7,6 +7,7 @@ from webapp.models.calendar import CalendarDay
 from webapp.models.delegations import Delegation
 from webapp.models.documents import Document
 from webapp.models.groups import Group, GroupMembership
+from webapp.models.incidents import Incident
 from webapp.models.members import Certificate, Member
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
@@ -26,6 +27,7 @@ __all__ = [
     "Group",
     "GroupMembership",
     "HumanTask",
+    "Incident",
     "LoginSession",
     "Member",
     "MemberNumberCounter",

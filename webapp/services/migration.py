@@ -24,9 +24,10 @@ from webapp.models import (
     ProcessInstance,
     ProcessModel,
     User,
+    utcnow,
 )
 from webapp.roles import PROCESS_OWNER
-from webapp.services import audit, steps
+from webapp.services import audit, incidents, steps
 from webapp.services.errors import Forbidden, NotFound
 from webapp.services.workflow import engine, lock_instance, source_for
 
@@ -181,6 +182,7 @@ def migrate_one(user: User, target: ModelVersion, instance_id: int, seen_version
         instance.version_id = target_id
         steps.store(instance, result)
         _refresh_open_tasks(instance, result)
+        incidents.after_migration(instance, utcnow(), user.id)
         audit.record(
             "instance_migrated",
             user.id,

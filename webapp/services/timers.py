@@ -4,6 +4,7 @@ Several tickers may run against one database. On PostgreSQL each claims the next
 with SELECT … FOR UPDATE SKIP LOCKED, so tickers share the due instances without waiting on one
 another and none fires a timer another has claimed. SQLite has one writer at a time: there a
 ticker takes the write lock per instance and looks again whether its timer is still due.
+A step that fails becomes an incident (webapp.services.incidents) and the ticker goes on.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from sqlalchemy import select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
-from webapp.models import ProcessInstance, utcnow
-from webapp.services import audit, steps
+from webapp.models import Incident, ProcessInstance, User, utcnow
+from webapp.models.incidents import OPEN
+from webapp.roles import PROCESS_OWNER
+from webapp.services import audit, incidents, steps
+from webapp.services.errors import Forbidden, NotFound
 from webapp.services.workflow import engine, lock_instance, source_for
 
 
@@ -97,22 +101,42 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
     return fired
 
 
-def _fire(instance: ProcessInstance, now: datetime) -> bool:
-    """Fire the locked instance's due timers and commit; False if the diagram failed."""
+def _fire(instance: ProcessInstance, now: datetime, actor_id: int | None = None) -> bool:
+    """Fire the locked instance's due timers and commit; False if the step failed, which opens
+    an incident (or counts another attempt on it) and holds the timer back until its retry."""
     try:
         result = engine.fire_timers(source_for(instance.version_id), instance.state)
     except EngineError as err:
-        instance_id = instance.id
-        db.session.rollback()
-        audit.record("timer_failed", None, instance_id, data={"error": str(err)})
+        # The engine takes state in and gives state out: the failed step left nothing in the
+        # session, so the failure is written under the lock still held, and the ticker goes on.
+        incidents.record_failure(instance, str(err), now, actor_id)
         db.session.commit()
         return False
     steps.store(instance, result)
     audit.record(
         "timer_fired",
-        None,
+        actor_id,
         instance.id,
         data={"due": now.isoformat(), "events": [e.spec_id for e in result.events]},
     )
+    incidents.resolve(instance.id, now, actor_id)
     db.session.commit()
     return True
+
+
+def retry_incident(user: User, incident_id: int) -> tuple[Incident, bool]:
+    """A process owner's "retry now": fire the instance's due timers at once, backoff or not
+    (after fixing the diagram and migrating the instance); the incident as it now stands, and
+    whether the step succeeded. An incident resolved meanwhile is returned as it is."""
+    if not user.has_role(PROCESS_OWNER):
+        raise Forbidden("not_process_owner")
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("incident")
+    instance = lock_instance(incident.instance_id)
+    db.session.refresh(incident)  # under the lock: a tick may have resolved it meanwhile
+    if incident.state != OPEN:
+        db.session.rollback()
+        return incident, True
+    moved = _fire(instance, utcnow(), actor_id=user.id)
+    return db.session.get(Incident, incident_id), moved

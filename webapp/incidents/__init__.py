@@ -1,0 +1,1 @@
+"""The incidents page: automatic steps that failed, for process owners and the secretariat."""
