@@ -10,7 +10,6 @@ time is killed all the same, so a row lock is never held much past the limit.
 
 from __future__ import annotations
 
-import ast
 import atexit
 import io
 import os
@@ -21,14 +20,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from webapp.engine.sandbox import SandboxEnvironment, compile_expression
+from webapp.engine.sandbox import SandboxEnvironment
 from webapp.engine.sandbox_helper import EXIT_MEMORY, error_of, rebuilt
 from webapp.engine.sandbox_limits import SandboxViolation
+from webapp.engine.sandbox_plain import is_plain
 
 _PACKAGE = Path(__file__).resolve().parent
 # The helper imports the sandbox modules only: empty stand-ins for the packages keep it from
@@ -224,48 +223,23 @@ def _stop_helpers() -> None:
         pool.close()
 
 
-# An expression made only of these does work bounded by the size of the task data it reads: no
-# calls, loops or operators that build values. It is evaluated here, under the guards, without
-# a round trip to a helper (most conditions and many timers: `decision == "pass"`, `closes_at`).
-_PLAIN = (
-    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Compare, ast.BoolOp, ast.UnaryOp,
-    ast.Subscript, ast.IfExp, ast.Tuple, ast.List, ast.And, ast.Or, ast.Not, ast.USub,
-    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
-)  # fmt: skip
-
-
-@lru_cache(maxsize=4096)
-def is_plain(source: str) -> bool:
-    """Whether the expression can be evaluated in this process (see _PLAIN)."""
-    try:
-        compile_expression(source)
-        tree = ast.parse(source, mode="eval")
-    except (SandboxViolation, SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return all(isinstance(node, _PLAIN) or _is_len(node) for node in ast.walk(tree))
-
-
-def _is_len(node: ast.AST) -> bool:
-    # len() of a value costs nothing whatever its size; its argument is checked as a node too.
-    if isinstance(node, ast.Call):
-        return isinstance(node.func, ast.Name) and node.func.id == "len" and not node.keywords
-    return False
-
-
 class IsolatedEnvironment(SandboxEnvironment):
     """The sandbox with every evaluation that could be costly done in a helper process."""
 
     def __init__(self, functions: dict[str, Any] | None, limits: SandboxLimits):
         super().__init__(functions, seconds=limits.seconds)
         self.limits = limits
-        self.pool = pool_for(limits, tuple(sorted(self.functions)))
+        self._names = frozenset(self.functions)
+        self.pool = pool_for(limits, tuple(sorted(self._names)))
 
     def evaluate(self, expression, context, external_context=None):
-        if is_plain(expression):
+        if is_plain(expression, "eval", self._names):
             return super().evaluate(expression, context, external_context)
         return self.pool.run("eval", expression, (context, external_context), self.functions)
 
     def execute(self, script, context, external_context=None):
+        if is_plain(script, "exec", self._names):
+            return super().execute(script, context, external_context)
         scope = (context, external_context)
         result = self.pool.run("exec", script, scope, self.functions)
         for name in [n for n in context if n not in result]:
