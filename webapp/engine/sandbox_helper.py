@@ -24,6 +24,10 @@ from typing import Any
 
 # Exit status when an evaluation ran out of memory: the parent reports the memory limit.
 EXIT_MEMORY = 3
+# The helper imports its code from disk when it starts: after a deployment a worker still
+# running the old code must not talk to a helper of the new one. Raise it when the messages
+# change.
+PROTOCOL = 2
 
 
 def _address_space() -> int:
@@ -78,7 +82,10 @@ def serve(conn: Connection, seconds: float, megabytes: int, names: list[str]) ->
     cap = _address_space() + megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     signal.signal(signal.SIGPROF, signal.SIG_DFL)
-    conn.send(("ready", os.getpid()))
+    # A helper that keeps a quarter of the limit after an evaluation retires after its answer:
+    # what the allocator holds on to would shrink the next evaluation's share.
+    retire_at = cap - megabytes * 1024 * 1024 * 3 // 4
+    conn.send(("ready", PROTOCOL))
     while True:
         try:
             job = conn.recv()
@@ -101,11 +108,12 @@ def serve(conn: Connection, seconds: float, megabytes: int, names: list[str]) ->
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
         try:
-            conn.send(reply)
+            conn.send((*reply, _address_space() > retire_at))
         except MemoryError:
             os._exit(EXIT_MEMORY)
         except (pickle.PicklingError, TypeError, AttributeError) as err:
-            conn.send(("error", ("SandboxViolation", (f"the result cannot be kept: {err}",))))
+            message = f"the result cannot be kept: {err}"
+            conn.send(("error", ("SandboxViolation", (message,)), True))
 
 
 def main() -> None:

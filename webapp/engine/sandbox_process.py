@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from webapp.engine.sandbox import SandboxEnvironment
-from webapp.engine.sandbox_helper import EXIT_MEMORY, error_of, rebuilt
+from webapp.engine.sandbox_helper import EXIT_MEMORY, PROTOCOL, error_of, rebuilt
 from webapp.engine.sandbox_limits import SandboxViolation
 from webapp.engine.sandbox_plain import is_plain
 
@@ -117,9 +117,9 @@ class Helper:
 
     def wait_ready(self, timeout: float = 60) -> None:
         if not self.ready:
-            kind, _pid = self.receive(timeout)
-            if kind != "ready":
-                raise EOFError
+            kind, protocol = self.receive(timeout)
+            if kind != "ready" or protocol != PROTOCOL:
+                raise SandboxViolation("the sandbox's helper runs other code: restart the service")
             self.ready = True
 
     def stop(self) -> int:
@@ -171,8 +171,11 @@ class HelperPool:
             if isinstance(err, OSError):  # longer than MAX_MESSAGE
                 raise SandboxViolation("the result is too large to keep") from None
             raise
-        self._give_back(helper)
-        kind, value = reply
+        kind, value, retire = reply
+        if retire:
+            helper.stop()
+        else:
+            self._give_back(helper)
         if kind == "ok":
             return value
         raise rebuilt(*value)
