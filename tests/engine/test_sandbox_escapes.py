@@ -11,7 +11,9 @@ nothing happened: no variable kept, no file written, no secret read.
 from __future__ import annotations
 
 import datetime
+import io
 import os
+import pickle
 import resource
 import time
 from dataclasses import dataclass, field
@@ -27,7 +29,12 @@ from webapp.engine.sandbox import (
     SandboxViolation,
     compile_script,
 )
-from webapp.engine.sandbox_process import IsolatedEnvironment, SandboxLimits, SandboxOverrun
+from webapp.engine.sandbox_process import (
+    IsolatedEnvironment,
+    SandboxLimits,
+    SandboxOverrun,
+    _DataUnpickler,
+)
 from webapp.services import workdays
 
 PWNED = Path("/tmp/h6-sandbox-escape-pwned")  # what an escape would create
@@ -611,9 +618,11 @@ def test_costly_expression_is_stopped_within_the_limits(overrun, isolated):
     assert any(s in str(caught.value) for s in overrun.says), str(caught.value)
     assert took < LIMITS.wall + 2, took
     assert data == {"kept": 1}
-    # Neither this process nor any helper grew past the memory limit.
-    assert _max_rss_mb(resource.RUSAGE_SELF) - own_before < 64
-    assert _max_rss_mb(resource.RUSAGE_CHILDREN) < LIMITS.megabytes + 128
+    # Neither this process nor any helper grew past the memory limit. A helper's peak counts
+    # from this process's peak when it started (ru_maxrss survives execve).
+    own_peak = _max_rss_mb(resource.RUSAGE_SELF)
+    assert own_peak - own_before < 64
+    assert _max_rss_mb(resource.RUSAGE_CHILDREN) < max(own_peak, LIMITS.megabytes) + 128
     assert isolated.evaluate("len(str(41 + 1))", {}) == 2  # the next evaluation is served
 
 
@@ -641,3 +650,23 @@ def test_diagram_functions_are_answered_by_the_parent(isolated, monkeypatch):
 def test_a_helper_cannot_hand_back_objects_other_than_data(isolated):
     with pytest.raises(SandboxViolation):
         isolated.execute("f = len\nx = [f]", {})
+
+
+def test_the_limits_are_configurable():
+    limits = SandboxLimits(seconds=0.5, megabytes=64)
+    env = IsolatedEnvironment({}, limits)
+    for overrun, amounts in ((OVERRUNS[0], ("64 MB",)), (OVERRUNS[1], ("0.5 s", "1.5 s"))):
+        started = time.monotonic()
+        with pytest.raises(SandboxOverrun) as caught:
+            env.execute(overrun.source, {})
+        assert caught.value.params["amount"] in amounts
+        assert time.monotonic() - started < limits.wall + 2 + 1  # + 1: a helper starts first
+
+
+def test_answers_of_a_helper_are_read_as_data_only():
+    """Even a helper under an attacker's control cannot make this process build objects."""
+    evil = pickle.dumps(os.system)  # unpickling it would hand out a function
+    with pytest.raises(pickle.UnpicklingError, match="cannot leave the sandbox"):
+        _DataUnpickler(io.BytesIO(evil)).load()
+    data = {"d": datetime.date(2026, 1, 1), "s": {1, 2}, "t": (datetime.timedelta(1),)}
+    assert _DataUnpickler(io.BytesIO(pickle.dumps(data))).load() == data
