@@ -4,7 +4,8 @@ this process, measured in the same run. Prints JSON.
 Per evaluation: typical expressions of the admission diagram (a plain condition evaluated here
 without a helper; a comprehension; scripts that call a diagram function, answered over the
 pipe). Per step: the engine's start and the two first completions of admission, with the
-adapter's own state handling. CPU is this process's plus the helpers' (from /proc), since the
+adapter's own state handling. Then the expressions of the hostile probe against the limits.
+CPU is this process's plus the helpers' (from /proc), since the
 helpers' time is server time too.
 The helpers' CPU is read from /proc/PID/sched (se.sum_exec_runtime, Linux).
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -151,6 +153,54 @@ def per_step(n: int) -> dict:
     return {"per_engine_call": rows, "in_3_engine_calls": counts}
 
 
+HOSTILE = {
+    "append_while_mapping": "l = [1]\nx = any(map(l.append, l))",
+    "split_inside_sum": "s = 'a ' * 400000\nx = sum(map(len, map(str.split, [s] * 999999)))",
+    "integer_from_text": "x = int('1' * 20000, 2)",
+    "modular_power": "x = pow(2**9990 - 1, 2**9990 - 1, 2**9990 - 3)",
+    "slice_assignment_growth": "l = [1]\nwhile True:\n    l[len(l):] = l",
+    "shared_references": "a = [1]\nfor i in range(45):\n    a = [a, a]",
+}
+
+
+def _peak_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            line = next(x for x in status if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0.0
+    return int(line.split()[1]) / 1024
+
+
+def hostile() -> dict:
+    """Each expression of the hostile probe: how long it held this process, the helper's peak
+    memory (sampled every 10 ms from /proc) and what it was told."""
+    env = IsolatedEnvironment(FUNCTIONS, SandboxLimits())
+    env.execute("warm = len(str(1))", {})
+    figures = {}
+    for name, source in HOSTILE.items():
+        pid = env.pool._idle[-1].process.pid  # the helper the next run takes
+        peak, done = [0.0], threading.Event()
+
+        def watch(pid=pid, peak=peak, done=done):
+            while not done.wait(0.01):
+                peak[0] = max(peak[0], _peak_mb(pid))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        started = time.perf_counter()
+        try:
+            env.execute(source, {})
+            said = "no error"
+        except Exception as err:
+            said = str(err)
+        took = time.perf_counter() - started
+        done.set()
+        watcher.join()
+        figures[name] = {"seconds": round(took, 2), "helper_peak_mb": round(peak[0]), "said": said}
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300)
@@ -162,6 +212,7 @@ def main() -> None:
     helper.pool.close()
     helper.execute("x = 1 + 1", {})
     figures["helper_start_ms"] = round((time.perf_counter() - started) * 1e3)
+    figures["hostile"] = hostile()
     print(json.dumps(figures, indent=2))
 
 
