@@ -15,6 +15,7 @@ import io
 import os
 import pickle
 import resource
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from webapp.engine.sandbox import (
     SandboxViolation,
     compile_script,
 )
+from webapp.engine.sandbox_plain import is_plain
 from webapp.engine.sandbox_process import (
     IsolatedEnvironment,
     SandboxLimits,
@@ -670,3 +672,37 @@ def test_answers_of_a_helper_are_read_as_data_only():
         _DataUnpickler(io.BytesIO(evil)).load()
     data = {"d": datetime.date(2026, 1, 1), "s": {1, 2}, "t": (datetime.timedelta(1),)}
     assert _DataUnpickler(io.BytesIO(pickle.dumps(data))).load() == data
+
+
+def test_a_helper_that_died_while_idle_is_replaced(isolated):
+    for helper in list(isolated.pool._idle):
+        os.kill(helper.process.pid, signal.SIGKILL)
+        helper.process.wait()
+    assert isolated.evaluate("len(str(41 + 1))", {}) == 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [o.source for o in OVERRUNS]
+    + [
+        "working_days_later = any\nx = working_days_later(map(len, l))",
+        "x = len(*parts)",
+        "x = working_days_later(**options)",
+        "x = s[1:]",
+        "l[0] = 1",
+    ],
+)
+def test_costly_code_is_never_evaluated_in_this_process(source):
+    assert not is_plain(source, "exec", frozenset({"working_days_later"}))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'review_decision == "pass" and not (count > 2)',
+        'vote_result["passed"] if len(votes) else None',
+        "working_days_later(5)",
+    ],
+)
+def test_plain_expressions_are_evaluated_here(source):
+    assert is_plain(source, "eval", frozenset({"working_days_later"}))

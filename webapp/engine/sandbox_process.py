@@ -142,7 +142,11 @@ class HelperPool:
     def _take(self) -> Helper:
         with self._lock:
             pid = os.getpid()
-            self._idle = [h for h in self._idle if h.owner == pid]  # not a parent's, after fork
+            # Not a parent's (after a fork), nor one that died idle (the kernel's OOM killer).
+            for helper in [h for h in self._idle if h.owner != pid or h.process.poll() is not None]:
+                self._idle.remove(helper)
+                if helper.owner == pid:
+                    helper.stop()
             helper = self._idle.pop() if self._idle else None
             if not self._idle:
                 self._idle.append(Helper(self.limits, self.names))
@@ -166,7 +170,7 @@ class HelperPool:
                 raise SandboxOverrun("time", self.limits) from None
             if isinstance(err, pickle.UnpicklingError):
                 raise SandboxViolation(str(err)) from None
-            if isinstance(err, EOFError):
+            if isinstance(err, EOFError | BrokenPipeError | ConnectionResetError):
                 raise self._death(status) from None
             if isinstance(err, OSError):  # longer than MAX_MESSAGE
                 raise SandboxViolation("the result is too large to keep") from None
