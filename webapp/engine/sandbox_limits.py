@@ -22,6 +22,8 @@ import re
 import types
 from typing import Any
 
+from webapp.engine.sandbox_size import weight
+
 MAX_STEPS = 100_000  # loop iterations and lambda calls in one evaluation
 MAX_SECONDS = 2.0  # wall clock of one evaluation, checked as it steps
 MAX_LENGTH = 1_000_000  # characters or items one operation may produce
@@ -54,29 +56,8 @@ _OPAQUE = (
 )  # fmt: skip
 
 
-def weight(value: Any, limit: int = MAX_LENGTH) -> int:
-    """Characters and items the value spans when written out, counted up to just past `limit`."""
-    total, stack = 0, [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += len(item)
-            if total <= limit:
-                stack.extend(item.keys())
-                stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += len(item)
-            if total <= limit:
-                stack.extend(item)
-        else:
-            total += 1
-    return total
-
-
 def _refuse_long(value: Any, what: str) -> None:
-    if weight(value) > MAX_LENGTH:
+    if weight(value, MAX_LENGTH) > MAX_LENGTH:
         raise SandboxViolation(f"{what} would be longer than {MAX_LENGTH:,} characters")
 
 
@@ -262,7 +243,7 @@ def _replace(text: str | bytes):
 def _join(separator: str | bytes):
     def guarded(items: Any) -> Any:
         items = list(items)
-        if len(separator) * len(items) + weight(items) > MAX_LENGTH:
+        if len(separator) * len(items) + weight(items, MAX_LENGTH) > MAX_LENGTH:
             raise SandboxViolation(f"the result would be longer than {MAX_LENGTH:,} characters")
         return separator.join(items)
 

@@ -24,8 +24,8 @@ from webapp.engine.sandbox_limits import (
     checked_repr,
     checked_round,
     checked_sum,
-    weight,
 )
+from webapp.engine.sandbox_size import weight
 
 MAX_DATA_DEPTH = 50  # nesting of a value a script leaves in the task data
 
@@ -139,7 +139,7 @@ _KEYS = (str, int, float, bool, type(None))
 
 def not_data(value: Any, depth: int = 0) -> str | None:
     """What in the value the stored instance state cannot hold (None when it can hold all)."""
-    if depth == 0 and weight(value) > MAX_LENGTH:
+    if depth == 0 and weight(value, MAX_LENGTH) > MAX_LENGTH:
         # Shared references (`a = [a, a]` 45 times) would be written out again at each use:
         # measured as written out, and refused before walking them item by item.
         return f"a value longer than {MAX_LENGTH:,} items when written out"
