@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from RestrictedPython import compile_restricted_exec
@@ -670,12 +671,23 @@ def test_the_limits_are_configurable():
         assert time.monotonic() - started < limits.wall + 2 + 1  # + 1: a helper starts first
 
 
+class _Reach:
+    """What a forged answer could ask for: getattr of an allowed class (a ZoneInfo's way in)."""
+
+    def __reduce__(self):
+        return (getattr, (datetime.date, "today"))
+
+
 def test_answers_of_a_helper_are_read_as_data_only():
     """Even a helper under an attacker's control cannot make this process build objects."""
     evil = pickle.dumps(os.system)  # unpickling it would hand out a function
     with pytest.raises(pickle.UnpicklingError, match="cannot leave the sandbox"):
         _DataUnpickler(io.BytesIO(evil)).load()
+    with pytest.raises(pickle.UnpicklingError, match="getattr cannot leave the sandbox"):
+        _DataUnpickler(io.BytesIO(pickle.dumps(_Reach()))).load()
+    shanghai = datetime.datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
     data = {"d": datetime.date(2026, 1, 1), "s": {1, 2}, "t": (datetime.timedelta(1),)}
+    data["at"] = shanghai
     assert _DataUnpickler(io.BytesIO(pickle.dumps(data))).load() == data
 
 
