@@ -39,6 +39,12 @@ def engine_options(url: str) -> dict:
     }
 
 
+# What one evaluation of a diagram's expression may cost (CPU seconds, megabytes), enforced by the
+# kernel in the sandbox's helper processes. Per process, like the engine that uses them.
+SANDBOX_CPU_SECONDS = float(os.environ.get("SANDBOX_CPU_SECONDS", "2"))
+SANDBOX_MEMORY_MB = int(os.environ.get("SANDBOX_MEMORY_MB", "256"))
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get(

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.api.errors import HTTP_CODES, domain_code, error_response, wants_json
+from webapp.engine.types import fill
 from webapp.extensions import db
 from webapp.services.errors import (
     DomainError,
@@ -63,10 +64,13 @@ def message_for(error: Exception) -> str:
     if isinstance(error, NotFound):
         return _("There is no such page, or it is not yours to see.")
     if isinstance(error, ProcessError):
+        detail = error.detail
+        if error.template:
+            detail = fill(_(error.template), error.params)
         return _(
             "The procedure could not take this step, so nothing was changed. Please tell "
             "the process owner: %(detail)s",
-            detail=error.detail,
+            detail=detail,
         )
     if isinstance(error, NoticeClosed):
         if error.closed_at is not None:

@@ -11,9 +11,16 @@ nothing happened: no variable kept, no file written, no secret read.
 from __future__ import annotations
 
 import datetime
+import io
+import os
+import pickle
+import resource
+import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from RestrictedPython import compile_restricted_exec
@@ -24,6 +31,14 @@ from webapp.engine.sandbox import (
     SandboxViolation,
     compile_script,
 )
+from webapp.engine.sandbox_plain import is_plain
+from webapp.engine.sandbox_process import (
+    IsolatedEnvironment,
+    SandboxLimits,
+    SandboxOverrun,
+    _DataUnpickler,
+)
+from webapp.engine.sandbox_size import weight
 from webapp.services import workdays
 
 PWNED = Path("/tmp/h6-sandbox-escape-pwned")  # what an escape would create
@@ -540,3 +555,185 @@ def test_the_same_escapes_work_in_plain_python(name, secret_in_environment):
     else:
         assert PWNED.exists()
         PWNED.unlink()
+
+
+# --- Work the step counter cannot see: the helper process's limits hold it -----------------
+
+
+@dataclass
+class Overrun:
+    """A hostile expression found by probing: it must cost at most the limits, and say which."""
+
+    name: str
+    source: str
+    says: tuple[str, ...]  # any of these: on a loaded machine CPU time may give way to wall time
+
+
+OVERRUNS = [
+    # C code appending to the list it maps over: ~250 MB/s until memory runs out.
+    Overrun(
+        "append_while_mapping",
+        "l = [1]\nx = any(map(l.append, l))",
+        ("memory limit", "time limit"),  # time: when a loaded machine slows the growth
+    ),
+    # A million splits of a long text inside sum(): no Python step between them.
+    Overrun(
+        "split_inside_sum",
+        "s = 'a ' * 400000\nx = sum(map(len, map(str.split, [s] * 999999)))",
+        ("CPU time limit", "time limit"),
+    ),
+    Overrun("integer_from_text", "x = int('1' * 20000, 2)", ("the number would be too large",)),
+    Overrun(
+        "modular_power",
+        "x = pow(2**9990 - 1, 2**9990 - 1, 2**9990 - 3)",
+        ("the modular power would take too long",),
+    ),
+    Overrun(
+        "slice_assignment_growth",
+        "l = [1]\nwhile True:\n    l[len(l):] = l",
+        ("longer than 1,000,000 items",),
+    ),
+    Overrun(
+        "shared_references",
+        "a = [1]\nfor i in range(45):\n    a = [a, a]",
+        ("longer than 1,000,000 items when written out",),
+    ),
+]
+
+LIMITS = SandboxLimits()  # the defaults: 2 s of CPU time, 256 MB
+
+
+@pytest.fixture(scope="module")
+def isolated():
+    env = IsolatedEnvironment({"working_days_later": workdays.working_days_later}, LIMITS)
+    env.execute("warm = len(str(1))", {})  # a started helper, as a running service has
+    return env
+
+
+def _max_rss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("overrun", OVERRUNS, ids=lambda o: o.name)
+def test_costly_expression_is_stopped_within_the_limits(overrun, isolated):
+    compile_script(overrun.source)  # validation cannot see the cost
+    data = {"kept": 1}
+    own_before = _max_rss_mb(resource.RUSAGE_SELF)
+    started = time.monotonic()
+    with pytest.raises(SandboxViolation) as caught:
+        isolated.execute(overrun.source, data)
+    took = time.monotonic() - started
+    assert any(s in str(caught.value) for s in overrun.says), str(caught.value)
+    assert took < LIMITS.wall + 2, took
+    assert data == {"kept": 1}
+    # Neither this process nor any helper grew past the memory limit. A helper's peak counts
+    # from this process's peak when it started (ru_maxrss survives execve).
+    own_peak = _max_rss_mb(resource.RUSAGE_SELF)
+    assert own_peak - own_before < 64
+    assert _max_rss_mb(resource.RUSAGE_CHILDREN) < max(own_peak, LIMITS.megabytes) + 128
+    assert isolated.evaluate("len(str(41 + 1))", {}) == 2  # the next evaluation is served
+
+
+def test_an_overrun_names_its_limit_for_the_error_message(isolated):
+    with pytest.raises(SandboxOverrun) as caught:
+        isolated.execute(OVERRUNS[0].source, {})
+    assert caught.value.limit in ("memory", "CPU time", "time")
+    assert caught.value.params["amount"] in ("256 MB", "2 s", "3 s")
+
+
+def test_diagram_functions_are_answered_by_the_parent(isolated, monkeypatch):
+    calls = []
+
+    def working_days_later(n, start=None):
+        calls.append(os.getpid())
+        return f"in {n} days"
+
+    monkeypatch.setitem(isolated.functions, "working_days_later", working_days_later)
+    data: dict[str, Any] = {}
+    isolated.execute("x = working_days_later(5)\ny = [x] * 2", data)
+    assert data == {"x": "in 5 days", "y": ["in 5 days", "in 5 days"]}
+    assert calls == [os.getpid()]
+
+
+def test_a_helper_cannot_hand_back_objects_other_than_data(isolated):
+    with pytest.raises(SandboxViolation):
+        isolated.execute("f = len\nx = [f]", {})
+
+
+def test_the_limits_are_configurable():
+    limits = SandboxLimits(seconds=0.5, megabytes=64)
+    env = IsolatedEnvironment({}, limits)
+    for overrun in OVERRUNS[:2]:
+        started = time.monotonic()
+        with pytest.raises(SandboxOverrun) as caught:
+            env.execute(overrun.source, {})
+        assert caught.value.params["amount"] in ("64 MB", "0.5 s", "1.5 s")
+        assert time.monotonic() - started < limits.wall + 2 + 1  # + 1: a helper starts first
+
+
+class _Reach:
+    """What a forged answer could ask for: getattr of an allowed class (a ZoneInfo's way in)."""
+
+    def __reduce__(self):
+        return (getattr, (datetime.date, "today"))
+
+
+def test_answers_of_a_helper_are_read_as_data_only():
+    """Even a helper under an attacker's control cannot make this process build objects."""
+    evil = pickle.dumps(os.system)  # unpickling it would hand out a function
+    with pytest.raises(pickle.UnpicklingError, match="cannot leave the sandbox"):
+        _DataUnpickler(io.BytesIO(evil)).load()
+    with pytest.raises(pickle.UnpicklingError, match="getattr cannot leave the sandbox"):
+        _DataUnpickler(io.BytesIO(pickle.dumps(_Reach()))).load()
+    shanghai = datetime.datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    data = {"d": datetime.date(2026, 1, 1), "s": {1, 2}, "t": (datetime.timedelta(1),)}
+    data["at"] = shanghai
+    assert _DataUnpickler(io.BytesIO(pickle.dumps(data))).load() == data
+
+
+def test_a_helper_that_died_while_idle_is_replaced(isolated):
+    for helper in list(isolated.pool._idle):
+        os.kill(helper.process.pid, signal.SIGKILL)
+        helper.process.wait()
+    assert isolated.evaluate("len(str(41 + 1))", {}) == 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [o.source for o in OVERRUNS]
+    + [
+        "working_days_later = any\nx = working_days_later(map(len, l))",
+        "x = len(*parts)",
+        "x = working_days_later(**options)",
+        "x = s[1:]",
+        "l[0] = 1",
+    ],
+)
+def test_costly_code_is_never_evaluated_in_this_process(source):
+    assert not is_plain(source, "exec", frozenset({"working_days_later"}))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'review_decision == "pass" and not (count > 2)',
+        'vote_result["passed"] if len(votes) else None',
+        "working_days_later(5)",
+    ],
+)
+def test_plain_expressions_are_evaluated_here(source):
+    assert is_plain(source, "eval", frozenset({"working_days_later"}))
+
+
+def test_shared_references_are_measured_once_and_cycles_are_endless():
+    shared: list = [1]
+    for _ in range(45):
+        shared = [shared, shared]  # 2**45 items written out, 46 lists in memory
+    started = time.monotonic()
+    assert weight(shared, 1_000_000) == 1_000_001
+    assert time.monotonic() - started < 0.1
+    part = [1, "ab"]
+    assert weight([part, part, {"k": part}], 100) == 3 + 5 + 5 + (1 + 1 + 5)  # part: 2 + 1 + 2
+    looped: list = [1]
+    looped.append([looped])
+    assert weight(looped, 100) == 101

@@ -4,7 +4,9 @@ It imports neither flask nor any other part of webapp except its own modules, an
 values: model sources, serialized states, ready tasks, results.
 """
 
-from webapp.engine.runtime import EngineError, TaskNotReady, WorkflowEngine
+from webapp.engine.errors import EngineError, LimitReached, TaskNotReady
+from webapp.engine.runtime import WorkflowEngine
+from webapp.engine.sandbox_process import SandboxLimits
 from webapp.engine.specs import InvalidDiagram, ModelSource
 from webapp.engine.types import N_, EngineResult, EngineTask, Problem, ProcessInfo, UserTaskInfo
 from webapp.engine.validation import DiagramReport, check_diagram
@@ -17,9 +19,11 @@ __all__ = [
     "EngineResult",
     "EngineTask",
     "InvalidDiagram",
+    "LimitReached",
     "ModelSource",
     "Problem",
     "ProcessInfo",
+    "SandboxLimits",
     "TaskNotReady",
     "UserTaskInfo",
     "WorkflowEngine",

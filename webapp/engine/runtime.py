@@ -27,9 +27,11 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from webapp.engine import migration
+from webapp.engine.errors import EngineError, TaskNotReady, describe, limit_reached
 from webapp.engine.migration import MigrationPlan
 from webapp.engine.progress import element_states
 from webapp.engine.sandbox import SandboxScriptEngine
+from webapp.engine.sandbox_process import IsolatedEnvironment, SandboxLimits
 from webapp.engine.specs import (
     CompiledModel,
     ModelSource,
@@ -41,14 +43,6 @@ from webapp.engine.types import EngineResult, EngineTask, PassedEvent, WaitingTi
 
 # Properties a diagram may put on any element so that the application hears of it passing.
 REPORTED_PROPERTIES = ("notify", "record")
-
-
-class EngineError(Exception):
-    """The engine could not take the step (a diagram error met at run time)."""
-
-
-class TaskNotReady(EngineError):
-    """The task is not open any more (or never was a human task of this instance)."""
 
 
 class _SharedSpecConverter(BpmnWorkflowConverter):
@@ -85,10 +79,13 @@ def _parse_due(value) -> datetime | None:
 class WorkflowEngine:
     """The only door to SpiffWorkflow. Every method takes and returns plain values."""
 
-    def __init__(self, functions: dict[str, Any] | None = None):
+    def __init__(
+        self, functions: dict[str, Any] | None = None, limits: SandboxLimits | None = None
+    ):
         self._specs = SpecCache()
         self._serializer = _make_serializer()
-        self._script_engine = SandboxScriptEngine(functions)
+        environment = IsolatedEnvironment(functions, limits or SandboxLimits())
+        self._script_engine = SandboxScriptEngine(environment=environment)
 
     # --- models -------------------------------------------------------------------------
 
@@ -237,7 +234,10 @@ class WorkflowEngine:
         try:
             return step()
         except Exception as err:  # a diagram's own error, met at run time
-            raise EngineError(_describe_engine_error(err)) from err
+            reached = limit_reached(err)
+            if reached is not None:
+                raise reached from err
+            raise EngineError(describe(err)) from err
 
     def _advance(
         self,
@@ -362,13 +362,3 @@ def _waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
                 WaitingTimer(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, _properties(spec))
             )
     return timers
-
-
-def _describe_engine_error(err: Exception) -> str:
-    """One line a process owner can act on, never a traceback."""
-    task = getattr(err, "task", None)
-    where = ""
-    if task is not None and getattr(task, "task_spec", None) is not None:
-        spec = task.task_spec
-        where = f" at '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', '')}'"
-    return f"{type(err).__name__}{where}: {str(err).splitlines()[0] if str(err) else ''}"

@@ -19,7 +19,6 @@ from typing import Any
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem
 from RestrictedPython.Guards import (
-    full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
 )
@@ -27,9 +26,9 @@ from RestrictedPython.Limits import limited_range
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from webapp.engine.sandbox_limits import SandboxViolation, Text
+from webapp.engine.sandbox_limits import MAX_SECONDS, Integer, SandboxViolation, Text
 from webapp.engine.sandbox_policy import FORBIDDEN_NAMES, DiagramPolicy, check_source
-from webapp.engine.sandbox_run import Run, not_data, shorten
+from webapp.engine.sandbox_run import Run, checked_write, not_data, shorten
 
 __all__ = [
     "BASE_FUNCTIONS",
@@ -75,10 +74,11 @@ BASE_FUNCTIONS: dict[str, Any] = {
 # guarded Text; pow, sum, repr and round are replaced by each run's guarded versions.
 _BUILTINS: dict[str, Any] = {
     **BASE_FUNCTIONS,
-    **{f.__name__: f for f in (bool, chr, divmod, filter, float, frozenset, int, isinstance)},
+    **{f.__name__: f for f in (bool, chr, divmod, filter, float, frozenset, isinstance)},
     **{f.__name__: f for f in (list, map, ord, reversed, tuple)},
     "range": limited_range,
     "str": Text,
+    "int": Integer,
 }
 
 
@@ -139,13 +139,15 @@ _RESULT_EXTRAS = (set, frozenset, _dt.date, _dt.time)
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates compiled diagram code with the guards and only the allowed functions."""
 
-    def __init__(self, functions: dict[str, Any] | None = None):
-        self.builtins = {**_BUILTINS, **(functions or {}), "__import__": _c_import}
+    def __init__(self, functions: dict[str, Any] | None = None, seconds: float = MAX_SECONDS):
+        self.functions = dict(functions or {})
+        self.seconds = seconds
+        self.builtins = {**_BUILTINS, **self.functions, "__import__": _c_import}
         super().__init__(
             {
                 "__name__": "diagram",
                 "_getitem_": default_guarded_getitem,
-                "_write_": full_write_guard,
+                "_write_": checked_write,
                 "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
                 "_unpack_sequence_": guarded_unpack_sequence,
                 "_apply_": _apply,
@@ -160,7 +162,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate_compiled(self, code, context: dict, external_context: dict | None = None):
         """The value of code from compile_expression, computed under a fresh run's guards."""
-        run = Run()
+        run = Run(self.seconds)
         value = self._run(run, eval, code, self._scope(run, context, external_context))
         if not isinstance(value, _RESULT_EXTRAS) and (why := not_data(value)):
             raise SandboxViolation(f"the expression gives {why}, not a value")
@@ -168,7 +170,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def execute_compiled(self, code, context: dict, external_context: dict | None = None):
         """Run code from compile_script; the task data changes only if it all went well."""
-        run = Run()
+        run = Run(self.seconds)
         scope = self._scope(run, context, external_context)
         self._run(run, exec, code, scope)
         kept = {}
@@ -215,8 +217,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 class SandboxScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine bound to the sandbox."""
 
-    def __init__(self, functions: dict[str, Any] | None = None):
-        super().__init__(environment=SandboxEnvironment(functions))
+    def __init__(
+        self,
+        functions: dict[str, Any] | None = None,
+        environment: SandboxEnvironment | None = None,
+    ):
+        super().__init__(environment=environment or SandboxEnvironment(functions))
 
     def validate(self, expression):
         compile_expression(expression)

@@ -22,11 +22,14 @@ import re
 import types
 from typing import Any
 
+from webapp.engine.sandbox_size import weight
+
 MAX_STEPS = 100_000  # loop iterations and lambda calls in one evaluation
 MAX_SECONDS = 2.0  # wall clock of one evaluation, checked as it steps
 MAX_LENGTH = 1_000_000  # characters or items one operation may produce
 MAX_INT_BITS = 10_000  # about 3,000 decimal digits
 MAX_WIDTH = 1_000  # width or precision in a format
+MAX_MODULAR_WORK = 2**36  # pow(b, e, m): bits of e times bits of m squared (4096-bit RSA)
 
 
 class SandboxViolation(Exception):
@@ -53,29 +56,8 @@ _OPAQUE = (
 )  # fmt: skip
 
 
-def weight(value: Any, limit: int = MAX_LENGTH) -> int:
-    """Characters and items the value spans when written out, counted up to just past `limit`."""
-    total, stack = 0, [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += len(item)
-            if total <= limit:
-                stack.extend(item.keys())
-                stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += len(item)
-            if total <= limit:
-                stack.extend(item)
-        else:
-            total += 1
-    return total
-
-
 def _refuse_long(value: Any, what: str) -> None:
-    if weight(value) > MAX_LENGTH:
+    if weight(value, MAX_LENGTH) > MAX_LENGTH:
         raise SandboxViolation(f"{what} would be longer than {MAX_LENGTH:,} characters")
 
 
@@ -109,6 +91,12 @@ def check_percent_format(text: str | bytes) -> None:
 def checked_pow(base: Any, exponent: Any, modulus: Any = None) -> Any:
     """pow() and `**` that refuse integers of more than MAX_INT_BITS bits."""
     if modulus is not None:
+        if any(_is_int(n) and n.bit_length() > MAX_INT_BITS for n in (base, exponent, modulus)):
+            raise SandboxViolation("the number would be too large")
+        # Its work grows with the exponent's bits times the square of the modulus's.
+        if _is_int(exponent) and _is_int(modulus):
+            if exponent.bit_length() * modulus.bit_length() ** 2 > MAX_MODULAR_WORK:
+                raise SandboxViolation("the modular power would take too long")
         return pow(base, exponent, modulus)
     if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
         if exponent > MAX_INT_BITS or exponent * math.log2(abs(base)) > MAX_INT_BITS:
@@ -146,16 +134,26 @@ def checked_op(symbol: str, left: Any, right: Any) -> Any:
 # --- Text --------------------------------------------------------------------------------
 
 
-class _TextType(type):
+class _StandIn(type):
     # `isinstance(x, str)` must keep working in diagrams although `str` is the guarded one.
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, str)
+        return isinstance(obj, cls.__mro__[1])
 
     def __subclasscheck__(cls, sub: type) -> bool:
-        return issubclass(sub, str)
+        return issubclass(sub, cls.__mro__[1])
 
 
-class Text(str, metaclass=_TextType):
+class Integer(int, metaclass=_StandIn):
+    """`int` for diagrams: refuses to build a number above MAX_INT_BITS (`int('1' * 20000, 2)`)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> int:  # type: ignore[misc]
+        number = int(*args, **kwargs)
+        if number.bit_length() > MAX_INT_BITS:
+            raise SandboxViolation("the number would be too large")
+        return number
+
+
+class Text(str, metaclass=_StandIn):
     """`str` for diagrams: writing out a value refuses one that would be enormous."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> str:  # type: ignore[misc]
@@ -245,7 +243,7 @@ def _replace(text: str | bytes):
 def _join(separator: str | bytes):
     def guarded(items: Any) -> Any:
         items = list(items)
-        if len(separator) * len(items) + weight(items) > MAX_LENGTH:
+        if len(separator) * len(items) + weight(items, MAX_LENGTH) > MAX_LENGTH:
             raise SandboxViolation(f"the result would be longer than {MAX_LENGTH:,} characters")
         return separator.join(items)
 

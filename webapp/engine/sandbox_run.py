@@ -9,7 +9,10 @@ import time
 import uuid
 from typing import Any
 
+from RestrictedPython.Guards import full_write_guard
+
 from webapp.engine.sandbox_limits import (
+    MAX_LENGTH,
     MAX_SECONDS,
     MAX_STEPS,
     WRAPPED_METHODS,
@@ -21,8 +24,8 @@ from webapp.engine.sandbox_limits import (
     checked_repr,
     checked_round,
     checked_sum,
-    weight,
 )
+from webapp.engine.sandbox_size import weight
 
 MAX_DATA_DEPTH = 50  # nesting of a value a script leaves in the task data
 
@@ -34,7 +37,8 @@ class Run:
     evaluation raise it again, so a refused escape can never be swallowed and the step go on.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = MAX_SECONDS) -> None:
+        self.seconds = seconds
         self.steps = 0
         self.started = time.monotonic()
         self.violation: SandboxViolation | None = None
@@ -56,8 +60,8 @@ class Run:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise SandboxViolation(f"the script takes more than {MAX_STEPS:,} steps")
-        if time.monotonic() - self.started > MAX_SECONDS:
-            raise SandboxViolation(f"the script runs longer than {MAX_SECONDS:g} seconds")
+        if time.monotonic() - self.started > self.seconds:
+            raise SandboxViolation(f"the script runs longer than {self.seconds:g} seconds")
 
     def getiter(self, iterable: Any):
         """Iterate, counting each item against the budget."""
@@ -102,6 +106,31 @@ class Run:
         }
 
 
+class _ListWriter:
+    """A list as `l[i] = v` and `del l[i]` reach it: slice assignment may not grow it past
+    MAX_LENGTH (`l[len(l):] = l` doubles it in one step)."""
+
+    __slots__ = ("_list",)
+
+    def __init__(self, target: list):
+        self._list = target
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, slice):
+            value = list(value)
+            if len(self._list) - len(self._list[key]) + len(value) > MAX_LENGTH:
+                raise SandboxViolation(f"the list would be longer than {MAX_LENGTH:,} items")
+        self._list[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._list[key]
+
+
+def checked_write(obj: Any) -> Any:
+    """The target of an item assignment (RestrictedPython's `_write_`)."""
+    return _ListWriter(obj) if type(obj) is list else full_write_guard(obj)
+
+
 # --- What leaves the sandbox ---------------------------------------------------------------
 
 _LEAVES = (str, int, float, bool, type(None), _dt.datetime, _dt.timedelta, uuid.UUID)
@@ -110,6 +139,10 @@ _KEYS = (str, int, float, bool, type(None))
 
 def not_data(value: Any, depth: int = 0) -> str | None:
     """What in the value the stored instance state cannot hold (None when it can hold all)."""
+    if depth == 0 and weight(value, MAX_LENGTH) > MAX_LENGTH:
+        # Shared references (`a = [a, a]` 45 times) would be written out again at each use:
+        # measured as written out, and refused before walking them item by item.
+        return f"a value longer than {MAX_LENGTH:,} items when written out"
     if isinstance(value, _LEAVES):
         return None
     if depth > MAX_DATA_DEPTH:

@@ -78,7 +78,7 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
     try:
         result = engine.start(content.source, data)
     except EngineError as err:
-        raise ProcessError(str(err)) from err
+        raise ProcessError.of(err) from err
     instance, offered = create_instance(version, result)
     application = Application(
         instance_id=instance.id,

@@ -46,9 +46,16 @@ class ProcessError(DomainError):
 
     status = 422
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: str, template: str | None = None, params: dict | None = None):
         super().__init__(detail)
         self.detail = detail
+        # A message the engine marked for translation (a limit reached), with its values.
+        self.template, self.params = template, params or {}
+
+    @classmethod
+    def of(cls, err: Exception) -> ProcessError:
+        """The error of an engine step, keeping a translatable message where it has one."""
+        return cls(str(err), getattr(err, "template", None), getattr(err, "params", None))
 
 
 class NoLiveModel(DomainError):

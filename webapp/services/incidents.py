@@ -28,6 +28,8 @@ from webapp.services.workflow import engine, source_for, version_content
 VIEWERS = frozenset({PROCESS_OWNER, SECRETARIAT})
 # The engine names the step that failed as "… at '<name>': …" (engine/runtime.py).
 _AT = re.compile(r" at '([^']+)'")
+# … and a limit the sandbox stopped an expression at as "… of '<name>' (<id>) …".
+_OF = re.compile(r"'[^']*' \(([^()\s]+)\)")
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 # Versions never change: their elements are read once per process.
@@ -162,7 +164,7 @@ def _failed_element(instance: ProcessInstance, error: str) -> tuple[str, str]:
     """The element the error names if the diagram has it, else the timer the instance waits on
     (Camunda names the failed job's activity): (id, name), or blanks if neither is found."""
     names, timers = _diagram_elements(instance.version_id)
-    named = _AT.search(error)
+    named = _AT.search(error) or _OF.search(error)
     if named:
         for element_id, name in names.items():
             if named.group(1) in (element_id, name):

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from webapp.engine import EngineResult, ModelSource, WorkflowEngine
+from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB
+from webapp.engine import EngineResult, ModelSource, SandboxLimits, WorkflowEngine
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ModelVersion, ProcessInstance, User, utcnow
 from webapp.services.diagram_functions import diagram_functions
 
-engine = WorkflowEngine(functions=diagram_functions())
+engine = WorkflowEngine(
+    functions=diagram_functions(), limits=SandboxLimits(SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB)
+)
 
 
 @dataclass(frozen=True)
