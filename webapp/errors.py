@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.api.errors import HTTP_CODES, domain_code, error_response, wants_json
+from webapp.engine.types import fill
 from webapp.extensions import db
 from webapp.services.errors import (
     DomainError,
@@ -60,7 +61,7 @@ def message_for(error: Exception) -> str:
         return _(
             "The procedure could not take this step, so nothing was changed. Please tell "
             "the process owner: %(detail)s",
-            detail=error.detail,
+            detail=fill(_(error.template), error.params) if error.template else error.detail,
         )
     if isinstance(error, NoticeClosed):
         if error.closed_at is not None:

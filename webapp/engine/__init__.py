@@ -6,7 +6,15 @@ values: model sources, serialized states, ready tasks, results.
 
 from webapp.engine.runtime import EngineError, TaskNotReady, WorkflowEngine
 from webapp.engine.specs import InvalidDiagram, ModelSource
-from webapp.engine.types import N_, EngineResult, EngineTask, Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.types import (
+    N_,
+    EngineLimits,
+    EngineResult,
+    EngineTask,
+    Problem,
+    ProcessInfo,
+    UserTaskInfo,
+)
 from webapp.engine.validation import DiagramReport, check_diagram
 
 __all__ = [
@@ -14,6 +22,7 @@ __all__ = [
     "DiagramReport",
     "check_diagram",
     "EngineError",
+    "EngineLimits",
     "EngineResult",
     "EngineTask",
     "InvalidDiagram",

@@ -61,7 +61,7 @@ def start(user: User) -> Application:
             content.source, {"applicant_id": user.id, **model_data(content.forms)}
         )
     except EngineError as err:
-        raise ProcessError(str(err)) from err
+        raise ProcessError.of(err) from err
     instance, _offered = create_instance(version, result)
     application = Application(instance_id=instance.id, applicant_id=user.id, data={}, facts={})
     db.session.add(application)

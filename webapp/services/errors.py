@@ -42,13 +42,22 @@ class InvalidFormData(DomainError):
 
 
 class ProcessError(DomainError):
-    """The diagram failed at run time; nothing was changed."""
+    """The diagram failed at run time; nothing was changed.
+
+    `template` and `params`: the detail as a sentence of ours to translate (see Problem), when
+    the engine said it in its own words rather than passing on SpiffWorkflow's.
+    """
 
     status = 422
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: str, template: str | None = None, params: dict | None = None):
         super().__init__(detail)
-        self.detail = detail
+        self.detail, self.template, self.params = detail, template, dict(params or {})
+
+    @classmethod
+    def of(cls, err: Exception) -> ProcessError:
+        """The error to show for an EngineError."""
+        return cls(str(err), getattr(err, "template", None), getattr(err, "params", None))
 
 
 class NoLiveModel(DomainError):

@@ -117,7 +117,7 @@ def file_objection(
                 source_for(instance.version_id), instance.state, {"objections": listed}
             )
         except EngineError as err:
-            raise ProcessError(str(err)) from err
+            raise ProcessError.of(err) from err
         steps.store(instance, result, application)
         audit.record("objection_filed", None, instance.id, data={"objection_id": objection.id})
         notify.notify_role(

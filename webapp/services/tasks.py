@@ -189,7 +189,7 @@ def _move_on(
         except TaskNotReady:
             raise TaskNotOpen("completed") from None
         except EngineError as err:
-            raise ProcessError(str(err)) from err
+            raise ProcessError.of(err) from err
         first_submission = task.stage == "application" and application.submitted_at is None
         offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
         applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
