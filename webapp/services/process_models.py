@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessInstance, ProcessModel
 from webapp.roles import LANE_ROLES, role_for_lane
 from webapp.services.errors import NoLiveModel
+from webapp.services.workflow import engine
 
 
 def content_hash(bpmn: str, forms: dict[str, dict]) -> str:
@@ -56,7 +57,7 @@ CANNOT_RUN = N_("The diagram has no process the engine can run.")
 
 def _validate(bpmn: str | bytes, forms: dict) -> tuple[ProcessInfo | None, list[Problem]]:
     data = bpmn.encode("utf-8", "surrogatepass") if isinstance(bpmn, str) else bytes(bpmn)
-    report = check_diagram(data)
+    report = check_diagram(data, engine.limits)
     problems = list(report.problems)
     for task in report.user_tasks:
         problems += _user_task_problems(task, forms if isinstance(forms, dict) else {})
