@@ -66,11 +66,14 @@ def run_automatic_steps(workflow, limits: EngineLimits, did_complete_task=None) 
             raise EngineError.of(STEP_LIMIT, limit=limits.max_steps, element=_name(task))
 
     while True:
+        before = steps
         workflow.do_engine_steps(will_complete_task=count, did_complete_task=did_complete_task)
         skip_missed_cycles(workflow, limits)
         # do_engine_steps looks at timers last and leaves those that just came due ready but
-        # not run: run them now, or the instance would wait on nothing.
-        if workflow.get_next_task(state=TaskState.READY, manual=False) is None:
+        # not run: run them now, or the instance would wait on nothing. A ready step it will
+        # not run at all is left to `flask check` rather than tried for ever.
+        ready = workflow.get_next_task(state=TaskState.READY, manual=False)
+        if ready is None or steps == before:
             return
 
 
