@@ -110,3 +110,56 @@ def test_check_names_each_kind_of_damage(app, cases):
     # The lost audit row also leaves a hole in the audit hash chain.
     assert re.search(r"PROBLEM database: audit row seq \d+ was deleted", output)
     assert "7 problem(s)" in output
+
+
+def test_check_names_instances_nothing_will_move_on(app, cases):
+    """A stuck case passes every other check: finished with a step still ready, waiting on a
+    timer the ticker cannot find, or running with nothing to wait for."""
+    admitted, voting, waiting = (
+        instance_of(app, cases[name]) for name in ("admitted", "voting", "waiting")
+    )
+    with app.app_context():
+        # Finished, yet the review is still ready in the engine (its task row withdrawn).
+        db.session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == waiting).values(status="finished")
+        )
+        db.session.execute(
+            update(Application).where(Application.id == cases["waiting"]).values(status="closed")
+        )
+        db.session.execute(
+            update(HumanTask)
+            .where(HumanTask.instance_id == waiting, HumanTask.state == "ready")
+            .values(state="cancelled")
+        )
+        # Running, and waiting on the vote's deadline, which the ticker cannot find.
+        db.session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == voting).values(next_timer_at=None)
+        )
+        # Running (as is its application), though the engine has nothing left to do.
+        db.session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == admitted).values(status="running")
+        )
+        db.session.execute(
+            update(Application)
+            .where(Application.id == cases["admitted"])
+            .values(status="in_progress")
+        )
+        db.session.commit()
+
+    code, output = run_check(app)
+    assert code == 1
+    assert (
+        f"PROBLEM instance {waiting}, application {cases['waiting']}: finished, yet the engine "
+        "has ready step(s): preliminary_review" in output
+    )
+    assert (
+        f"PROBLEM instance {voting}, application {cases['voting']}: waits on timer(s) "
+        "vote_deadline, but its next_timer_at is empty, so the ticker will never fire them"
+        in output
+    )
+    assert (
+        f"PROBLEM instance {admitted}, application {cases['admitted']}: neither finished nor "
+        "waiting on a person or a timer (the engine has nothing left to do)" in output
+    )
+    # The fourth: the withdrawn task row disagrees with the engine, as the first test shows.
+    assert "4 problem(s)" in output, output

@@ -11,8 +11,9 @@ import pytest
 
 from tests.conftest import ROOT
 from webapp.engine import InvalidDiagram, ModelSource, Problem, WorkflowEngine
+from webapp.engine.calls import CALL_CYCLE
 from webapp.engine.checks import NOT_EXECUTABLE
-from webapp.engine.expressions import EMPTY_TIMER, FOREIGN
+from webapp.engine.expressions import CYCLE_TOO_OFTEN, EMPTY_TIMER, FOREIGN
 from webapp.engine.validation import CANNOT_CHECK
 from webapp.services import process_models
 
@@ -256,6 +257,13 @@ def timer(kind: str, value: str) -> tuple[str, str]:
         ("timeDuration", '"P5D"', None),
         ("timeDate", "working_days_later(5)", None),
         ("timeCycle", '"R2/PT1H"', None),
+        ("timeCycle", '"R/PT1M"', None),
+        (
+            "timeCycle",
+            '"R3/PT1S"',
+            "repeats every 1 seconds; the shortest interval allowed here is 60",
+        ),
+        ("timeCycle", '"R/PT0.001S"', "repeats every 0.001 seconds"),
     ],
 )
 def test_timers_need_a_time_the_engine_can_read(kind, value, expected):
@@ -266,6 +274,8 @@ def test_timers_need_a_time_the_engine_can_read(kind, value, expected):
         assert len(messages) == 1 and expected in messages[0], messages
     if expected == "has no time":
         assert [p.template for p in problems_of(between(timer(kind, value)))] == [EMPTY_TIMER]
+    if "repeats every" in (expected or ""):
+        assert [p.template for p in problems_of(between(timer(kind, value)))] == [CYCLE_TOO_OFTEN]
 
 
 def test_a_process_not_marked_executable_is_named():
@@ -298,6 +308,54 @@ def test_a_called_process_is_not_a_second_process_but_must_exist():
     engine = WorkflowEngine()
     source = ModelSource("k", between(("call", call), after=called).encode())
     assert engine.describe(source).process_id == "p"
+
+
+def helper_process(pid: str, calls: str | None = None) -> str:
+    """A second process: start → (a call of the process `calls`) → end."""
+    ids = [f"{pid}_s", *([f"{pid}_call"] if calls else []), f"{pid}_e"]
+    call = f'<bpmn:callActivity id="{pid}_call" calledElement="{calls}"/>' if calls else ""
+    return (
+        f'<bpmn:process id="{pid}" isExecutable="true"><bpmn:startEvent id="{pid}_s"/>{call}'
+        f'<bpmn:endEvent id="{pid}_e"/>'
+        + "".join(flow(f"{pid}_f{i}", a, b) for i, (a, b) in enumerate(itertools.pairwise(ids)))
+        + "</bpmn:process>"
+    )
+
+
+@pytest.mark.parametrize(
+    "call_in_p, helpers, cycles",
+    [
+        ("p", "", {"call": "p → p"}),
+        ("helper", helper_process("helper", "helper"), {"helper_call": "helper → helper"}),
+        (
+            "helper",
+            helper_process("helper", "other") + helper_process("other", "p"),
+            {
+                "call": "p → helper → other → p",
+                "helper_call": "helper → other → p → helper",
+                "other_call": "other → p → helper → other",
+            },
+        ),
+    ],
+    ids=["itself", "a called process calls itself", "through two others"],
+)
+def test_a_process_that_calls_itself_is_refused_naming_each_call(call_in_p, helpers, cycles):
+    """SpiffWorkflow would spin at full CPU, deaf to SIGTERM, when such a process starts."""
+    call = f'<bpmn:callActivity id="call" name="Call" calledElement="{call_in_p}"/>'
+    bpmn = between(("call", call), after=helpers)
+    problems = [p for p in problems_of(bpmn) if p.template == CALL_CYCLE]
+    assert {p.element_id: p.params["cycle"] for p in problems} == cycles
+    assert "cannot call itself, directly or through others" in problems[0].message
+    with pytest.raises(InvalidDiagram):  # and the runtime refuses to parse it, never hangs
+        WorkflowEngine().describe(ModelSource(f"cycle-{call_in_p}-{len(helpers)}", bpmn.encode()))
+
+
+def test_a_call_of_a_process_that_calls_another_without_coming_back_is_fine():
+    call = '<bpmn:callActivity id="call" name="Call" calledElement="helper"/>'
+    bpmn = between(
+        ("call", call), after=helper_process("helper", "other") + helper_process("other")
+    )
+    assert [p for p in problems_of(bpmn) if p.template == CALL_CYCLE] == []
 
 
 @pytest.mark.parametrize(

@@ -103,3 +103,16 @@ def test_the_real_command_runs_without_a_migrated_database(tmp_path):
     assert f"{tmp_path / 'missing.bpmn'}: rejected" in rejected.stdout
     assert "Traceback" not in rejected.stdout + rejected.stderr
     assert not database.exists()
+
+
+def test_a_process_calling_itself_is_rejected_with_the_call_named(app, tmp_path):
+    call = '<bpmn:callActivity id="again" name="Start over" calledElement="p"/>'
+    looping = tmp_path / "looping.bpmn"
+    looping.write_text(between(("again", call)), "utf-8")
+    result = validate(app, looping)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{looping}: rejected\n")
+    assert "  again Start over: The call activity calls the process p, which leads back " in (
+        result.output
+    )
+    assert "(p → p)" in result.output

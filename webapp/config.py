@@ -89,6 +89,11 @@ class Config:
     MAIL_USE_SSL = _flag("MAIL_USE_SSL")
     MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@localhost")
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
+    # A step that runs more automatic steps (scripts, gateways, events) than this without
+    # waiting for a person or a timer is refused and changes nothing: the diagram loops.
+    ENGINE_MAX_STEPS = int(os.environ.get("ENGINE_MAX_STEPS", "500"))
+    # Cycle timers (R3/PT1H) may repeat no more often than this: each firing is a ticker step.
+    TIMER_CYCLE_MINIMUM_SECONDS = float(os.environ.get("TIMER_CYCLE_MINIMUM_SECONDS", "60"))
     WTF_CSRF_TIME_LIMIT = None
     # Uploaded documents live outside the web root; empty: "<instance folder>/uploads".
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", "")

@@ -8,7 +8,15 @@ from webapp.engine.errors import EngineError, LimitReached, TaskNotReady
 from webapp.engine.runtime import WorkflowEngine
 from webapp.engine.sandbox_process import SandboxLimits
 from webapp.engine.specs import InvalidDiagram, ModelSource
-from webapp.engine.types import N_, EngineResult, EngineTask, Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.types import (
+    N_,
+    EngineLimits,
+    EngineResult,
+    EngineTask,
+    Problem,
+    ProcessInfo,
+    UserTaskInfo,
+)
 from webapp.engine.validation import DiagramReport, check_diagram
 
 __all__ = [
@@ -16,6 +24,7 @@ __all__ = [
     "DiagramReport",
     "check_diagram",
     "EngineError",
+    "EngineLimits",
     "EngineResult",
     "EngineTask",
     "InvalidDiagram",

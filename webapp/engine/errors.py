@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.engine.sandbox_process import SandboxOverrun
-from webapp.engine.types import N_, fill
+from webapp.engine.types import N_, EngineError, fill
 
-
-class EngineError(Exception):
-    """The engine could not take the step (a diagram error met at run time)."""
+__all__ = ["EngineError", "LimitReached", "TaskNotReady", "describe", "limit_reached"]
 
 
 class LimitReached(EngineError):
@@ -19,8 +17,7 @@ class LimitReached(EngineError):
     """
 
     def __init__(self, template: str, params: dict[str, Any]):
-        super().__init__(fill(template, params))
-        self.template, self.params = template, params
+        super().__init__(fill(template, params), template, params)
 
 
 OVERRUN = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
@@ -22,6 +22,11 @@ CONDITIONAL_GATEWAYS = ("exclusiveGateway", "inclusiveGateway")
 _TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")  # SpiffWorkflow's order of preference
 # What an ISO 8601 value written without quotes looks like (e.g. P5D, R3/PT1H, 2026-05-01).
 _BARE_ISO = re.compile(r"^(R\d*/)?(P[0-9TYMWDHS.,]+|\d{4}-\d{2}-\d{2}\S*)(/\S+)?$", re.IGNORECASE)
+CYCLE_TOO_OFTEN = N_(
+    "The timer cycle %(value)s repeats every %(interval)s seconds; the shortest interval allowed "
+    "here is %(minimum)s seconds, because each repetition is one step of the ticker: repeat "
+    "less often."
+)
 _JUEL = re.compile(r"[$#]\{")
 _PYTHON_SCRIPT = {"", "python", "python3", "text/x-python", "text/python"}
 
@@ -56,8 +61,9 @@ def compile_reason(source: str, mode: str) -> str | None:
     return None
 
 
-def expression_problems(root, scope: list) -> list[Problem]:
-    """What is wrong with the expressions of the processes in `scope` and their payloads."""
+def expression_problems(root, scope: list, min_cycle: timedelta | None = None) -> list[Problem]:
+    """What is wrong with the expressions of the processes in `scope` and their payloads;
+    with `min_cycle`, timer cycles written as constants must not repeat more often."""
     problems: list[Problem] = []
     for process in scope:
         ids = {e.get("id"): e for e in process.iter() if isinstance(e.tag, str) and e.get("id")}
@@ -68,7 +74,7 @@ def expression_problems(root, scope: list) -> list[Problem]:
             elif kind == "scriptTask":
                 problems += _script_problems(element)
             elif kind == "timerEventDefinition":
-                problems += _timer_problems(element.getparent(), element)
+                problems += _timer_problems(element.getparent(), element, min_cycle)
             elif kind == "conditionalEventDefinition":
                 problems += _conditional_event_problems(element.getparent(), element)
             elif kind == "multiInstanceLoopCharacteristics":
@@ -149,7 +155,7 @@ def _extension_problems(element) -> list[Problem]:
     return problems
 
 
-def _timer_problems(event, definition) -> list[Problem]:
+def _timer_problems(event, definition, min_cycle: timedelta | None) -> list[Problem]:
     found = {local(c): c for c in definition.iter() if local(c) in _TIMER_KINDS}
     kind = next((k for k in _TIMER_KINDS if k in found), None)
     source = text(found.get(kind)) if kind else ""
@@ -164,6 +170,18 @@ def _timer_problems(event, definition) -> list[Problem]:
     value = _string_constant(source)
     if not problems and value is not None and not _is_iso(kind, value):
         problems.append(problem(event, _NOT_ISO[kind], value=value))
+    elif not problems and value is not None and kind == "timeCycle" and min_cycle is not None:
+        interval = TimerEventDefinition.parse_iso_recurring_interval(value)[2]
+        if interval < min_cycle:
+            problems.append(
+                problem(
+                    event,
+                    CYCLE_TOO_OFTEN,
+                    value=value,
+                    interval=f"{interval.total_seconds():g}",
+                    minimum=f"{min_cycle.total_seconds():g}",
+                )
+            )
     return problems
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -39,7 +39,15 @@ from webapp.engine.specs import (
     _properties,
     _user_task_info,
 )
-from webapp.engine.types import EngineResult, EngineTask, PassedEvent, WaitingTimer
+from webapp.engine.stepping import run_automatic_steps, skip_missed_cycles, timer_due
+from webapp.engine.types import (
+    EngineLimits,
+    EngineResult,
+    EngineTask,
+    InstanceView,
+    PassedEvent,
+    WaitingTimer,
+)
 
 # Properties a diagram may put on any element so that the application hears of it passing.
 REPORTED_PROPERTIES = ("notify", "record")
@@ -66,25 +74,19 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
-def _parse_due(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        due = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return due if due.tzinfo else due.replace(tzinfo=UTC)
-
-
 class WorkflowEngine:
     """The only door to SpiffWorkflow. Every method takes and returns plain values."""
 
     def __init__(
-        self, functions: dict[str, Any] | None = None, limits: SandboxLimits | None = None
+        self,
+        functions: dict[str, Any] | None = None,
+        limits: EngineLimits | None = None,
+        sandbox: SandboxLimits | None = None,
     ):
+        self.limits = limits or EngineLimits()
         self._specs = SpecCache()
         self._serializer = _make_serializer()
-        environment = IsolatedEnvironment(functions, limits or SandboxLimits())
+        environment = IsolatedEnvironment(functions, sandbox or SandboxLimits())
         self._script_engine = SandboxScriptEngine(environment=environment)
 
     # --- models -------------------------------------------------------------------------
@@ -140,6 +142,7 @@ class WorkflowEngine:
         model = self._specs.get(source)
         workflow = self._restore(model, state)
         self._guard(workflow.refresh_timers)
+        self._guard(lambda: skip_missed_cycles(workflow, self.limits))
         _keep_outputs_of_interrupted_multi_instances(workflow)
         return self._advance(workflow, model)
 
@@ -158,10 +161,26 @@ class WorkflowEngine:
                 task.parent.data.update(data)
         return self._advance(workflow, model)
 
-    def ready_tasks(self, source: ModelSource, state: str) -> list[EngineTask]:
-        """The human tasks an instance waits for, read from its state (for consistency checks)."""
-        model = self._specs.get(source)
-        return self._ready(self._restore(model, state))
+    def inspect(self, source: ModelSource, state: str) -> InstanceView:
+        """What an instance waits for, read from its state (for consistency checks)."""
+        workflow = self._restore(self._specs.get(source), state)
+        timers, events = [], []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+                timers.append((spec.bpmn_id, timer_due(task.internal_data.get("event_value"))))
+            elif isinstance(spec, CatchingEvent):
+                events.append(spec.bpmn_id)
+        return InstanceView(
+            complete=workflow.is_completed(),
+            ready_tasks=self._ready(workflow),
+            ready_steps=[
+                t.task_spec.bpmn_id or t.task_spec.name
+                for t in workflow.get_tasks(state=TaskState.READY, manual=False)
+            ],
+            timers=timers,
+            events=events,
+        )
 
     def element_states(self, source: ModelSource, state: str) -> dict[str, str]:
         """BPMN element id → completed | current | cancelled, for one instance's diagram."""
@@ -233,6 +252,8 @@ class WorkflowEngine:
     def _guard(self, step):
         try:
             return step()
+        except EngineError:
+            raise
         except Exception as err:  # a diagram's own error, met at run time
             reached = limit_reached(err)
             if reached is not None:
@@ -254,8 +275,10 @@ class WorkflowEngine:
                 spec = task.task_spec
                 events.append(PassedEvent(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, props))
 
-        self._guard(lambda: workflow.do_engine_steps(did_complete_task=report))
-        finished = workflow.is_completed()
+        self._guard(lambda: run_automatic_steps(workflow, self.limits, report))
+        # Complete in the engine's own words, and nothing left ready: never an instance closed
+        # while a step of it still waits to run.
+        finished = workflow.is_completed() and workflow.get_next_task(state=TaskState.READY) is None
         ready = self._ready(workflow)  # before dumping: it records each task's due date
         return EngineResult(
             state=self._dump(workflow),
@@ -290,7 +313,7 @@ class WorkflowEngine:
                     lambda: self._script_engine.evaluate(task, info.properties["dueDate"])
                 )
                 task.internal_data["due_at"] = value if isinstance(value, str) else None
-            due_at = _parse_due(task.internal_data["due_at"])
+            due_at = timer_due(task.internal_data["due_at"])
         return EngineTask(id=str(task.id), info=info, due_at=due_at, item=item, assignee=assignee)
 
     @staticmethod
@@ -356,7 +379,7 @@ def _waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
             continue
         if not isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
             continue
-        due = _parse_due(task.internal_data.get("event_value"))
+        due = timer_due(task.internal_data.get("event_value"))
         if due is not None:
             timers.append(
                 WaitingTimer(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, _properties(spec))

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from webapp.engine.bpmn_xml import BPMN, SPIFF, by_id, parse, problem, processes, xpath
+from webapp.engine.calls import call_cycle_problems
 from webapp.engine.checks import data_reference_problems, runnable_scope
 from webapp.engine.expressions import expression_problems
 from webapp.engine.types import N_, Problem, ProcessInfo, UserTaskInfo
@@ -71,7 +72,7 @@ def compile_model(bpmn: bytes, process_id: str | None = None) -> CompiledModel:
         raise InvalidDiagram([xml_syntax_problem(err)]) from None
     except Exception as err:  # not bytes at all, or text declaring its own encoding
         raise InvalidDiagram([unreadable(err)]) from None
-    problems = data_reference_problems(root, processes(root))
+    problems = data_reference_problems(root, processes(root)) + call_cycle_problems(root)
     if problems:  # SpiffWorkflow would loop forever on these
         raise InvalidDiagram(problems)
     parser = SpiffBpmnParser(validator=VALIDATOR)

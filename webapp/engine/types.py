@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -40,6 +40,32 @@ def fill(template: str, params: dict[str, Any]) -> str:
     except (KeyError, ValueError, TypeError):
         # A translation that lost a placeholder must not hide the problem it describes.
         return template + " " + ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+class EngineError(Exception):
+    """The engine could not take the step (a diagram error met at run time).
+
+    When the sentence is ours, `template` and `params` are kept as for a Problem, so that the
+    web layer can translate it; otherwise the message is the engine's own, said as it is.
+    """
+
+    def __init__(self, message: str, template: str | None = None, params: dict | None = None):
+        super().__init__(message)
+        self.template, self.params = template, dict(params or {})
+
+    @classmethod
+    def of(cls, template: str, **params) -> EngineError:
+        """An error with a sentence of ours (an N_ template)."""
+        return cls(fill(template, params), template, params)
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """What one step may do: how many automatic steps it runs before it is refused (a diagram
+    that loops without waiting), and the shortest interval a cycle timer may repeat at."""
+
+    max_steps: int = 500
+    min_timer_cycle: timedelta = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,22 @@ class PassedEvent:
     spec_id: str
     name: str
     properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """What a stored instance waits on, read from its state (for the consistency check).
+
+    `ready_steps`: automatic steps (scripts, gateways, events) that are ready but not run;
+    `timers`: each waiting timer's element and when it falls due (None: the engine cannot say);
+    `events`: other events it waits for (messages, signals, conditions).
+    """
+
+    complete: bool
+    ready_tasks: list[EngineTask]
+    ready_steps: list[str]
+    timers: list[tuple[str, datetime | None]]
+    events: list[str]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from webapp.engine.bpmn_xml import by_id, local, parse, problem, xpath
+from webapp.engine.calls import CALL_CYCLE, call_cycle_problems
 from webapp.engine.checks import (
     CALL_MISSING,
     DATA_REFERENCE,
@@ -32,7 +33,7 @@ from webapp.engine.specs import (
     unreadable,
     xml_syntax_problem,
 )
-from webapp.engine.types import N_, Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.types import N_, EngineLimits, Problem, ProcessInfo, UserTaskInfo
 
 CANNOT_CHECK = N_("The diagram cannot be checked: %(detail)s")
 _MAX_SCHEMA_ERRORS = 10
@@ -49,16 +50,16 @@ class DiagramReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def check_diagram(bpmn: bytes) -> DiagramReport:
+def check_diagram(bpmn: bytes, limits: EngineLimits | None = None) -> DiagramReport:
     """Check a diagram from any source; never raises, whatever the bytes are."""
     try:
-        return _check(bpmn)
+        return _check(bpmn, limits or EngineLimits())
     except Exception as err:  # the boundary: an upload must never become a traceback
         detail = f"{type(err).__name__}: {one_line(str(err))}"
         return DiagramReport(None, [], [Problem("", "", CANNOT_CHECK, {"detail": detail})])
 
 
-def _check(bpmn: bytes) -> DiagramReport:
+def _check(bpmn: bytes, limits: EngineLimits) -> DiagramReport:
     try:
         root = parse(bpmn)
     except etree.XMLSyntaxError as err:
@@ -75,9 +76,11 @@ def _check(bpmn: bytes) -> DiagramReport:
     scope, scope_problems = runnable_scope(root)
     problems += scope_problems
     problems += element_problems(root, scope)
-    problems += expression_problems(root, scope)
+    problems += expression_problems(root, scope, limits.min_timer_cycle)
+    problems += call_cycle_problems(root)
     info, tasks = None, None
-    if not any(p.template == DATA_REFERENCE for p in problems):  # Spiff could loop forever
+    # SpiffWorkflow could loop forever on these.
+    if not any(p.template in (DATA_REFERENCE, CALL_CYCLE) for p in problems):
         info, tasks, engine_problems = _engine_pass(bpmn, root)
         problems += [p for p in engine_problems if not _already_said(p, problems)]
     if tasks is None:

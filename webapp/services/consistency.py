@@ -1,5 +1,7 @@
 """`flask check`: does what the database holds add up? Every instance's state deserializes, the
-human-task projection agrees with the engine, every committed transition has its audit row,
+human-task projection agrees with the engine, no instance is stuck (finished with a step still
+ready, waiting on a timer the ticker cannot find, or waiting on nothing at all), every committed
+transition has its audit row,
 applications agree with their instances, member numbers are unique and gapless, and the
 audit trail's hash chain is whole.
 
@@ -156,13 +158,14 @@ def _findings(batch: list[ProcessInstance]) -> dict[int, tuple[int, list[str], i
 def _check_instance(instance, tasks, audits, application) -> list[str]:
     problems = []
     try:
-        offered = engine.ready_tasks(source_for(instance.version_id), instance.state)
+        view = engine.inspect(source_for(instance.version_id), instance.state)
     except Exception as err:  # whatever a broken state raises, it is a finding, not a crash
         problems.append(f"state does not deserialize: {type(err).__name__}: {err}"[:300])
-        offered = None
+        view = None
     ready = {t.task_guid: t for t in tasks if t.state == "ready"}
-    if offered is not None:
-        problems += _compare_projection(ready, {t.id: t for t in offered})
+    if view is not None:
+        problems += _compare_projection(ready, {t.id: t for t in view.ready_tasks})
+        problems += _stuck(instance, view)
     if instance.status == "finished" and ready:
         problems.append(f"finished, yet tasks are listed as open: {', '.join(sorted(ready))}")
 
@@ -178,6 +181,32 @@ def _check_instance(instance, tasks, audits, application) -> list[str]:
 
     if application is not None:
         problems += _check_application(instance, application, audits)
+    return problems
+
+
+def _stuck(instance, view) -> list[str]:
+    """An instance nothing will move on: no person's task, no timer the ticker will find."""
+    steps = [t.info.spec_id for t in view.ready_tasks] + view.ready_steps
+    if instance.status == "finished":
+        if steps:
+            return [f"finished, yet the engine has ready step(s): {', '.join(steps)}"]
+        if not view.complete:
+            return ["finished, yet the engine says the instance is not complete"]
+        return []
+    problems = []
+    timers = [spec_id for spec_id, _due in view.timers]
+    if timers and instance.next_timer_at is None:
+        problems.append(
+            f"waits on timer(s) {', '.join(timers)}, but its next_timer_at is empty, "
+            "so the ticker will never fire them"
+        )
+    if not view.ready_tasks and not timers:
+        waits = [f"ready automatic step(s) {', '.join(view.ready_steps)}"] if steps else []
+        waits += [f"event(s) {', '.join(view.events)}"] if view.events else []
+        problems.append(
+            "neither finished nor waiting on a person or a timer "
+            f"(the engine has {'; '.join(waits) or 'nothing left to do'})"
+        )
     return problems
 
 

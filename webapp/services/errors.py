@@ -42,7 +42,11 @@ class InvalidFormData(DomainError):
 
 
 class ProcessError(DomainError):
-    """The diagram failed at run time; nothing was changed."""
+    """The diagram failed at run time; nothing was changed.
+
+    `template` and `params`: the detail as a sentence of ours to translate (see Problem), when
+    the engine said it in its own words rather than passing on SpiffWorkflow's.
+    """
 
     status = 422
 

@@ -18,6 +18,7 @@ from webapp.models import ModelVersion, ProcessInstance, ProcessModel
 from webapp.roles import APPLICANT
 from webapp.services import groups
 from webapp.services.errors import NoLiveModel
+from webapp.services.workflow import engine
 
 
 def content_hash(bpmn: str, forms: dict[str, dict]) -> str:
@@ -63,7 +64,7 @@ def _validate(
     bpmn: str | bytes, forms: dict, lanes: dict[str, str] | None = None
 ) -> tuple[ProcessInfo | None, list[Problem]]:
     data = bpmn.encode("utf-8", "surrogatepass") if isinstance(bpmn, str) else bytes(bpmn)
-    report = check_diagram(data)
+    report = check_diagram(data, engine.limits)
     problems = list(report.problems)
     lanes = groups.known_lanes() if lanes is None else lanes
     for task in report.user_tasks:

@@ -4,17 +4,23 @@ human tasks written with every save of an instance."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB
-from webapp.engine import EngineResult, ModelSource, SandboxLimits, WorkflowEngine
+from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
+from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ModelVersion, ProcessInstance, User, utcnow
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(
-    functions=diagram_functions(), limits=SandboxLimits(SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB)
+    functions=diagram_functions(),
+    limits=EngineLimits(
+        max_steps=Config.ENGINE_MAX_STEPS,
+        min_timer_cycle=timedelta(seconds=Config.TIMER_CYCLE_MINIMUM_SECONDS),
+    ),
+    sandbox=SandboxLimits(SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB),
 )
 
 
