@@ -249,12 +249,14 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
         assert messages[0].subject.endswith("Council vote on 北京示例科技有限公司: approved")
 
 
-def test_links_are_absolute_wherever_the_host_is_known(app):
+def test_links_are_absolute_on_the_public_address_only(app):
     with app.app_context():
-        assert notify.absolute_url("/applications/7") == "/applications/7"
-    with app.test_request_context(base_url="https://portal.example.cn"):
-        assert notify.absolute_url("/applications/7") == "https://portal.example.cn/applications/7"
+        assert notify.absolute_url("/applications/7") == "http://127.0.0.1:5000/applications/7"
     app.config["PUBLIC_BASE_URL"] = "https://members.example.org"
+    with app.test_request_context(base_url="https://portal.example.cn"):
+        assert (
+            notify.absolute_url("/applications/7") == "https://members.example.org/applications/7"
+        )
     with app.app_context():
         assert (
             notify.absolute_url("/applications/7") == "https://members.example.org/applications/7"

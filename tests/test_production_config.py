@@ -18,7 +18,13 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:1/none"
 def test_a_server_database_needs_a_secret_key():
     with pytest.raises(ConfigurationError, match="SECRET_KEY is not set"):
         create_app({"SQLALCHEMY_DATABASE_URI": PG, "SECRET_KEY": DEV_SECRET_KEY})
-    create_app({"SQLALCHEMY_DATABASE_URI": PG, "SECRET_KEY": "a-real-secret"})
+    create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": PG,
+            "SECRET_KEY": "a-real-secret",
+            "PUBLIC_BASE_URL": "https://members.example.org",
+        }
+    )
 
 
 def test_the_embedded_demo_runs_on_the_development_key(tmp_path):

@@ -2,19 +2,24 @@
 
 The defaults serve the demo (`make run`: SQLite, a development secret key, demo logins shown).
 A server database (DATABASE_URL=postgresql+psycopg://…) is taken as production: there the app
-refuses to start without SECRET_KEY, and the login page lists no demo accounts.
+refuses to start without SECRET_KEY or PUBLIC_BASE_URL, and the login page lists no demo accounts.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-change-me"
+# Where `make run` serves the demo; links in its mails and certificates point there.
+DEV_BASE_URL = "http://127.0.0.1:5000"
+# Always accepted as Host besides the public one: health checks and tools on the host itself.
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -22,6 +27,12 @@ def _flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(name: str) -> list[str] | None:
+    value = os.environ.get(name, "")
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or None
 
 
 def engine_options(url: str) -> dict:
@@ -71,9 +82,13 @@ class Config:
     CERTIFICATE_FONT = os.environ.get(
         "CERTIFICATE_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     )
-    # Public address of the site (https://members.example.org) for links made outside a request,
-    # such as the verification QR code on a certificate drawn by a CLI job. Empty: the request's.
+    # Public address of the site (https://members.example.org): every link in a mail, a PDF or a
+    # QR code is made from it, never from the request's Host header, which the sender chooses.
+    # Required in production; empty on SQLite: DEV_BASE_URL.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # Host names the app answers to (comma-separated; ".example.org" takes its subdomains); any
+    # other Host gets 400. Unset: the host of PUBLIC_BASE_URL and LOCAL_HOSTS.
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS")
     # Outgoing mail. No MAIL_SERVER: nothing is mailed, messages are only shown in the app.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -121,6 +136,31 @@ def prepare(app: Flask) -> None:
             "production and needs its own secret key, the same for every process, e.g. "
             "SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\""
         )
+    _public_address(cfg, server_db)
     proxies = int(cfg.get("PROXY_COUNT") or 0)
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
+def _public_address(cfg, server_db: bool) -> None:
+    """PUBLIC_BASE_URL checked (the demo's default on SQLite) and TRUSTED_HOSTS derived from it."""
+    base = (cfg.get("PUBLIC_BASE_URL") or "").strip()
+    if not base:
+        if server_db and not cfg.get("TESTING"):
+            # Links would otherwise have to come from the request's Host header, which anyone
+            # sending a request chooses: mails and certificates would point to their site.
+            raise ConfigurationError(
+                "PUBLIC_BASE_URL is not set: with a server database (DATABASE_URL) the app runs "
+                "as in production and makes the links in mails and certificates from it, e.g. "
+                "PUBLIC_BASE_URL=https://members.example.org"
+            )
+        base = DEV_BASE_URL
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"PUBLIC_BASE_URL={base!r} is not an http(s) address such as "
+            "https://members.example.org"
+        )
+    cfg["PUBLIC_BASE_URL"] = base
+    if not cfg.get("TRUSTED_HOSTS"):
+        cfg["TRUSTED_HOSTS"] = [parts.hostname, *LOCAL_HOSTS]

@@ -7,12 +7,13 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from flask_babel import force_locale, format_currency, format_date, format_decimal, format_time
 from jinja2 import Undefined
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from webapp.config import DEV_BASE_URL
 from webapp.extensions import db
 from webapp.models import Application, OutboxMessage, User, utcnow
 
@@ -118,14 +119,11 @@ def render(event: str, locale: str, **params) -> tuple[str, str]:
 
 
 def absolute_url(path: str | None) -> str:
-    """An app-relative path as a link a mail reader can follow, as absolute as can be known."""
+    """An app-relative path as a link a mail reader can follow, on PUBLIC_BASE_URL: never on the
+    request's Host header, which whoever sends the request chooses."""
     if not path or "://" in path:
         return path or ""
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    if not base and (has_request_context() or current_app.config.get("SERVER_NAME")):
-        base = url_for("home", _external=True)
-    if not base:
-        return path
+    base = current_app.config.get("PUBLIC_BASE_URL") or DEV_BASE_URL
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
