@@ -104,7 +104,14 @@ class Config:
     MAX_DOCUMENT_BYTES = int(os.environ.get("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024))
     # Room for the four documents of an application at their limit plus the text fields, so an
     # oversized file is told apart by the form (per field) rather than refused as a whole (413).
+    # Only the routes that take documents read this much (webapp/limits.py).
     MAX_CONTENT_LENGTH = 4 * MAX_DOCUMENT_BYTES + 2 * 1024 * 1024
+    # Every other route: forms and JSON bodies are a few kilobytes; what is more is refused
+    # with 413 as it is read, whether announced by Content-Length or sent chunked.
+    MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", 1024 * 1024))
+    # Fields of a form (multipart parts, urlencoded pairs) and keys of a JSON task's data: no
+    # form has more than a few dozen, so thousands are refused before they are looked at.
+    MAX_FORM_PARTS = int(os.environ.get("MAX_FORM_PARTS", "200"))
     # Set on every app, never left to Flask-Limiter: its one extension object would otherwise
     # carry RATELIMIT_ENABLED=False from one app (a test's) over to every app created after.
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)

@@ -11,10 +11,11 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from webapp import formschema
 from webapp.errors import HTTP_MESSAGES
+from webapp.limits import body_limit
 from webapp.roles import LANE_ROLES
 from webapp.routing import id_arg
 from webapp.services import model_editor, model_transfer
@@ -28,13 +29,6 @@ from webapp.services.model_editor import (
 from webapp.stages import STAGES, stage_label
 
 bp = Blueprint("editor", __name__)
-
-
-@bp.before_request
-def _limit_size():
-    # Checked before the body is read: a bundle is small, anything bigger is refused whole.
-    if (request.content_length or 0) > MAX_BUNDLE_BYTES:
-        raise RequestEntityTooLarge()
 
 
 @bp.get("/models/<key>/edit")
@@ -71,6 +65,7 @@ def _existing_model(key):
 
 
 @bp.post("/models/<key>/validate")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def validate(key: str):
     """Check a posted bundle as a deploy would; nothing is stored."""
     bpmn, forms = model_editor.read_bundle(request.get_json(silent=True))
@@ -79,6 +74,7 @@ def validate(key: str):
 
 
 @bp.post("/models/<key>/deploy")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def deploy(key: str):
     """Check the bundle again and make it the live version; on problems nothing is saved."""
     payload = request.get_json(silent=True)
@@ -106,6 +102,7 @@ def deploy(key: str):
 
 
 @bp.post("/models/form-preview")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def form_preview():
     """A form rendered as the task page renders it, from a schema being edited."""
     payload = request.get_json(silent=True)
@@ -127,6 +124,7 @@ def form_preview():
 
 
 @bp.post("/models/<key>/import")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def import_into_editor(key: str):
     """Read an uploaded .bpmn file for the editor's working copy; nothing is stored."""
     upload = request.files.get("file")
