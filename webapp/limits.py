@@ -9,17 +9,25 @@ CSRF check, which parses the form before any view runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import IO
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, current_app
+from flask import Flask, Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
 LIMIT_ATTRIBUTE = "body_limit"
+# Bundles, forms and task data nest a dozen levels; deeper JSON would only exhaust the stack
+# of whatever walks it next (jsonschema, the JSON column), so it is refused when read.
+MAX_JSON_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """A JSON body nested deeper than MAX_JSON_DEPTH."""
 
 
 def body_limit(limit: int | str) -> Callable:
@@ -80,6 +88,32 @@ class LimitedRequest(Request):
             if self.content_length is None:
                 return _WholeOrRefused(self.environ["wsgi.input"], limit, is_max=True)
         return get_input_stream(self.environ, max_content_length=limit)
+
+
+def json_body():
+    """The request's body as JSON: ValueError if it is none, TooDeep if it nests too deep.
+    Parsed here rather than by request.get_json, whose RecursionError ends in a 500."""
+    try:
+        value = json.loads(request.get_data(cache=True) or b"null")
+    except RecursionError:
+        raise TooDeep() from None
+    if nests_deeper(value, MAX_JSON_DEPTH):
+        raise TooDeep()
+    return value
+
+
+def nests_deeper(value, limit: int) -> bool:
+    """Whether lists and objects in `value` nest more than `limit` levels (walked without
+    recursion, so any depth can be measured)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def register(app: Flask) -> None:
