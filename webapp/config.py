@@ -125,6 +125,9 @@ class Config:
     LOGIN_LIFETIME_HOURS = float(os.environ.get("LOGIN_LIFETIME_HOURS", "12"))
     LOGIN_KEEP_DAYS = int(os.environ.get("LOGIN_KEEP_DAYS", "30"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Sign-ups from one address (every attempt counts): an association gains a few members a
+    # week; a script making accounts by the hundred is stopped.
+    REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "10 per hour;30 per day")
 
 
 class ConfigurationError(RuntimeError):

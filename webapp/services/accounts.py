@@ -6,10 +6,14 @@ from __future__ import annotations
 from webapp.extensions import db
 from webapp.models import User
 from webapp.roles import ROLES
-from webapp.services import audit
+from webapp.services import audit, passwords
 from webapp.services.users import by_username
+from webapp.text import visible
 
-MIN_PASSWORD_LENGTH = 8  # as the registration form asks of applicants
+PASSWORD_PROBLEMS = {
+    "too_short": f"the password must have at least {passwords.MIN_LENGTH} characters",
+    "common": "the password is too common or too easy to guess (like 12345678 or the username)",
+}
 
 
 class AccountError(ValueError):
@@ -20,7 +24,8 @@ def create(
     username: str, display_name: str, email: str, password: str, roles: tuple[str, ...]
 ) -> User:
     """A new active account holding the given roles, audited."""
-    username, display_name = username.strip(), display_name.strip()
+    # Control and bidi characters (U+202E) would let a name show other than it reads.
+    username, display_name = username.strip(), visible(display_name)
     if not username or len(username) > 80:
         raise AccountError("the username must have 1 to 80 characters")
     if by_username(username) is not None:
@@ -30,8 +35,9 @@ def create(
     unknown = [r for r in roles if r not in ROLES]
     if not roles or unknown:
         raise AccountError(f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    reason = passwords.weakness(password, username, display_name, email)
+    if reason is not None:
+        raise AccountError(PASSWORD_PROBLEMS[reason])
     user = User(
         username=username, display_name=display_name, email=email.strip(), roles=",".join(roles)
     )
