@@ -449,3 +449,26 @@ def invalid_data(form: Form, channel: str, how: str) -> st.SearchStrategy[Broken
         return MUTATIONS[how][0](draw, form, draw(valid_data(form)), channel)
 
     return strategy()
+
+
+# --- display names -----------------------------------------------------------------------------
+
+# Characters that change how a name reads without being seen: bidi overrides and isolates
+# (U+202E writes "moc.elpmaxe" for "example.com"), zero-width ones, controls, line separators.
+INVISIBLE = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f\ufeff"
+INVISIBLE += "\x00\x07\x1b\x7f" + LINE_BREAKS
+
+
+def display_names() -> st.SearchStrategy[str]:
+    """Names as typed, hostile characters mixed in among Chinese and Latin letters."""
+    letters = st.sampled_from("示例科技有限公司ABCxyz ·-（）")
+    return st.lists(
+        st.one_of(letters, st.sampled_from(INVISIBLE), st.characters()), max_size=40
+    ).map("".join)
+
+
+def without_invisible(name: str) -> str:
+    """What a reader sees of a name, blanks aside: the oracle for a stored display name."""
+    return "".join(
+        ch for ch in name if ch not in INVISIBLE and not ch.isspace() and ch.isprintable()
+    )

@@ -82,7 +82,7 @@ HTTP_MESSAGES = {
     403: lambda: _("You are not allowed to do this."),
     404: lambda: _("There is no such page, or it is not yours to see."),
     405: lambda: _("This action is not available here."),
-    413: lambda: _("The upload is too large."),
+    413: lambda: _("The request is too large, or has too many fields."),
     429: lambda: _("Too many requests from your address. Please wait a while and try again."),
     500: lambda: _("Something went wrong on our side; nothing was changed. Please try again."),
 }
