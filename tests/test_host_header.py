@@ -44,7 +44,12 @@ def test_trusted_hosts_default_to_the_public_address_and_the_local_ones(database
     assert client.get("/board", base_url=PUBLIC).status_code == 200
     assert client.get("/board", base_url=f"https://{EVIL}").status_code == 400
     chosen = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TRUSTED_HOSTS": [EVIL]}
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "x",
+            "PUBLIC_BASE_URL": PUBLIC,
+            "TRUSTED_HOSTS": [EVIL],
+        }
     )
     assert chosen.test_client().get("/board", base_url=f"http://{EVIL}").status_code == 200
 

@@ -59,11 +59,12 @@ def _whoami(app):
 
 
 def test_forwarded_headers_are_trusted_only_behind_a_configured_proxy(database_url):
-    direct = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    # As in production (on PostgreSQL too): no TESTING, so the public address is needed.
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"}
+    settings["PUBLIC_BASE_URL"] = "https://members.example.org"
+    direct = create_app(settings)
     assert _whoami(direct).get_data(as_text=True) == "127.0.0.1 http"
-    proxied = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "PROXY_COUNT": 1}
-    )
+    proxied = create_app({**settings, "PROXY_COUNT": 1})
     assert _whoami(proxied).get_data(as_text=True) == "203.0.113.7 https"
 
 
