@@ -8,56 +8,20 @@ holds per-language overrides of titles, help texts and option names.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
-from stdnum.cn import ric, uscc
+from jsonschema import Draft202012Validator
 
+from webapp.formats import FORMAT_CHECKER
 from webapp.text import has_line_break
 
-FORMAT_CHECKER = FormatChecker()
 DOCUMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png"
 # A document field's file arrives among the request's files; the form posts back the token of
 # the file submitted so far in a hidden input named `<field>__current`.
 CURRENT_SUFFIX = "__current"
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-@FORMAT_CHECKER.checks("cn-uscc", raises=())
-def _is_uscc(value) -> bool:
-    return not isinstance(value, str) or uscc.is_valid(value)
-
-
-@FORMAT_CHECKER.checks("cn-ric", raises=())
-def _is_ric(value) -> bool:
-    return not isinstance(value, str) or ric.is_valid(value)
-
-
-@FORMAT_CHECKER.checks("email", raises=())
-def _is_email(value) -> bool:
-    return (
-        not isinstance(value, str) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
-    )
-
-
-@FORMAT_CHECKER.checks("document", raises=())
-def _is_document(value) -> bool:
-    # The token of an uploaded document; whose document it is, services.documents checks.
-    return not isinstance(value, str) or value.strip() != ""
-
-
-@FORMAT_CHECKER.checks("date", raises=ValueError)
-def _is_date(value) -> bool:
-    # YYYY-MM-DD only, as the message says: fromisoformat alone also takes 20260601 and
-    # week dates (2026-W23-1), which nobody reading the data would expect.
-    if not isinstance(value, str):
-        return True
-    return bool(ISO_DATE.fullmatch(value)) and bool(dt.date.fromisoformat(value))
 
 
 @dataclass
