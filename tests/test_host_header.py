@@ -71,7 +71,9 @@ def test_the_demo_on_sqlite_links_to_its_own_address(tmp_path):
 
 
 def test_mails_link_to_the_public_address_whatever_host_the_request_named(
-    app, actors, mailbox  # noqa: F811
+    app,
+    actors,
+    mailbox,  # noqa: F811
 ):
     # PUBLIC_BASE_URL left at its default, and as if the operator had trusted every host (or a
     # proxy passed any on): the links must still not follow the request.

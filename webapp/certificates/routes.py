@@ -21,9 +21,7 @@ MEMBER_TYPE_LABELS = {"unit": _l("Unit member"), "individual": _l("Individual me
 def pdf(application_id: int):
     """The certificate of an application, for its applicant and the committee only."""
     certificate = members.certificate_for(current_user, application_id)
-    body = members.render_pdf(
-        certificate, members.verify_url(certificate.verify_token)
-    )
+    body = members.render_pdf(certificate, members.verify_url(certificate.verify_token))
     response = send_file(
         BytesIO(body),
         mimetype="application/pdf",
