@@ -12,7 +12,10 @@ export FLASK_APP := webapp:create_app
 ## run: set everything up (venv, npm packages, SQLite database, workflows, demo users) and serve
 run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins above; password demo1234)"
-	@$(BIN)/flask tick --interval $(TICK_INTERVAL) & ticker=$$!; \
+	@# Links in mails and certificates, and the one host answered besides localhost: this
+	@# address unless PUBLIC_BASE_URL says otherwise (HOST=0.0.0.0 needs it: the LAN address).
+	@export PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}"; \
+	  $(BIN)/flask tick --interval $(TICK_INTERVAL) & ticker=$$!; \
 	  trap 'kill $$ticker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 

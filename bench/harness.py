@@ -34,6 +34,7 @@ from webapp.services import applications, process_models, tasks, users  # noqa: 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET_KEY = "bench-secret"
+PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # required with PostgreSQL; no mail leaves a bench
 # The same valid application the tests submit: its fields, and its documents as (name → file name).
 APPLICATION = {k: v for k, v in VALID_APPLICATION.items() if not isinstance(v, tuple)}
 DOCUMENTS = {k: v[1] for k, v in VALID_APPLICATION.items() if isinstance(v, tuple)}
@@ -102,6 +103,7 @@ def make_app(url: str, tmp: Path):
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": SECRET_KEY,
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             "UPLOAD_DIR": str(tmp / "uploads"),
         }
     )
@@ -195,6 +197,7 @@ class Gunicorn:
             **os.environ,
             "DATABASE_URL": self.url,
             "SECRET_KEY": SECRET_KEY,
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             "UPLOAD_DIR": str(self.tmp / "uploads"),
         }
         command = [

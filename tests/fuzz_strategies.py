@@ -25,6 +25,9 @@ FORMS = Path(__file__).resolve().parent.parent / "forms" / "admission"
 DOCUMENTS = ("{doc0}", "{doc1}", "{doc2}", "{doc3}")
 FOREIGN_DOCUMENT = "{foreign_doc}"  # a real document of ANOTHER application
 JUNK_PREFIX = "zz_"
+# What a single-line field must refuse: every character str.splitlines() breaks at. Written out
+# here rather than imported, so that the oracle does not take its rules from the app.
+LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 def load(name: str) -> dict:
@@ -110,6 +113,22 @@ class Form:
     schema: dict
 
     @cached_property
+    def ui(self) -> dict:
+        path = FORMS / self.name.replace(".schema.json", ".uischema.json")
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    @cached_property
+    def single_line(self) -> set[str]:
+        """Text fields shown as one input line: every string but the textareas."""
+        return {
+            name
+            for name, prop in self.properties.items()
+            if prop.get("type") == "string"
+            and prop.get("format") != "document"
+            and (self.ui.get(name) or {}).get("ui:widget") != "textarea"
+        }
+
+    @cached_property
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.schema, format_checker=ORACLE_FORMATS)
 
@@ -176,6 +195,9 @@ def oracle_errors(form: Form, data: dict) -> dict[str, set[str]]:
     for name, value in data.items():
         if isinstance(value, str) and "\x00" in value:
             found.setdefault(name, set()).add("storable")
+        if name in form.single_line and isinstance(value, str):
+            if any(ch in LINE_BREAKS for ch in value.strip()):
+                found.setdefault(name, set()).add("single line")
         if isinstance(value, float) and not math.isfinite(value):
             found.setdefault(name, set()).add("storable")
     return found
@@ -191,7 +213,10 @@ def _normalise(form: Form, data: dict) -> dict:
     for name, value in data.items():
         if form.kind(name) != "text" or not isinstance(value, str):
             continue
-        value = value.replace("\x00", "").strip()
+        value = value.replace("\x00", "")
+        if name in form.single_line:
+            value = "".join(" " if ch in LINE_BREAKS else ch for ch in value)
+        value = value.strip()
         least = max([1, *form.constraint(name, "minLength")])
         if len(value) < least:
             value += "字" * (least - len(value))
@@ -322,6 +347,22 @@ def _nul(draw, form: Form, data: dict, channel: str) -> Broken:
     return Broken({**data, name: value}, name, "NUL character")
 
 
+def _line_break(draw, form: Form, data: dict, channel: str) -> Broken:
+    # A name with CR/LF or U+2028 once ended a mail subject early and put the rest, such as
+    # "Bcc: victim@example.com", at the head of the secretary's mail.
+    name = draw(st.sampled_from(_single_line_texts(form)))
+    least = max([2, *form.constraint(name, "minLength")])
+    brk = draw(st.sampled_from(["\r\n", *LINE_BREAKS]))
+    tail = draw(st.sampled_from(["Bcc: victim@example.com", "X-Injected: 1", "字"]))
+    longest = min(form.constraint(name, "maxLength") or [10_000])
+    value = ("字" * least + brk + tail)[: max(longest, least + len(brk) + 1)]
+    return Broken({**data, name: value}, name, f"line break {brk!r}")
+
+
+def _single_line_texts(form: Form) -> list[str]:
+    return [n for n in form.fields("text") if n in form.single_line]
+
+
 def _bad_number(draw, form: Form, data: dict, channel: str) -> Broken:
     name = draw(st.sampled_from(form.fields("number")))
     if channel == "api":
@@ -386,6 +427,7 @@ MUTATIONS = {
     "too short": (_too_short, lambda f, c: _short_able(f)),
     "bad format": (_bad_format, lambda f, c: f.fields("formatted")),
     "NUL": (_nul, lambda f, c: f.fields("text")),
+    "line break": (_line_break, lambda f, c: _single_line_texts(f)),
     "bad number": (_bad_number, lambda f, c: f.fields("number")),
     "unticked": (_unticked, lambda f, c: f.fields("boolean")),
     "wrong type": (_wrong_type, lambda f, c: c == "api"),
@@ -407,3 +449,26 @@ def invalid_data(form: Form, channel: str, how: str) -> st.SearchStrategy[Broken
         return MUTATIONS[how][0](draw, form, draw(valid_data(form)), channel)
 
     return strategy()
+
+
+# --- display names -----------------------------------------------------------------------------
+
+# Characters that change how a name reads without being seen: bidi overrides and isolates
+# (U+202E writes "moc.elpmaxe" for "example.com"), zero-width ones, controls, line separators.
+INVISIBLE = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f\ufeff"
+INVISIBLE += "\x00\x07\x1b\x7f" + LINE_BREAKS
+
+
+def display_names() -> st.SearchStrategy[str]:
+    """Names as typed, hostile characters mixed in among Chinese and Latin letters."""
+    letters = st.sampled_from("示例科技有限公司ABCxyz ·-（）")
+    return st.lists(
+        st.one_of(letters, st.sampled_from(INVISIBLE), st.characters()), max_size=40
+    ).map("".join)
+
+
+def without_invisible(name: str) -> str:
+    """What a reader sees of a name, blanks aside: the oracle for a stored display name."""
+    return "".join(
+        ch for ch in name if ch not in INVISIBLE and not ch.isspace() and ch.isprintable()
+    )

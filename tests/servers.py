@@ -27,6 +27,8 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PASSWORD = "demo1234"  # webapp.services.users.DEMO_PASSWORD, not imported: see the docstring
 SECRET_KEY = "test-secret"
+# Production (a server database) needs the public address; processes without one of their own.
+PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 # What a client sees while the server is down or being killed: it retries.
 CONNECTION_ERRORS = (ConnectionError, http.client.HTTPException, urllib.error.URLError, OSError)
 
@@ -49,6 +51,7 @@ class Server:
             **os.environ,
             "DATABASE_URL": database_url,
             "SECRET_KEY": SECRET_KEY,
+            "PUBLIC_BASE_URL": self.url,
             "UPLOAD_DIR": str(Path(workdir) / "uploads"),
             "PYTHONUNBUFFERED": "1",
         }

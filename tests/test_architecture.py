@@ -17,6 +17,8 @@ DOMAIN = (
     "webapp.config",
     "webapp.formschema",
     "webapp.roles",
+    "webapp.text",
+    "webapp.formats",
 )
 WEB_LAYER = tuple(
     sorted(

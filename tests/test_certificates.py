@@ -195,12 +195,13 @@ def test_the_qr_address_printed_on_the_certificate_verifies_it(app, actors, tmp_
     application_id, token, number = admit_application(app, actors)
     pdf = actors("applicant").get(f"/applications/{application_id}/certificate.pdf").data
     url = re.search(r"Verify at: (\S+)", pdf_text(pdf, tmp_path)).group(1)
-    assert url == f"http://localhost/verify/{token}"
+    # PUBLIC_BASE_URL, as the demo on SQLite has it by default
+    assert url == f"http://127.0.0.1:5000/verify/{token}"
 
     expected = [list(row) for row in segno.make(url, error="m").matrix]
     assert qr_modules(pdf, tmp_path, len(expected)) == expected
 
-    page = actors(None).get(url.removeprefix("http://localhost"))
+    page = actors(None).get(url.removeprefix("http://127.0.0.1:5000"))
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'data-result="valid"' in body

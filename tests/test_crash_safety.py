@@ -16,7 +16,7 @@ import time_machine
 
 from tests.crash import run_round
 from tests.procedure import SHANGHAI
-from tests.servers import SECRET_KEY, Server
+from tests.servers import PUBLIC_BASE_URL, SECRET_KEY, Server
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -53,7 +53,12 @@ def test_killing_the_server_under_load_loses_no_step(app, database_url, server):
     # The killer struck while the load was under way, not before or after it.
     assert any(0 < r.killed_after_completions < r.steps for r in rounds), (replay, rounds)
 
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET_KEY,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+    }
     check = subprocess.run(
         [str(Path(sys.executable).with_name("flask")), "--app", "webapp:create_app", "check"],
         cwd=ROOT,

@@ -26,14 +26,17 @@ from tests.conftest import ROOT, Actor, reload
 from tests.fuzz_strategies import (
     DOCUMENTS,
     FOREIGN_DOCUMENT,
+    INVISIBLE,
     Broken,
     Form,
+    display_names,
     form,
     invalid_data,
     junk_fields,
     mutations_for,
     oracle_errors,
     valid_data,
+    without_invisible,
 )
 from tests.procedure import PAYMENT, START
 from webapp.extensions import db
@@ -681,3 +684,43 @@ def test_application_list_pages_are_whole_numbers_in_range(app, capsys):
     run()
     with capsys.disabled():
         print(f"\nfuzz GET /api/v1/applications?page=: {dict(sorted(seen.items()))}")
+
+
+# --- registration: display names -----------------------------------------------------------------
+
+
+def test_registration_keeps_only_the_visible_characters_of_a_display_name(app, capsys):
+    seen: Counter = Counter()
+    numbers = iter(range(10_000))
+
+    @fuzz_settings(40)
+    @given(typed=display_names())
+    def run(typed):
+        username = f"fuzz{next(numbers)}"
+        password = "copper-kettle-lantern"
+        response = Actor(app, None).post(
+            "/register",
+            {"username": username, "display_name": typed, "email": f"{username}@example.com",
+             "password": password, "confirm": password},
+            token_page="/register",
+        )  # fmt: skip
+        assert response.status_code in (200, 302), (typed, response.status_code)
+        user = users_by_name(app, username)
+        if response.status_code == 200:
+            assert user is None
+            seen["refused"] += 1
+            return
+        stored = user.display_name
+        assert not any(ch in INVISIBLE for ch in stored), repr(stored)
+        assert stored == stored.strip() and len(stored) >= 2
+        assert without_invisible(stored) == without_invisible(typed), (typed, stored)
+        seen["accepted"] += 1
+
+    run()
+    with capsys.disabled():
+        print(f"\nfuzz display names: {seen['accepted']} accepted, {seen['refused']} refused")
+
+
+def users_by_name(app, username: str):
+    with app.app_context():
+        return users.by_username(username)

@@ -72,7 +72,7 @@ def test_session_cookie_is_httponly_and_samesite_lax_and_not_secure_over_http(ap
 
 def test_session_cookie_is_secure_when_served_over_https(app):
     client = app.test_client()
-    response = client.get("/login", base_url="https://members.example.org")
+    response = client.get("/login", base_url="https://localhost")
     (set_cookie,) = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
     assert "Secure" in set_cookie and "HttpOnly" in set_cookie
 

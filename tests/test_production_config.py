@@ -18,7 +18,13 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:1/none"
 def test_a_server_database_needs_a_secret_key():
     with pytest.raises(ConfigurationError, match="SECRET_KEY is not set"):
         create_app({"SQLALCHEMY_DATABASE_URI": PG, "SECRET_KEY": DEV_SECRET_KEY})
-    create_app({"SQLALCHEMY_DATABASE_URI": PG, "SECRET_KEY": "a-real-secret"})
+    create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": PG,
+            "SECRET_KEY": "a-real-secret",
+            "PUBLIC_BASE_URL": "https://members.example.org",
+        }
+    )
 
 
 def test_the_embedded_demo_runs_on_the_development_key(tmp_path):
@@ -53,11 +59,12 @@ def _whoami(app):
 
 
 def test_forwarded_headers_are_trusted_only_behind_a_configured_proxy(database_url):
-    direct = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    # As in production (on PostgreSQL too): no TESTING, so the public address is needed.
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"}
+    settings["PUBLIC_BASE_URL"] = "https://members.example.org"
+    direct = create_app(settings)
     assert _whoami(direct).get_data(as_text=True) == "127.0.0.1 http"
-    proxied = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "PROXY_COUNT": 1}
-    )
+    proxied = create_app({**settings, "PROXY_COUNT": 1})
     assert _whoami(proxied).get_data(as_text=True) == "203.0.113.7 https"
 
 

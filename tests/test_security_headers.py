@@ -155,7 +155,7 @@ def test_json_api_responses_carry_a_policy_that_allows_nothing(app):
 
 @pytest.mark.parametrize(
     ("base_url", "expected"),
-    [("https://members.example.org", True), ("http://members.example.org", False)],
+    [("https://localhost", True), ("http://localhost", False)],
 )
 def test_strict_transport_security_only_over_https(app, base_url, expected):
     response = app.test_client().get("/board", base_url=base_url)

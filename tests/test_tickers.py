@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import cases
-from tests.servers import SECRET_KEY
+from tests.servers import PUBLIC_BASE_URL, SECRET_KEY
 from webapp.extensions import db
 from webapp.models import Application, AuditEvent, HumanTask, OutboxMessage, ProcessInstance
 from webapp.services import timers
@@ -37,6 +37,7 @@ def ticker_env(database_url: str) -> dict:
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": SECRET_KEY,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "FLASK_APP": "webapp:create_app",
     }
 

@@ -10,7 +10,7 @@ from flask import Flask, session
 from flask_login import current_user
 from sqlalchemy import event
 
-from webapp import cli, errors, security, views
+from webapp import cli, errors, limits, security, views
 from webapp.config import ROOT, Config, prepare
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     prepare(app)  # refuses unsafe production settings; trusts the configured proxies
+    limits.register(app)  # bodies read up to each route's limit, however they are sent
     app.json.ensure_ascii = False  # JSON in UTF-8: Chinese names readable, not \uXXXX
     is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     if is_sqlite:

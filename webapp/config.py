@@ -2,19 +2,24 @@
 
 The defaults serve the demo (`make run`: SQLite, a development secret key, demo logins shown).
 A server database (DATABASE_URL=postgresql+psycopg://…) is taken as production: there the app
-refuses to start without SECRET_KEY, and the login page lists no demo accounts.
+refuses to start without SECRET_KEY or PUBLIC_BASE_URL, and the login page lists no demo accounts.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-change-me"
+# Where `make run` serves the demo; links in its mails and certificates point there.
+DEV_BASE_URL = "http://127.0.0.1:5000"
+# Always accepted as Host besides the public one: health checks and tools on the host itself.
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -22,6 +27,12 @@ def _flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(name: str) -> list[str] | None:
+    value = os.environ.get(name, "")
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or None
 
 
 def engine_options(url: str) -> dict:
@@ -77,9 +88,13 @@ class Config:
     CERTIFICATE_FONT = os.environ.get(
         "CERTIFICATE_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     )
-    # Public address of the site (https://members.example.org) for links made outside a request,
-    # such as the verification QR code on a certificate drawn by a CLI job. Empty: the request's.
+    # Public address of the site (https://members.example.org): every link in a mail, a PDF or a
+    # QR code is made from it, never from the request's Host header, which the sender chooses.
+    # Required in production; empty on SQLite: DEV_BASE_URL.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # Host names the app answers to (comma-separated; ".example.org" takes its subdomains); any
+    # other Host gets 400. Unset: the host of PUBLIC_BASE_URL and LOCAL_HOSTS.
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS")
     # Outgoing mail. No MAIL_SERVER: nothing is mailed, messages are only shown in the app.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -100,7 +115,14 @@ class Config:
     MAX_DOCUMENT_BYTES = int(os.environ.get("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024))
     # Room for the four documents of an application at their limit plus the text fields, so an
     # oversized file is told apart by the form (per field) rather than refused as a whole (413).
+    # Only the routes that take documents read this much (webapp/limits.py).
     MAX_CONTENT_LENGTH = 4 * MAX_DOCUMENT_BYTES + 2 * 1024 * 1024
+    # Every other route: forms and JSON bodies are a few kilobytes; what is more is refused
+    # with 413 as it is read, whether announced by Content-Length or sent chunked.
+    MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", 1024 * 1024))
+    # Fields of a form (multipart parts, urlencoded pairs) and keys of a JSON task's data: no
+    # form has more than a few dozen, so thousands are refused before they are looked at.
+    MAX_FORM_PARTS = int(os.environ.get("MAX_FORM_PARTS", "200"))
     # Set on every app, never left to Flask-Limiter: its one extension object would otherwise
     # carry RATELIMIT_ENABLED=False from one app (a test's) over to every app created after.
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
@@ -120,6 +142,9 @@ class Config:
     INCIDENT_MAX_ATTEMPTS = int(os.environ.get("INCIDENT_MAX_ATTEMPTS", "5"))
     INCIDENT_RETRY_SECONDS = float(os.environ.get("INCIDENT_RETRY_SECONDS", "300"))
     INCIDENT_RETRY_MAX_SECONDS = float(os.environ.get("INCIDENT_RETRY_MAX_SECONDS", "21600"))
+    # Sign-ups from one address (every attempt counts): an association gains a few members a
+    # week; a script making accounts by the hundred is stopped.
+    REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "10 per hour;30 per day")
 
 
 class ConfigurationError(RuntimeError):
@@ -138,6 +163,31 @@ def prepare(app: Flask) -> None:
             "production and needs its own secret key, the same for every process, e.g. "
             "SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\""
         )
+    _public_address(cfg, server_db)
     proxies = int(cfg.get("PROXY_COUNT") or 0)
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
+def _public_address(cfg, server_db: bool) -> None:
+    """PUBLIC_BASE_URL checked (the demo's default on SQLite) and TRUSTED_HOSTS derived from it."""
+    base = (cfg.get("PUBLIC_BASE_URL") or "").strip()
+    if not base:
+        if server_db and not cfg.get("TESTING"):
+            # Links would otherwise have to come from the request's Host header, which anyone
+            # sending a request chooses: mails and certificates would point to their site.
+            raise ConfigurationError(
+                "PUBLIC_BASE_URL is not set: with a server database (DATABASE_URL) the app runs "
+                "as in production and makes the links in mails and certificates from it, e.g. "
+                "PUBLIC_BASE_URL=https://members.example.org"
+            )
+        base = DEV_BASE_URL
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"PUBLIC_BASE_URL={base!r} is not an http(s) address such as "
+            "https://members.example.org"
+        )
+    cfg["PUBLIC_BASE_URL"] = base
+    if not cfg.get("TRUSTED_HOSTS"):
+        cfg["TRUSTED_HOSTS"] = [parts.hostname, *LOCAL_HOSTS]

@@ -3,11 +3,11 @@ never a stack trace."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from webapp.api.errors import HTTP_CODES, domain_code, error_response, wants_json
 from webapp.engine.types import fill
@@ -92,7 +92,7 @@ HTTP_MESSAGES = {
     403: lambda: _("You are not allowed to do this."),
     404: lambda: _("There is no such page, or it is not yours to see."),
     405: lambda: _("This action is not available here."),
-    413: lambda: _("The upload is too large."),
+    413: lambda: _("The request is too large, or has too many fields."),
     429: lambda: _("Too many requests from your address. Please wait a while and try again."),
     500: lambda: _("Something went wrong on our side; nothing was changed. Please try again."),
 }
@@ -123,6 +123,14 @@ def register(app: Flask) -> None:
         if wants_json():
             return error_response(400, "csrf_failed", message)
         return _page(400, message)
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page with links.
+        message = _("This site is not served under this host name.")
+        if wants_json():
+            return error_response(400, "untrusted_host", message)
+        return Response(message, 400, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

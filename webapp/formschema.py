@@ -8,54 +8,20 @@ holds per-language overrides of titles, help texts and option names.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
-from stdnum.cn import ric, uscc
+from jsonschema import Draft202012Validator
 
-FORMAT_CHECKER = FormatChecker()
+from webapp.formats import FORMAT_CHECKER
+from webapp.text import has_line_break
+
 DOCUMENT_ACCEPT = ".pdf,.jpg,.jpeg,.png"
 # A document field's file arrives among the request's files; the form posts back the token of
 # the file submitted so far in a hidden input named `<field>__current`.
 CURRENT_SUFFIX = "__current"
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-@FORMAT_CHECKER.checks("cn-uscc", raises=())
-def _is_uscc(value) -> bool:
-    return not isinstance(value, str) or uscc.is_valid(value)
-
-
-@FORMAT_CHECKER.checks("cn-ric", raises=())
-def _is_ric(value) -> bool:
-    return not isinstance(value, str) or ric.is_valid(value)
-
-
-@FORMAT_CHECKER.checks("email", raises=())
-def _is_email(value) -> bool:
-    return (
-        not isinstance(value, str) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
-    )
-
-
-@FORMAT_CHECKER.checks("document", raises=())
-def _is_document(value) -> bool:
-    # The token of an uploaded document; whose document it is, services.documents checks.
-    return not isinstance(value, str) or value.strip() != ""
-
-
-@FORMAT_CHECKER.checks("date", raises=ValueError)
-def _is_date(value) -> bool:
-    # YYYY-MM-DD only, as the message says: fromisoformat alone also takes 20260601 and
-    # week dates (2026-W23-1), which nobody reading the data would expect.
-    if not isinstance(value, str):
-        return True
-    return bool(ISO_DATE.fullmatch(value)) and bool(dt.date.fromisoformat(value))
 
 
 @dataclass
@@ -228,18 +194,35 @@ def _to_number(raw: str, kind):
     return value
 
 
-def validate(schema: dict, data: dict) -> dict[str, list[str]]:
+def validate(schema: dict, data: dict, ui: dict | None = None) -> dict[str, list[str]]:
     """Errors by field name ('' for the form as a whole); empty when the data is valid."""
     validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     errors: dict[str, list[str]] = {}
+    single_line = single_line_fields(schema, ui)
     for name, value in data.items():
         if not storable(value):
             errors[name] = [_("This value contains characters or numbers that cannot be stored.")]
+        elif name in single_line and isinstance(value, str) and has_line_break(value):
+            # A name or a title ends up in mail subjects and one-line displays, where a line
+            # break would cut it and make the rest look like a header or a new paragraph.
+            errors[name] = [_("This field takes a single line: please remove the line breaks.")]
     for error in validator.iter_errors(data):
         for name, message in _explain(error, data, schema):
             if message not in errors.setdefault(name, []):
                 errors[name].append(message)
     return errors
+
+
+def single_line_fields(schema: dict, ui: dict | None) -> set[str]:
+    """The text fields of a form shown as one line (every string field but textareas)."""
+    ui = ui or {}
+    return {
+        name
+        for name, prop in (schema.get("properties") or {}).items()
+        if isinstance(prop, dict)
+        and prop.get("type") == "string"
+        and _widget(prop, ui.get(name) if isinstance(ui.get(name), dict) else {}) != "textarea"
+    }
 
 
 # No form nests deeper than a few levels; a limit keeps hostile nesting from exhausting the stack.

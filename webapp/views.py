@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, redirect, request, send_from_directory, url_for
+from flask import Flask, abort, current_app, redirect, send_from_directory, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -23,7 +23,7 @@ from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.portal.start import bp as start_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
-from webapp.services import incidents, notify
+from webapp.services import incidents
 from webapp.services.groups import holder_label, lane_label
 from webapp.services.stages import order_of, outcome_label, stage_label, status_label
 from webapp.settings.delegation import bp as delegation_bp
@@ -52,10 +52,6 @@ def register(app: Flask) -> None:
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     app.context_processor(_template_helpers)
-    # Mails written while answering a request link to the address it came to (the service
-    # never reads the request); the ticker's fall back to PUBLIC_BASE_URL or SERVER_NAME.
-    app.before_request(lambda: notify.links_from(request.url_root))
-    app.teardown_request(lambda _error: notify.links_from(None))
 
 
 def home():

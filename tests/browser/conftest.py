@@ -49,9 +49,12 @@ def live_server(database_url, tmp_path):
             "SECRET_KEY": "live",
             "LOGIN_LIFETIME_HOURS": 24 * 365 * 10,  # the journey travels weeks, logged in
             "UPLOAD_DIR": str(tmp_path / "uploads"),
+            # Needed on PostgreSQL; made the server's own address once its port is known.
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", app

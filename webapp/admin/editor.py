@@ -11,10 +11,11 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from webapp import formschema
 from webapp.errors import HTTP_MESSAGES
+from webapp.limits import MAX_JSON_DEPTH, TooDeep, body_limit, json_body
 from webapp.routing import id_arg
 from webapp.services import model_editor, model_transfer
 from webapp.services.errors import DomainError
@@ -28,13 +29,6 @@ from webapp.services.model_editor import (
 from webapp.services.stages import STAGES_FILE
 
 bp = Blueprint("editor", __name__)
-
-
-@bp.before_request
-def _limit_size():
-    # Checked before the body is read: a bundle is small, anything bigger is refused whole.
-    if (request.content_length or 0) > MAX_BUNDLE_BYTES:
-        raise RequestEntityTooLarge()
 
 
 @bp.get("/models/<key>/edit")
@@ -85,17 +79,19 @@ def _existing_model(key):
 
 
 @bp.post("/models/<key>/validate")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def validate(key: str):
     """Check a posted bundle as a deploy would; nothing is stored."""
-    bpmn, forms = model_editor.read_bundle(request.get_json(silent=True))
+    bpmn, forms = model_editor.read_bundle(_payload())
     problems = model_editor.problems_in(bpmn, forms)
     return jsonify(ok=not problems, problems=problems)
 
 
 @bp.post("/models/<key>/deploy")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def deploy(key: str):
     """Check the bundle again and make it the live version; on problems nothing is saved."""
-    payload = request.get_json(silent=True)
+    payload = _payload()
     bpmn, forms = model_editor.read_bundle(payload)
     live_at_start = payload.get("live_version")
     if live_at_start is not None and not isinstance(live_at_start, int):
@@ -120,9 +116,10 @@ def deploy(key: str):
 
 
 @bp.post("/models/form-preview")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def form_preview():
     """A form rendered as the task page renders it, from a schema being edited."""
-    payload = request.get_json(silent=True)
+    payload = _payload()
     if not isinstance(payload, dict) or not isinstance(payload.get("schema"), dict):
         return _json_error(422, _("The form must be a JSON object."))
     schema, ui = payload["schema"], payload.get("ui") or {}
@@ -132,6 +129,8 @@ def form_preview():
         Draft202012Validator.check_schema(schema)
     except SchemaError as err:
         return _json_error(422, _("This is not valid JSON Schema: %(detail)s", detail=err.message))
+    except RecursionError:  # nesting within the body's limit that jsonschema still cannot walk
+        raise BadBundle("too_deep") from None
     try:
         form = formschema.build_form(schema, ui, str(get_locale()))
     except (AttributeError, TypeError, ValueError, KeyError) as err:
@@ -141,6 +140,7 @@ def form_preview():
 
 
 @bp.post("/models/<key>/import")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
 def import_into_editor(key: str):
     """Read an uploaded .bpmn file for the editor's working copy; nothing is stored."""
     upload = request.files.get("file")
@@ -156,10 +156,27 @@ def import_into_editor(key: str):
     )
 
 
+def _payload():
+    """The posted JSON; None when it is not JSON (read_bundle says so), BadBundle when it
+    nests deeper than any bundle does."""
+    if not request.is_json:
+        return None
+    try:
+        return json_body()
+    except TooDeep:
+        raise BadBundle("too_deep") from None
+    except ValueError:
+        return None
+
+
 def bundle_error_text(error: BadBundle) -> str:
     """What the owner reads about a refused bundle or upload."""
     texts = {
         "not_json": lambda: _("The request is not a diagram bundle (JSON expected)."),
+        "too_deep": lambda: _(
+            "The JSON is nested more than %(n)d levels deep; no diagram or form needs that.",
+            n=MAX_JSON_DEPTH,
+        ),
         "no_bpmn": lambda: _("The bundle has no diagram."),
         "forms_not_object": lambda: _("The forms of the bundle must be a JSON object."),
         "bad_form_name": lambda: _(

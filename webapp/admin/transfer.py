@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from webapp.admin.editor import bundle_error_text, render_editor
 from webapp.admin.forms import ImportDiagramForm
+from webapp.limits import body_limit
 from webapp.services import model_editor, model_transfer
 from webapp.services.model_editor import MAX_BUNDLE_BYTES, BadBundle
 
@@ -40,6 +41,8 @@ def _attachment(content: bytes, filename: str, mimetype: str) -> Response:
 
 
 @bp.post("/models/import")
+# A diagram at the bundle limit and the form around it; read_upload says "too large" beyond.
+@body_limit(MAX_BUNDLE_BYTES + 64 * 1024)
 def import_diagram():
     """Open an uploaded .bpmn file in the editor, into an existing model or as a new one.
     Nothing is stored until the owner deploys it from the editor."""

@@ -13,6 +13,7 @@ from webapp.api.access import api_login_required, forbidden
 from webapp.api.errors import error_response
 from webapp.api.public import iso
 from webapp.api.tasks import task_summary
+from webapp.limits import body_limit
 from webapp.models import Application
 from webapp.routing import MAX_PAGE
 from webapp.services import applications, documents, progress, tasks
@@ -107,6 +108,7 @@ def _open_document_fields(application: Application) -> set[str]:
 
 @bp.post(f"{APPLICATION_PATH}/documents")
 @api_login_required
+@body_limit("MAX_CONTENT_LENGTH")
 def upload_document(application_id: int):
     """Keep one file for a document field of a form waiting on the applicant; the answer's
     token goes into that field when the task is completed."""

@@ -4,7 +4,6 @@ rules and errors as the pages."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from flask import jsonify, request
@@ -14,6 +13,7 @@ from flask_login import current_user
 from webapp.api import bp
 from webapp.api.access import api_login_required, require_committee
 from webapp.api.public import iso
+from webapp.limits import json_body
 from webapp.models import Application, HumanTask, User, utcnow
 from webapp.routing import MAX_PAGE
 from webapp.services import applications, inbox, tasks
@@ -218,10 +218,8 @@ def json_object() -> dict:
     if not request.is_json:
         raise NotJson()
     try:
-        # Parsed here rather than by request.get_json: hostile nesting raises RecursionError,
-        # which is no ValueError and would end in a 500.
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, RecursionError):
+        body = json_body()
+    except ValueError:  # not JSON, or nested too deep
         raise BadBody() from None
     if not isinstance(body, dict):
         raise BadBody()

@@ -17,7 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.auth.forms import LoginForm, RegisterForm
+from webapp.auth.forms import PASSWORD_PROBLEMS, LoginForm, RegisterForm
 from webapp.extensions import db, limiter, login_manager
 from webapp.models import User
 from webapp.services import login_sessions, users
@@ -103,7 +103,13 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _register_limit() -> str:
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
 @bp.route("/register", methods=["GET", "POST"])
+# Every sign-up attempt counts: accounts made by the hundred are for spam, not membership.
+@limiter.limit(_register_limit, methods=["POST"])
 def register():
     """Create an applicant account."""
     form = RegisterForm()
@@ -114,6 +120,8 @@ def register():
             )
         except users.UsernameTaken:
             form.username.errors.append(_("This username is taken."))
+        except users.WeakPassword as err:  # the form checks first; this is the service's word
+            form.password.errors.append(str(PASSWORD_PROBLEMS[err.reason]()))
         else:
             _start_session(user)
             flash(_("Welcome! You can now start an application."), "success")

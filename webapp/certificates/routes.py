@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user, login_required
 
 from webapp.roles import SECRETARIAT
@@ -19,9 +19,7 @@ bp = Blueprint("certificates", __name__)
 def pdf(application_id: int):
     """The certificate of an application, for its applicant and the committee only."""
     certificate = members.certificate_for(current_user, application_id)
-    body = members.render_pdf(
-        certificate, members.verify_url(certificate.verify_token, request.url_root)
-    )
+    body = members.render_pdf(certificate, members.verify_url(certificate.verify_token))
     response = send_file(
         BytesIO(body),
         mimetype="application/pdf",

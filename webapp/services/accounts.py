@@ -10,10 +10,14 @@ from sqlalchemy import func, select, update
 from webapp.extensions import db
 from webapp.models import Group, LoginSession, User, utcnow
 from webapp.roles import PLATFORM_ROLES
-from webapp.services import audit, groups
+from webapp.services import audit, groups, passwords
 from webapp.services.users import by_username
+from webapp.text import visible
 
-MIN_PASSWORD_LENGTH = 8  # as the registration form asks of applicants
+PASSWORD_PROBLEMS = {
+    "too_short": f"the password must have at least {passwords.MIN_LENGTH} characters",
+    "common": "the password is too common or too easy to guess (like 12345678 or the username)",
+}
 
 
 class AccountError(ValueError):
@@ -25,7 +29,8 @@ def create(
 ) -> User:
     """A new active account holding the given platform roles and sitting on the given groups
     (by key) from today without an end, audited."""
-    username, display_name = username.strip(), display_name.strip()
+    # Control and bidi characters (U+202E) would let a name show other than it reads.
+    username, display_name = username.strip(), visible(display_name)
     if not username or len(username) > 80:
         raise AccountError("the username must have 1 to 80 characters")
     if by_username(username) is not None:
@@ -39,8 +44,9 @@ def create(
             f"unknown role(s) or group(s): {', '.join(unknown)}; "
             f"known: {', '.join([*PLATFORM_ROLES, *known])}"
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    reason = passwords.weakness(password, username, display_name, email)
+    if reason is not None:
+        raise AccountError(PASSWORD_PROBLEMS[reason])
     platform = [r for r in roles if r in PLATFORM_ROLES]
     user = User(
         username=username, display_name=display_name, email=email.strip(), roles=",".join(platform)

@@ -21,6 +21,7 @@ from webapp.models.users import association_today
 from webapp.roles import APPLICANT, APPLICANT_LANES, ROLE_LABELS, role_label
 from webapp.services import audit
 from webapp.services.errors import InvalidFormData, NotFound
+from webapp.text import visible
 
 GROUPS_FILE = Path(__file__).resolve().parents[2] / "workflows" / "groups.json"
 GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{1,59}")
@@ -173,7 +174,8 @@ def get(group_id: int) -> Group:
 
 def create(key: str, name_zh: str, name_en: str, by: User | None) -> Group:
     """A new group; its key is what a diagram's lane may carry."""
-    key, name_zh, name_en = key.strip(), name_zh.strip(), name_en.strip()
+    # Control and bidi characters would let a name show other than it reads.
+    key, name_zh, name_en = key.strip(), visible(name_zh), visible(name_en)
     errors: dict[str, list[str]] = {}
     if not GROUP_KEY.fullmatch(key):
         errors["key"] = [
@@ -198,7 +200,7 @@ def create(key: str, name_zh: str, name_en: str, by: User | None) -> Group:
 
 def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> None:
     """New names for a group, or (de)activate it; its key stays, as diagrams name it."""
-    name_zh, name_en = name_zh.strip(), name_en.strip()
+    name_zh, name_en = visible(name_zh), visible(name_en)
     errors = {
         f: [_("Give a name of 1 to 120 characters.")]
         for f, v in (("name_zh", name_zh), ("name_en", name_en))

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.models import OutboxMessage, utcnow
+from webapp.text import one_line
 
 # Wait after the 1st, 2nd, 3rd failure, then every 2 hours; the 8th failure is the last.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -81,10 +82,14 @@ def build_email(message: OutboxMessage) -> Message:
     # encodes the whole subject as one run of encoded words, which keeps every space.
     # Base64 keeps Chinese intact through relays that do not speak 8BITMIME.
     mail = MIMEText(message.body, "plain", "utf-8")
-    subject = message.subject
+    # No header carries a line break, whatever the row holds: one would end the header and
+    # let the rest pass for headers of its own (Bcc:) or the start of the body.
+    subject = one_line(message.subject)
+    sender = one_line(sender)
     mail["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
-    mail["From"] = sender if "<" in sender else formataddr((config["ASSOCIATION_NAME"], sender))
-    mail["To"] = message.to_address
+    name = one_line(config["ASSOCIATION_NAME"])
+    mail["From"] = sender if "<" in sender else formataddr((name, sender))
+    mail["To"] = one_line(message.to_address)
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=sender.rstrip(">").rpartition("@")[2] or "localhost")
     mail["Content-Language"] = message.locale.replace("_", "-")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
+from webapp.config import DEV_BASE_URL
 from webapp.extensions import db
 from webapp.models import Application, Certificate, Member, User
 from webapp.services import applications, audit
@@ -127,18 +128,10 @@ def member_register(limit: int = 500, offset: int = 0) -> list[tuple[Member, Cer
     return [(member, certificate) for member, certificate in rows]
 
 
-def verify_url(token: str, request_root: str | None = None) -> str:
-    """Public address of a certificate's verification page: PUBLIC_BASE_URL, else the request's."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request_root
-    if not base:
-        server = current_app.config.get("SERVER_NAME")
-        scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
-        base = f"{scheme}://{server}/" if server else ""
-    if not base:
-        # A relative link in a QR code is useless on paper: say so, but still draw the PDF.
-        current_app.logger.warning("PUBLIC_BASE_URL is not set: certificate QR codes are relative")
-        return current_app.url_map.bind("localhost").build("certificates.verify", {"token": token})
-    parts = urlsplit(base)
+def verify_url(token: str) -> str:
+    """Public address of a certificate's verification page, on PUBLIC_BASE_URL only: a QR code
+    printed from a request's Host header would send its readers wherever the requester chose."""
+    parts = urlsplit(current_app.config.get("PUBLIC_BASE_URL") or DEV_BASE_URL)
     adapter = current_app.url_map.bind(
         parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "https"
     )

@@ -4,9 +4,10 @@ the caller's transaction; webapp.services.mailer mails them later."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
-from contextvars import ContextVar
 from datetime import date, datetime
+from functools import cache
 
 from flask import current_app
 from flask_babel import force_locale, format_currency, format_date, format_decimal, format_time
@@ -14,13 +15,11 @@ from jinja2 import Undefined
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from webapp.config import DEV_BASE_URL
 from webapp.extensions import db
 from webapp.models import Application, OutboxMessage, User, utcnow
 from webapp.services import groups
-
-# The address the current web request came to, handed in by the web layer (webapp.views) for the
-# request's duration: a service never reads the request itself. The ticker has none.
-_request_root: ContextVar[str | None] = ContextVar("notify_request_root", default=None)
+from webapp.text import one_line
 
 EVENTS = frozenset(
     {
@@ -103,37 +102,42 @@ def recipient_locale(user: User) -> str:
 
 def render(event: str, locale: str, **params) -> tuple[str, str]:
     """Subject and body of an event's mail template rendered in that locale."""
-    template = current_app.jinja_env.get_template(f"mail/{event}.txt")
+    template = _marked(current_app.jinja_env, f"mail/{event}.txt")
     context = {
         "association_name": current_app.config["ASSOCIATION_NAME"],
         "when": _when,
         "money": _money,
         **params,
     }
+    # The subject is the template's first line. Where it ends is marked with a token nobody can
+    # guess, not found by splitting the text: a name carrying a line break (or U+2028) would
+    # otherwise end the subject early and start the body with whatever followed it.
+    end = secrets.token_hex(16)
     with force_locale(locale):
         # Rendered directly rather than with render_template: a mail must not depend on who is
         # logged in to the request that happened to cause it.
-        text = template.render(context)
-    lines = [line.rstrip() for line in text.strip("\n").splitlines()]
-    subject = lines[0].strip() if lines else event
-    body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines[1:])).strip("\n") + "\n"
+        text = template.render(context, subject_end=end)
+    head, _, rest = text.lstrip("\n").partition(end)
+    subject = " ".join(one_line(head).split()) or event
+    lines = [line.rstrip() for line in rest.strip("\n").splitlines()]
+    body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
     return subject, body
 
 
-def links_from(request_root: str | None) -> None:
-    """Base the links of mails written from here on (in this context) on a request's address."""
-    _request_root.set(request_root)
+@cache
+def _marked(env, name: str):
+    """The mail template with `{{ subject_end }}` at the end of its first line."""
+    source, _filename, _uptodate = env.loader.get_source(env, name)
+    first, newline, rest = source.lstrip("\n").partition("\n")
+    return env.from_string(first + "{{ subject_end }}" + newline + rest)
 
 
 def absolute_url(path: str | None) -> str:
-    """An app-relative path as a link a mail reader can follow, as absolute as can be known."""
+    """An app-relative path as a link a mail reader can follow, on PUBLIC_BASE_URL: never on the
+    request's Host header, which whoever sends the request chooses."""
     if not path or "://" in path:
         return path or ""
-    base = current_app.config.get("PUBLIC_BASE_URL") or _request_root.get() or ""
-    if not base and (adapter := current_app.create_url_adapter(None)):  # SERVER_NAME is set
-        base = adapter.build("home", force_external=True)
-    if not base:
-        return path
+    base = current_app.config.get("PUBLIC_BASE_URL") or DEV_BASE_URL
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 

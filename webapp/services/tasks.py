@@ -167,14 +167,14 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
     _refuse_if_claimed(task, user, found.principal)
-    schema, _ui = form_of(task, found.version_id)
+    schema, ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
         data = documents.accept_uploads(user, application, schema, files or {}, data)
     except InvalidFormData:
         db.session.rollback()
         raise
-    errors = formschema.validate(schema, data)
+    errors = formschema.validate(schema, data, ui)
     for name, messages in documents.check_tokens(application, schema, data).items():
         errors.setdefault(name, []).extend(messages)
     if errors:
@@ -191,10 +191,10 @@ def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Appli
     found = _lookup(user, task_guid)
     task, application = found.task, found.application
     _refuse_if_claimed(task, user, found.principal)
-    schema, _ui = form_of(task, found.version_id)
+    schema, ui = form_of(task, found.version_id)
     data, errors = json_data.read(schema, payload)
     if not errors:
-        errors = formschema.validate(schema, data)
+        errors = formschema.validate(schema, data, ui)
         for name, messages in documents.check_tokens(application, schema, data).items():
             errors.setdefault(name, []).extend(messages)
     if errors:

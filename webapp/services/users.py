@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Group, User
 from webapp.roles import APPLICANT
-from webapp.services import audit, groups
+from webapp.services import audit, groups, passwords
+from webapp.text import visible
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "accounts.json"
 DEMO_PASSWORD = "demo1234"  # as demo/accounts.json says; the login page shows it
@@ -18,6 +19,14 @@ DEMO_PASSWORD = "demo1234"  # as demo/accounts.json says; the login page shows i
 
 class UsernameTaken(Exception):
     """Registration with a username that exists already."""
+
+
+class WeakPassword(ValueError):
+    """A password too short or too common to protect an account; `reason` says which."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def display_names(ids) -> dict[int, str]:
@@ -38,7 +47,10 @@ def by_username(username: str) -> User | None:
 def authenticate(username: str, password: str) -> User | None:
     """The user if the password is right and the account active; failures are audited."""
     user = by_username(username)
-    if user is None or not user.active or not user.check_password(password):
+    # A password is hashed whether or not the account exists: refusing an unknown username
+    # without hashing took 7 ms against 105 ms, which told which usernames exist.
+    right = passwords.check(user.password_hash if user is not None else None, password)
+    if user is None or not user.active or not right:
         audit.record("login_failed", data={"username": username[:80]})
         db.session.commit()
         return None
@@ -49,9 +61,12 @@ def register(username: str, display_name: str, email: str, password: str) -> Use
     """A new applicant account."""
     if by_username(username) is not None:
         raise UsernameTaken(username)
+    reason = passwords.weakness(password, username, display_name, email)
+    if reason is not None:
+        raise WeakPassword(reason)
     user = User(
         username=username.strip(),
-        display_name=display_name.strip(),
+        display_name=visible(display_name),
         email=email.strip(),
         roles=APPLICANT,
     )

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from webapp import formschema
 from webapp.errors import message_for
+from webapp.limits import body_limit
 from webapp.services import applications, notice, tasks
 from webapp.services.errors import InvalidFormData, TaskClaimed
 
@@ -25,6 +26,7 @@ def show(task_guid: str):
 
 @bp.post("/tasks/<task_guid>")
 @login_required
+@body_limit("MAX_CONTENT_LENGTH")  # the form's documents come with it
 def submit(task_guid: str):
     """Validate and complete the task, or keep it as a draft; on errors show the form again
     with the user's values."""
