@@ -622,3 +622,37 @@ def test_the_diagram_parser_never_expands_entities(tmp_path):
     )
     text = "".join(parse(document.encode()).itertext())  # what the checks read
     assert "EXPANDED" not in text and "TOPSECRET" not in text
+
+
+def script(source: str) -> str:
+    return f'<bpmn:scriptTask id="x"><bpmn:script>{source}</bpmn:script></bpmn:scriptTask>'
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("x = send_mail(applicant_id)", "it calls send_mail(), which is no function"),
+        ("d = working_days_later()", "working_days_later(n"),
+        ("d = working_days_later(1, today(), 3, 4)", "too many positional arguments"),
+        ('v = vote_outcome([], 3, quorum="2/3", colour="red")', "unexpected keyword argument"),
+        ("m = role_members()", "role_members(key_or_name"),
+    ],
+)
+def test_a_call_of_an_unknown_function_or_with_wrong_arguments_is_named(source, expected):
+    messages = at(problems_of(between(("x", script(source)))), "x")
+    assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "d = working_days_later(5)",
+        "d = working_days_later(n=5)",
+        "m = role_members('理事会')",
+        "f = len\nn = f([1, 2])",
+        "n = max(len([1]), int('2'))",
+        "args = [5]\nd = working_days_later(*args)",
+    ],
+)
+def test_calls_a_diagram_may_make_are_accepted(source):
+    assert at(problems_of(between(("x", script(source)))), "x") == []

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from webapp.engine.bpmn_xml import CAMUNDA, local, problem, text, xpath
-from webapp.engine.sandbox import compile_expression, compile_script
+from webapp.engine.function_calls import call_problems
+from webapp.engine.sandbox import BUILTINS, compile_expression, compile_script
 from webapp.engine.types import N_, Problem
 
 CONDITIONAL_GATEWAYS = ("exclusiveGateway", "inclusiveGateway")
@@ -53,12 +54,14 @@ _NOT_ISO = {
 
 
 def compile_reason(source: str, mode: str) -> str | None:
-    """Why the sandbox refuses this source, or None when it compiles."""
+    """Why the sandbox refuses this source, or None when it compiles and calls only functions
+    a diagram may call, with arguments they take."""
     try:
         (compile_expression if mode == "eval" else compile_script)(source)
     except Exception as err:  # SandboxViolation, and whatever else odd input provokes
         return str(err) or type(err).__name__
-    return None
+    calls = call_problems(source, mode, BUILTINS)
+    return "; ".join(calls) if calls else None
 
 
 def expression_problems(root, scope: list, min_cycle: timedelta | None = None) -> list[Problem]:
