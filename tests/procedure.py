@@ -129,6 +129,15 @@ class Procedure:
         self.close_notice(app_id)
         self.approve_by_council(app_id)
 
+    def admit(self, username: str = "applicant") -> str:
+        """A new member: an application taken to its certificate; returns its member number."""
+        app_id = self.submit(username)
+        self.to_payment(app_id)
+        self.declare_payment(app_id)
+        self.confirm_payment(app_id)
+        self.issue_certificate(app_id)
+        return self.application(app_id).member_number
+
     # --- what the app holds -----------------------------------------------------------------
     def application(self, app_id: int) -> Application:
         return reload(self.app, app_id)

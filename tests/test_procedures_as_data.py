@@ -26,16 +26,6 @@ def bearer(app, username: str) -> dict:
     return {"Authorization": f"Bearer {plain}"}
 
 
-def admitted_member(procedure) -> str:
-    p = procedure
-    app_id = p.submit()
-    p.to_payment(app_id)
-    p.declare_payment(app_id)
-    p.confirm_payment(app_id)
-    p.issue_certificate(app_id)
-    return p.application(app_id).member_number
-
-
 def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedure):
     p = procedure
     owner, admin = p.actors("owner"), p.actors("admin")
@@ -54,7 +44,7 @@ def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedu
     )
     deployed = post_json(owner, f"/models/{KEY}/deploy", bundle())
     assert deployed.status_code == 200, deployed.get_json()
-    number = admitted_member(p)
+    number = p.admit()
 
     # The catalogue: the secretariat may start it, the applicant and the council may not.
     assert "名誉会员推荐" in p.actors("secretary").get("/start").get_data(as_text=True)
@@ -105,7 +95,7 @@ def test_the_api_lists_the_catalogue_and_starts_a_case_about_a_member(app, proce
         {"key": "presidents_office", "name_zh": "会长办公会", "name_en": "President's office"},
     )
     assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", bundle()).status_code == 200
-    number = admitted_member(p)
+    number = p.admit()
     client = app.test_client()
     secretary, applicant = bearer(app, "secretary"), bearer(app, "applicant")
     listed = client.get("/api/v1/catalogue", headers=secretary).get_json()["items"]

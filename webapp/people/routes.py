@@ -37,9 +37,7 @@ def group_list():
         values = {k: request.form.get(k, "") for k in ("key", "name_zh", "name_en")}
         try:
             group = groups.create(values["key"], values["name_zh"], values["name_en"], current_user)
-            db.session.commit()
         except InvalidFormData as err:
-            db.session.rollback()
             errors = err.errors
         else:
             flash(_("Group %(name)s created.", name=group.name_zh), "success")
@@ -60,9 +58,7 @@ def group_detail(group_id: int):
             groups.rename(
                 group, values["name_zh"], values["name_en"], "active" in request.form, current_user
             )
-            db.session.commit()
         except InvalidFormData as err:
-            db.session.rollback()
             errors = err.errors
         else:
             flash(_("Saved."), "success")
@@ -83,9 +79,7 @@ def add_member(group_id: int):
     if not errors:
         try:
             groups.add_member(group, user, starts_on, ends_on, current_user)
-            db.session.commit()
         except InvalidFormData as err:
-            db.session.rollback()
             errors = err.errors
         else:
             flash(_("%(name)s added.", name=user.display_name), "success")
@@ -100,7 +94,6 @@ def end_member(group_id: int, membership_id: int):
     if membership is None or membership.group_id != group_id:
         abort(404)
     groups.end_membership(membership, current_user)
-    db.session.commit()
     flash(_("The membership ends today."), "success")
     return redirect(url_for("people.group_detail", group_id=group_id))
 
@@ -150,10 +143,8 @@ def set_active(user_id: int):
     try:
         accounts.set_active(user, active, current_user)
     except accounts.AccountError:
-        db.session.rollback()
         flash(_("You cannot deactivate your own account."), "danger")
         return redirect(url_for("people.account_list"))
-    db.session.commit()
     message = _("%(name)s may log in.") if active else _("%(name)s can no longer log in.")
     flash(message % {"name": user.display_name}, "success")
     return redirect(url_for("people.account_list"))
@@ -164,7 +155,6 @@ def reset_password(user_id: int):
     """A new random password, shown once to hand to the account's holder."""
     user = db.session.get(User, user_id) or abort(404)
     password = accounts.reset_password(user, current_user)
-    db.session.commit()
     flash(
         _("New password for %(username)s: %(password)s — hand it over in person; it is not "
           "shown again.", username=user.username, password=password),

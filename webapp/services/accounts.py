@@ -11,6 +11,7 @@ from webapp.extensions import db
 from webapp.models import Group, LoginSession, User, utcnow
 from webapp.roles import PLATFORM_ROLES
 from webapp.services import audit, groups, passwords
+from webapp.services.transactions import committed
 from webapp.services.users import by_username
 from webapp.text import visible
 
@@ -74,6 +75,7 @@ def directory(search: str = "", limit: int = 200) -> list[User]:
     return list(db.session.scalars(query))
 
 
+@committed
 def set_active(user: User, active: bool, by: User) -> None:
     """Let an account log in again, or stop it: its open logins and API tokens stop counting
     at once. Nobody deactivates their own account (there would be no one to undo it)."""
@@ -86,6 +88,7 @@ def set_active(user: User, active: bool, by: User) -> None:
                  data={"user_id": user.id})  # fmt: skip
 
 
+@committed
 def reset_password(user: User, by: User) -> str:
     """A new random password for the account, to hand to its holder once; its logins end."""
     password = secrets.token_urlsafe(9)

@@ -14,11 +14,13 @@ from webapp.models import Delegation, HumanTask, User, utcnow
 from webapp.models.users import association_today
 from webapp.services import audit
 from webapp.services.errors import InvalidFormData, NotFound
+from webapp.services.transactions import committed
 from webapp.services.workflow import engine, source_for
 
 LONGEST = timedelta(days=366)  # an absence longer than a year is a change of who sits where
 
 
+@committed
 def create(
     user: User, substitute: User | None, starts_on: date | None, ends_on: date | None
 ) -> Delegation:
@@ -56,6 +58,7 @@ def create(
     return delegation
 
 
+@committed
 def withdraw(user: User, delegation_id: int) -> None:
     """End one's own delegation now."""
     delegation = db.session.get(Delegation, delegation_id)

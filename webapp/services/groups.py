@@ -21,6 +21,7 @@ from webapp.models.users import association_today
 from webapp.roles import APPLICANT, APPLICANT_LANES, ROLE_LABELS, role_label
 from webapp.services import audit
 from webapp.services.errors import InvalidFormData, NotFound
+from webapp.services.transactions import committed
 from webapp.text import visible
 
 GROUPS_FILE = Path(__file__).resolve().parents[2] / "workflows" / "groups.json"
@@ -172,6 +173,7 @@ def get(group_id: int) -> Group:
     return group
 
 
+@committed
 def create(key: str, name_zh: str, name_en: str, by: User | None) -> Group:
     """A new group; its key is what a diagram's lane may carry."""
     # Control and bidi characters would let a name show other than it reads.
@@ -198,6 +200,7 @@ def create(key: str, name_zh: str, name_en: str, by: User | None) -> Group:
     return group
 
 
+@committed
 def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> None:
     """New names for a group, or (de)activate it; its key stays, as diagrams name it."""
     name_zh, name_en = visible(name_zh), visible(name_en)
@@ -213,6 +216,7 @@ def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> 
     db.session.info.pop(_CACHE, None)
 
 
+@committed
 def add_member(
     group: Group, user: User, starts_on: date | None, ends_on: date | None, by: User | None
 ) -> GroupMembership:
@@ -240,6 +244,7 @@ def add_member(
     return membership
 
 
+@committed
 def end_membership(membership: GroupMembership, by: User) -> None:
     """Take someone out of a group from today: the term ends yesterday, so the history stays;
     a term that had not begun is removed."""

@@ -8,7 +8,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from webapp.extensions import db
 from webapp.services import delegations, users
 from webapp.services.errors import InvalidFormData
 
@@ -33,9 +32,7 @@ def create():
         delegations.create(
             current_user, substitute, _date(values["starts_on"]), _date(values["ends_on"])
         )
-        db.session.commit()
     except InvalidFormData as err:
-        db.session.rollback()
         return _page(values, err.errors), 400
     flash(_("%(name)s will stand in for you.", name=substitute.display_name), "success")
     return redirect(url_for("delegation.page"))
@@ -46,7 +43,6 @@ def create():
 def withdraw(delegation_id: int):
     """End one of the user's delegations now; another's is not found."""
     delegations.withdraw(current_user, delegation_id)
-    db.session.commit()
     flash(_("The delegation has ended."), "success")
     return redirect(url_for("delegation.page"))
 
