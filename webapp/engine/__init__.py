@@ -5,6 +5,7 @@ values: model sources, serialized states, ready tasks, results.
 """
 
 from webapp.engine.errors import EngineError, LimitReached, TaskNotReady
+from webapp.engine.function_calls import know as know_diagram_functions
 from webapp.engine.runtime import WorkflowEngine
 from webapp.engine.sandbox_process import SandboxLimits
 from webapp.engine.specs import InvalidDiagram, ModelSource
@@ -20,6 +21,7 @@ from webapp.engine.types import (
 from webapp.engine.validation import DiagramReport, check_diagram
 
 __all__ = [
+    "know_diagram_functions",
     "N_",
     "DiagramReport",
     "check_diagram",

@@ -26,7 +26,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from webapp.engine import function_calls, migration
+from webapp.engine import migration
 from webapp.engine.errors import EngineError, TaskNotReady, describe, limit_reached
 from webapp.engine.migration import MigrationPlan
 from webapp.engine.progress import element_states
@@ -84,7 +84,6 @@ class WorkflowEngine:
         sandbox: SandboxLimits | None = None,
     ):
         self.limits = limits or EngineLimits()
-        function_calls.know(functions or {})
         self._specs = SpecCache()
         self._serializer = _make_serializer()
         environment = IsolatedEnvironment(functions, sandbox or SandboxLimits())

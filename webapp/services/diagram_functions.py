@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from webapp.engine import know_diagram_functions
 from webapp.services import groups, voting, workdays
 
 
@@ -18,3 +19,8 @@ def diagram_functions() -> dict[str, Any]:
         "role_members": groups.members,
         "vote_outcome": voting.vote_outcome,
     }
+
+
+# Validation checks every call a diagram makes against these (and these only: an engine made
+# with other functions, as in tests, does not change what a diagram may call).
+know_diagram_functions(diagram_functions())

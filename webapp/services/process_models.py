@@ -16,7 +16,7 @@ from webapp.engine.types import fill
 from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessInstance, ProcessModel
 from webapp.roles import APPLICANT
-from webapp.services import groups
+from webapp.services import diagram_functions, groups  # noqa: F401 (registers the functions)
 from webapp.services.errors import NoLiveModel
 from webapp.services.workflow import engine
 
