@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from webapp import formschema
 from webapp.errors import HTTP_MESSAGES
 from webapp.limits import MAX_JSON_DEPTH, TooDeep, body_limit, json_body
+from webapp.roles import APPLICANT
 from webapp.routing import id_arg
 from webapp.services import model_editor, model_transfer
 from webapp.services.errors import DomainError
@@ -52,7 +53,7 @@ def render_editor(key, name, bundle, base_number, notice=None):
         live_number=live,
         notice=notice,
         stages=_declared_stages(bundle),
-        lanes=["applicant", *(group.key for group in all_groups())],
+        lanes=[APPLICANT, *(group.key for group in all_groups())],
         max_bytes=MAX_BUNDLE_BYTES,
     )
 
