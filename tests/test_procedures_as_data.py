@@ -82,7 +82,7 @@ def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedu
 
         case = db.session.get(Application, case_id)
         assert case.title == "名誉会员推荐" and case.outcome_code == "conferred"
-        assert case.status == "closed" and case.subject_member_id is not None
+        assert case.status == "conferred" and case.subject_member_id is not None
         assert case.applicant_id == users.by_username("applicant").id
     # The member the case is about follows it among its own cases.
     assert "名誉会员推荐" in p.actors("applicant").get("/applications").get_data(as_text=True)

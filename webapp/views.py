@@ -25,7 +25,13 @@ from webapp.portal.start import bp as start_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
 from webapp.services import incidents
 from webapp.services.groups import holder_label, lane_label
-from webapp.services.stages import order_of, outcome_label, stage_label, status_label
+from webapp.services.stages import (
+    order_of,
+    outcome_label,
+    stage_label,
+    status_label,
+    status_tone,
+)
 from webapp.settings.delegation import bp as delegation_bp
 from webapp.settings.routes import bp as settings_bp
 from webapp.tasks.routes import bp as tasks_bp
@@ -99,6 +105,7 @@ def _template_helpers() -> dict:
         "stages_of": _stages_of,
         "stage_label": stage_label,
         "status_label": status_label,
+        "status_tone": status_tone,
         "outcome_label": outcome_label,
         "role_label": holder_label,
         "lane_label": lane_label,

@@ -175,7 +175,7 @@ def _page_data(task: HumanTask, application: Application) -> dict:
         }
         for done in applications.progress(application).history
         if done.submitted_data
-        and done.stage != "application"
+        and not tasks.is_case_form(done)
         and not (task.item is not None and done.bpmn_id == task.bpmn_id)
     ]
     return data

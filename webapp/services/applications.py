@@ -3,13 +3,11 @@ the applicant where it stands."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
@@ -17,16 +15,15 @@ from webapp.models import (
     Application,
     HumanTask,
     Member,
-    MemberNumberCounter,
     ModelVersion,
     User,
     utcnow,
 )
 from webapp.roles import APPLICANT
-from webapp.services import announcements, audit, catalogue, member_types, members
+from webapp.services import announcements, audit, catalogue
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
-from webapp.services.workflow import create_instance, engine, version_content
+from webapp.services.workflow import create_instance, engine, is_case_form, version_content
 
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
@@ -44,7 +41,6 @@ FACT_KEYS = (
     "payment_deadline",
     "payment_check_reason",
 )
-OUTCOME_STATUS = {"admitted": "admitted", "rejected": "rejected", "lapsed": "lapsed"}
 MODEL_DATA_SUFFIX = ".data.json"
 
 
@@ -164,7 +160,7 @@ def sync(
 ) -> None:
     """Bring the application row in line with a transition of its instance."""
     now = utcnow()
-    if completed is not None and completed.stage == "application" and submitted is not None:
+    if completed is not None and submitted is not None and is_case_form(completed):
         application.data = dict(submitted)
         for name in SUMMARY_FIELDS:
             setattr(application, name, submitted.get(name))
@@ -175,47 +171,28 @@ def sync(
         application.stage = stages[0]
     facts = dict(application.facts or {})
     facts.update({k: result.data[k] for k in FACT_KEYS if k in result.data})
+    notice = [t for t in result.timers if t.properties.get("publicNotice") == "true"]
+    application.notice_closes_at = min(t.due_at for t in notice) if notice else None
+    if notice:
+        # Kept after the period ends: the timeline places the notice by its stage, and an
+        # objection tells the group the timer names (`notifyRole`).
+        facts["notice_stage"] = notice[0].properties.get("stage") or ""
+        facts["notice_group"] = notice[0].properties.get("notifyRole") or ""
     application.facts = facts
-    notice = [t.due_at for t in result.timers if t.properties.get("publicNotice") == "true"]
-    application.notice_closes_at = min(notice) if notice else None
     if result.finished:
         outcome = result.data.get("outcome")
-        application.status = OUTCOME_STATUS.get(outcome, "closed")
+        # A finished case stands as its diagram's outcome says ("admitted", "withdrawn", …).
+        application.status = _outcome_status(outcome)
         application.outcome_code = str(result.data.get("outcome_code") or "") or None
         reason = result.data.get("outcome_reason")
         application.outcome_reason = str(reason) if reason else None
-        if application.status == "admitted":
-            members.admit(application, now, actor_id=actor_id)
     application.updated_at = now
 
 
-def next_member_number(
-    member_type: str | None, now: datetime, version_id: int | None = None
-) -> str:
-    """The next number of the year's series for this member type (its code from the model's
-    member types); numbers are never reused."""
-    type_code = member_types.number_code(member_type, version_id)
-    series = f"{now.year}-{type_code}"
-    for _attempt in range(3):
-        bumped = db.session.execute(
-            update(MemberNumberCounter)
-            .where(MemberNumberCounter.series == series)
-            .values(last=MemberNumberCounter.last + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if bumped.rowcount == 1:
-            break
-        try:
-            with db.session.begin_nested():
-                db.session.execute(insert(MemberNumberCounter).values(series=series, last=1))
-            break
-        except IntegrityError:
-            continue  # another issuance created the series first; bump it instead
-    seq = db.session.scalar(
-        select(MemberNumberCounter.last).where(MemberNumberCounter.series == series)
-    )
-    fmt = current_app.config["MEMBER_NUMBER_FORMAT"]
-    return fmt.format(year=now.year, type=type_code, seq=seq)
+def _outcome_status(outcome) -> str:
+    if isinstance(outcome, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,19}", outcome):
+        return outcome
+    return "closed"
 
 
 PAGE_SIZE = 20

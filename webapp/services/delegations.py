@@ -15,7 +15,7 @@ from webapp.models.users import association_today
 from webapp.services import audit
 from webapp.services.errors import InvalidFormData, NotFound
 from webapp.services.transactions import committed
-from webapp.services.workflow import engine, source_for
+from webapp.services.workflow import task_property
 
 LONGEST = timedelta(days=366)  # an absence longer than a year is a change of who sits where
 
@@ -107,6 +107,4 @@ def principals(substitute: User) -> list[User]:
 def delegable(task: HumanTask) -> bool:
     """Whether a substitute may do the task: the diagram may keep it to the person it is for
     (the user task's property delegable=false)."""
-    info = engine.describe(source_for(task.instance.version_id))
-    drawn = next((t for t in info.user_tasks if t.spec_id == task.bpmn_id), None)
-    return drawn is None or drawn.properties.get("delegable", "").strip().lower() != "false"
+    return task_property(task, "delegable").lower() != "false"

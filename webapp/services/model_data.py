@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import ProcessModel
-from webapp.services.workflow import version_content
 
 _LIVE = "model_data.live_versions"
 _merged: dict[tuple, dict[str, dict]] = {}
@@ -21,6 +20,10 @@ _lock = threading.Lock()
 
 def of_version(version_id: int, file: str) -> dict:
     """A data file of one version ({} when the version has none or it is not an object)."""
+    # Imported here: the engine (in workflow) is made with the diagram functions, some of which
+    # read model data.
+    from webapp.services.workflow import version_content
+
     content = version_content(version_id).forms.get(file)
     return content if isinstance(content, dict) else {}
 

@@ -120,9 +120,11 @@ def file_objection(
             raise ProcessError.of(err) from err
         steps.store(instance, result, application)
         audit.record("objection_filed", None, instance.id, data={"objection_id": objection.id})
-        notify.notify_role(
-            "objection_filed", "secretariat", application, exclude=[application.applicant_id]
-        )
+        group = (application.facts or {}).get("notice_group")
+        if group:
+            notify.notify_role(
+                "objection_filed", group, application, exclude=[application.applicant_id]
+            )
         db.session.commit()
     except BaseException:
         db.session.rollback()

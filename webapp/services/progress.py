@@ -20,7 +20,7 @@ from webapp.models import Application, HumanTask, ProcessInstance, User, parse_i
 from webapp.roles import APPLICANT
 from webapp.services import applications
 from webapp.services.groups import lane_group, lane_label
-from webapp.services.stages import stage_label
+from webapp.services.stages import order_of, stage_label
 from webapp.services.workflow import engine, source_for, version_content
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -62,7 +62,6 @@ REF_ATTRIBUTES = (
 REF_TEXTS = ("flowNodeRef", "incoming", "outgoing", "sourceRef", "targetRef")
 ACTIVITIES = ("task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask",
               "receiveTask", "businessRuleTask", "subProcess", "callActivity")  # fmt: skip
-NOTICE = "notice"
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -245,17 +244,22 @@ def stage_timeline(application: Application) -> list[StageEvent]:
 def _with_notice(application: Application, events: list[StageEvent]) -> list[StageEvent]:
     """The public notice has no task unless someone objects: its period comes from the facts,
     placed after the review that opened it."""
-    closes = parse_iso((application.facts or {}).get("notice_closes_at"))
-    if closes is None:
+    facts = application.facts or {}
+    closes, stage = parse_iso(facts.get("notice_closes_at")), facts.get("notice_stage")
+    if closes is None or not stage:
         return events
     running = application.status == "in_progress" and closes > utcnow()
     for i, event in enumerate(events):
-        if event.stage == NOTICE:  # objections were answered: that line carries the period
+        if event.stage == stage:  # objections were answered: that line carries the period
             events[i] = replace(event, until=closes)
             return events
-    after = max((i for i, e in enumerate(events) if e.stage == "review"), default=-1)
+    # Placed after the last step of the stages the flow reaches before the notice's.
+    order = order_of(application.instance.version_id)
+    rank = order.index(stage) if stage in order else len(order)
+    earlier = set(order[:rank])
+    after = max((i for i, e in enumerate(events) if e.stage in earlier), default=-1)
     opened = events[after].at if after >= 0 else application.created_at
     notice = StageEvent(
-        opened, NOTICE, stage_label(NOTICE), "ready" if running else "completed", False, closes
+        opened, stage, stage_label(stage), "ready" if running else "completed", False, closes
     )
     return [*events[: after + 1], notice, *events[after + 1 :]]

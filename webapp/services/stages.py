@@ -21,14 +21,12 @@ _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
-# A case's status is the platform's: how a case stands, whatever its procedure.
-STATUS_LABELS = {
-    "in_progress": _l("In progress"),
-    "admitted": _l("Admitted"),
-    "rejected": _l("Rejected"),
-    "lapsed": _l("Lapsed"),
-    "closed": _l("Closed"),
-}
+STATUSES_FILE = "statuses.data.json"
+TONES = ("success", "danger", "warning")
+# A case is in progress until its process ends; then it stands as the diagram's `outcome` says,
+# named in the model's `statuses.data.json` (`{"admitted": {"zh": …, "en": …, "tone":
+# "success"}}`), or simply closed.
+STATUS_LABELS = {"in_progress": _l("In progress"), "closed": _l("Closed")}
 
 _order: dict[tuple[str, int], list[str]] = {}
 _lock = threading.Lock()
@@ -90,6 +88,16 @@ def outcome_label(code: str | None, version_id: int | None = None) -> str:
     return model_data.localized(model_data.entry(OUTCOMES_FILE, code, version_id))
 
 
-def status_label(status: str) -> str:
-    """The translated name of a case's status."""
-    return str(STATUS_LABELS.get(status, status))
+def status_label(status: str, version_id: int | None = None) -> str:
+    """The name of a case's status in the reader's language."""
+    if status in STATUS_LABELS:
+        return str(STATUS_LABELS[status])
+    return model_data.localized(model_data.entry(STATUSES_FILE, status, version_id), status)
+
+
+def status_tone(status: str, version_id: int | None = None) -> str:
+    """How a status is coloured: `success` (every stage done), `danger`, `warning`, or
+    `secondary` for anything the model does not colour."""
+    found = model_data.entry(STATUSES_FILE, status, version_id)
+    tone = found.get("tone") if isinstance(found, dict) else None
+    return tone if tone in TONES else "secondary"

@@ -18,6 +18,7 @@ from webapp.services import (
     announcements,
     applications,
     audit,
+    case_step,
     delegations,
     documents,
     json_data,
@@ -34,6 +35,7 @@ from webapp.services.errors import (
 from webapp.services.groups import lane_group
 from webapp.services.workflow import (
     engine,
+    is_case_form,
     lock_case,
     save_result,
     source_for,
@@ -132,7 +134,7 @@ def form_of(task: HumanTask, version_id: int | None = None) -> tuple[dict, dict]
 def application_form(progress: applications.Progress) -> tuple[dict, dict]:
     """The schema and UI schema the application's own data was entered with."""
     for task in progress.history:
-        if task.stage == "application" and task.form:
+        if task.form and is_case_form(task):
             return form_of(task)
     return {"properties": {}}, {}
 
@@ -213,6 +215,7 @@ def _move_on(
         # Everything the step reads is read again under the lock, in one statement: whatever
         # was seen above may have changed while we waited for it (completed, claimed).
         case = lock_case(found.task.instance_id)
+        case_step.act_as(user.id)
         instance, application = case.instance, case.application
         task = _ready_under_lock(case.ready, task_guid)
         _refuse_if_claimed(task, user, found.principal)
@@ -224,7 +227,7 @@ def _move_on(
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError.of(err) from err
-        first_submission = task.stage == "application" and application.submitted_at is None
+        first_submission = is_case_form(task, instance.version_id) and not application.submitted_at
         offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
         applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)

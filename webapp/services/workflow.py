@@ -12,6 +12,7 @@ from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
 from webapp.extensions import db
 from webapp.models import Application, HumanTask, ModelVersion, ProcessInstance, User, utcnow
+from webapp.services import case_step
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(
@@ -73,6 +74,22 @@ def _take_write_lock(instance_id: int) -> bool:
     return False
 
 
+def task_property(task: HumanTask, name: str, version_id: int | None = None) -> str:
+    """A property the diagram gives the task's user task ('' when it gives none)."""
+    if version_id is None:
+        version_id = task.instance.version_id
+    info = engine.describe(source_for(version_id))
+    drawn = next((t for t in info.user_tasks if t.spec_id == task.bpmn_id), None)
+    return (drawn.properties.get(name) or "").strip() if drawn is not None else ""
+
+
+def is_case_form(task: HumanTask, version_id: int | None = None) -> bool:
+    """Whether the task's form holds the case's own data (`caseData=true` on the user task, as
+    on admission's application form): what it submits becomes the case's data, its name, type,
+    region and industry, and the summary every later step shows."""
+    return task_property(task, "caseData", version_id).lower() == "true"
+
+
 def lock_instance(instance_id: int) -> ProcessInstance:
     """Take the instance's row lock for the rest of the transaction and read it afresh.
 
@@ -88,6 +105,7 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     instance = db.session.scalars(query.execution_options(populate_existing=True)).first()
     if instance is None:
         raise LookupError(instance_id)
+    case_step.begin(instance_id)
     return instance
 
 
@@ -127,6 +145,7 @@ def lock_case(instance_id: int) -> LockedCase:
     if not rows:
         raise LookupError(instance_id)
     ready = {task.task_guid: task for _i, _a, task in rows if task is not None}
+    case_step.begin(instance_id)
     return LockedCase(rows[0][0], rows[0][1], ready)
 
 

@@ -82,12 +82,12 @@ def _render(task, application, values=None, errors=None):
     schema, ui = tasks.form_of(task)
     if values is None and task.draft:
         values = task.draft
-    elif values is None and task.stage == "application" and application.data:
+    elif values is None and application.data and tasks.is_case_form(task):
         values = application.data  # the applicant revises what it entered before
     form = formschema.build_form(schema, ui, locale, values=values, errors=errors)
     progress = applications.progress(application)
     summary = None
-    if application.data and task.stage != "application":
+    if application.data and not tasks.is_case_form(task):
         summary = formschema.build_form(
             *tasks.application_form(progress), locale, values=application.data
         )
@@ -98,7 +98,7 @@ def _render(task, application, values=None, errors=None):
         (done, formschema.build_form(*tasks.form_of(done), locale, values=done.submitted_data))
         for done in progress.history
         if done.submitted_data
-        and done.stage != "application"
+        and not tasks.is_case_form(done)
         and not (task.item is not None and done.bpmn_id == task.bpmn_id)
     ]
     is_owner = application.applicant_id == current_user.id

@@ -1,0 +1,56 @@
+"""The case whose step the engine is taking in this transaction, for the diagram functions that
+act on the register: they act on that case, inside that step's transaction, for whoever moved it.
+
+Taking an instance's lock opens the step (webapp.services.workflow); the end of the transaction
+closes it, so a function called outside any step (or after its commit) finds none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+from webapp.models import Application
+
+_KEY = "case_step"
+
+
+@dataclass
+class CaseStep:
+    instance_id: int
+    actor_id: int | None = None
+
+
+def begin(instance_id: int, actor_id: int | None = None) -> None:
+    """The transaction now moves this instance (its lock is held), for this user if any."""
+    db.session.info[_KEY] = CaseStep(instance_id, actor_id)
+
+
+def act_as(actor_id: int | None) -> None:
+    """Whoever moves the step, once known (after the lock was taken)."""
+    step = db.session.info.get(_KEY)
+    if step is not None:
+        step.actor_id = actor_id
+
+
+def current() -> tuple[Application, int | None]:
+    """The case being moved and who moves it; ValueError outside a case's step (a diagram
+    function reports it at the element that called it)."""
+    step = db.session.info.get(_KEY)
+    case = None
+    if step is not None:
+        case = db.session.scalars(
+            select(Application).where(Application.instance_id == step.instance_id)
+        ).first()
+    if case is None:
+        raise ValueError("this function acts on a case and can only run in a step of one")
+    return case, step.actor_id
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
