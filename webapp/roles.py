@@ -15,10 +15,6 @@ PLATFORM_ROLES = (APPLICANT, PROCESS_OWNER, ADMINISTRATOR)
 # The lane of the person a case is about: drawn in English or Chinese.
 APPLICANT_LANES = frozenset({"applicant", "申请人", "member", "会员"})
 
-# The group whose members keep the register and issue certificates. It is still a name the
-# platform relies on: the register's pages are not yet permissions a group is given as data.
-SECRETARIAT = "secretariat"
-
 ROLE_LABELS = {
     APPLICANT: _l("Applicant"),
     PROCESS_OWNER: _l("Process owner"),

@@ -7,7 +7,6 @@ from io import BytesIO
 from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user, login_required
 
-from webapp.roles import SECRETARIAT
 from webapp.services import member_types, members
 
 bp = Blueprint("certificates", __name__)
@@ -53,8 +52,8 @@ def verify(token: str):
 @bp.get("/members")
 @login_required
 def register():
-    """The member register, for the secretariat."""
-    if not current_user.has_role(SECRETARIAT):
+    """The member register, for the groups that keep it."""
+    if not current_user.keeps_register:
         abort(403)
     rows = members.member_register(limit=500)
     labels = member_types.labels()

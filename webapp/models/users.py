@@ -56,6 +56,15 @@ class User(UserMixin, db.Model):
         )
 
     @property
+    def keeps_register(self) -> bool:
+        """Sits now on a group that keeps the register (certificates, audit trails)."""
+        today = association_today()
+        return any(
+            m.group.keeps_register and m.group.active and m.current(today)
+            for m in self.memberships
+        )
+
+    @property
     def role_set(self) -> frozenset[str]:
         """Platform roles and current groups: what the pages and lanes check."""
         return self.platform_roles | self.group_keys

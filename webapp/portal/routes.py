@@ -15,7 +15,6 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from webapp import formschema
-from webapp.roles import SECRETARIAT
 from webapp.routing import page_arg
 from webapp.services import applications, audit, members, notice, progress, tasks, users
 
@@ -66,7 +65,7 @@ def detail(application_id: int):
         applicant_tasks=progress.for_applicant if is_owner else [],
         certificate=members.certificate_of(application.id),
         objections=notice.objections_of(application) if committee_view else [],
-        can_audit=committee_view and current_user.has_role(SECRETARIAT),
+        can_audit=committee_view and current_user.keeps_register,
     )
 
 
@@ -88,7 +87,7 @@ def _progress_helpers() -> dict:
 
 def _audit_events(application_id: int):
     application = applications.visible(current_user, application_id)
-    if not current_user.has_role(SECRETARIAT) or application.applicant_id == current_user.id:
+    if not current_user.keeps_register or application.applicant_id == current_user.id:
         abort(403)
     events = audit.trail(application.instance_id)
     return application, events, users.display_names({e.actor_id for e in events if e.actor_id})

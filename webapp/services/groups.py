@@ -174,7 +174,9 @@ def get(group_id: int) -> Group:
 
 
 @committed
-def create(key: str, name_zh: str, name_en: str, by: User | None) -> Group:
+def create(
+    key: str, name_zh: str, name_en: str, by: User | None, keeps_register: bool = False
+) -> Group:
     """A new group; its key is what a diagram's lane may carry."""
     # Control and bidi characters would let a name show other than it reads.
     key, name_zh, name_en = key.strip(), visible(name_zh), visible(name_en)
@@ -192,7 +194,7 @@ def create(key: str, name_zh: str, name_en: str, by: User | None) -> Group:
             errors[field] = [_("Another group has this name.")]
     if errors:
         raise InvalidFormData(errors, {"key": key, "name_zh": name_zh, "name_en": name_en})
-    group = Group(key=key, name_zh=name_zh, name_en=name_en)
+    group = Group(key=key, name_zh=name_zh, name_en=name_en, keeps_register=keeps_register)
     db.session.add(group)
     db.session.flush()
     audit.record("group_created", by.id if by else None, data={"group": key})
@@ -266,5 +268,6 @@ def ensure(definitions) -> list[Group]:
     made = []
     for item in definitions:
         if db.session.scalar(select(Group.id).where(Group.key == item["key"])) is None:
-            made.append(create(item["key"], item["zh"], item["en"], None))
+            keeps = bool(item.get("keeps_register"))
+            made.append(create(item["key"], item["zh"], item["en"], None, keeps))
     return made

@@ -20,12 +20,11 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.models import Application, Incident, ModelVersion, ProcessInstance, User
 from webapp.models.incidents import OPEN, RESOLVED
-from webapp.roles import PROCESS_OWNER, SECRETARIAT
+from webapp.roles import PROCESS_OWNER
 from webapp.services import audit
 from webapp.services.errors import Forbidden
 from webapp.services.workflow import engine, source_for, version_content
 
-VIEWERS = frozenset({PROCESS_OWNER, SECRETARIAT})
 # The engine names the step that failed as "… at '<name>': …" (engine/runtime.py).
 _AT = re.compile(r" at '([^']+)'")
 # … and a limit the sandbox stopped an expression at as "… of '<name>' (<id>) …".
@@ -39,7 +38,7 @@ RESOLVED_SHOWN = 20
 
 def may_view(user: User) -> bool:
     """Process owners and the secretariat see incidents."""
-    return bool(user.role_set & VIEWERS)
+    return user.has_role(PROCESS_OWNER) or user.keeps_register
 
 
 def open_count() -> int:
