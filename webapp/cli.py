@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp import cli_models, cli_operations
-from webapp.services import login_sessions, mailer, timers, users
+from webapp.services import login_sessions, mailer, scheduled_starts, timers, users
 
 
 def register(app: Flask) -> None:
@@ -54,10 +54,12 @@ def demo() -> None:
 @with_appcontext
 @click.option("--interval", type=float, default=0, help="Repeat every N seconds (0: once).")
 def tick(interval: float) -> None:
-    """Fire due BPMN timers, then mail the pending notifications; forget old logins.
+    """Start the cases of due timer start events, fire due BPMN timers, then mail the pending
+    notifications; forget old logins.
 
-    SIGTERM or SIGINT (systemd stopping the unit, Ctrl-C) ends the ticker after the instance it
-    is firing has committed, with its count printed: a stop never cuts a step in half.
+    SIGTERM or SIGINT (systemd stopping the unit, Ctrl-C) ends the ticker after the case it is
+    starting or the instance it is firing has committed, with its counts printed: a stop never
+    cuts a step in half.
     """
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -65,7 +67,10 @@ def tick(interval: float) -> None:
     if interval:
         click.echo(f"ticker started, every {interval:g} s")
     while not stop.is_set():
-        fired = timers.fire_due(stopping=stop.is_set)
+        started = scheduled_starts.start_due(stopping=stop.is_set)
+        if started or not interval:
+            click.echo(f"started {started} case(s)")
+        fired = 0 if stop.is_set() else timers.fire_due(stopping=stop.is_set)
         if fired or not interval:
             click.echo(f"fired {fired} timer(s)")
         if stop.is_set():

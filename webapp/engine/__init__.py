@@ -9,6 +9,7 @@ from webapp.engine.function_calls import know as know_diagram_functions
 from webapp.engine.runtime import WorkflowEngine
 from webapp.engine.sandbox_process import SandboxLimits
 from webapp.engine.specs import InvalidDiagram, ModelSource
+from webapp.engine.timer_starts import TimerStart, first_occurrence, next_occurrence
 from webapp.engine.types import (
     N_,
     EngineLimits,
@@ -36,6 +37,9 @@ __all__ = [
     "ProcessInfo",
     "SandboxLimits",
     "TaskNotReady",
+    "TimerStart",
+    "first_occurrence",
+    "next_occurrence",
     "UserTaskInfo",
     "WorkflowEngine",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -37,9 +37,12 @@ from webapp.engine.specs import (
     ModelSource,
     SpecCache,
     _properties,
+    compile_model,
     _user_task_info,
 )
 from webapp.engine.stepping import run_automatic_steps, skip_missed_cycles, timer_due
+from webapp.engine.timer_starts import CANNOT_EVALUATE, TimerStart, begin_past, check_value
+from webapp.engine.timer_starts import timer_starts as timer_starts_of
 from webapp.engine.types import (
     EngineLimits,
     EngineResult,
@@ -97,8 +100,18 @@ class WorkflowEngine:
 
     # --- instances ----------------------------------------------------------------------
 
-    def start(self, source: ModelSource, data: dict[str, Any] | None = None) -> EngineResult:
-        """A new instance of the model, run until it waits for a person or a timer."""
+    def start(
+        self,
+        source: ModelSource,
+        data: dict[str, Any] | None = None,
+        timer_start: str | None = None,
+        occurrence: datetime | None = None,
+    ) -> EngineResult:
+        """A new instance of the model, run until it waits for a person or a timer.
+
+        With `timer_start` (the id of a timer start event, which the caller found due at
+        `occurrence`), the instance begins past that event, once, and not at any other start.
+        """
         model = self._specs.get(source)
         _connect_multi_instance_merges(model)
         workflow = BpmnWorkflow(
@@ -106,7 +119,27 @@ class WorkflowEngine:
         )
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data or {})
+        if timer_start is not None:
+            self._guard(lambda: begin_past(workflow, timer_start, occurrence or _now()))
         return self._advance(workflow, model)
+
+    def timer_starts(self, source: ModelSource) -> list[TimerStart]:
+        """The timer start events of the process that runs, as drawn; a source without a key
+        (a diagram being checked, not deployed) is parsed without being cached."""
+        model = self._specs.get(source) if source.key else compile_model(source.bpmn)
+        return timer_starts_of(model.spec)
+
+    def timer_value(self, timer: TimerStart, data: dict[str, Any]) -> str:
+        """A timer start's expression evaluated over `data` (the model's data files): the ISO
+        8601 value its schedule is computed from; raises EngineError saying what is wrong."""
+        try:
+            value = self._script_engine.environment.evaluate(timer.expression, dict(data))
+        except Exception as err:  # the diagram's own mistake, said in one line
+            reached = limit_reached(err)
+            if reached is not None:
+                raise reached from err
+            raise EngineError.of(CANNOT_EVALUATE, reason=describe(err)) from err
+        return check_value(timer.kind, value)
 
     def complete(
         self,
@@ -360,6 +393,10 @@ def _keep_outputs_of_interrupted_multi_instances(workflow: BpmnWorkflow) -> None
                 TaskState.FINISHED_MASK
             ):
                 DeepMerge.merge(event.data, sibling.data)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _current_data(workflow: BpmnWorkflow, finished: bool) -> dict[str, Any]:

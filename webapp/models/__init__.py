@@ -12,6 +12,7 @@ from webapp.models.members import Certificate, Member
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
 from webapp.models.processes import HumanTask, ModelVersion, ProcessInstance, ProcessModel
+from webapp.models.schedules import ScheduledStart, TimerStartCase
 from webapp.models.types import parse_iso, utcnow
 from webapp.models.users import User
 
@@ -36,6 +37,8 @@ __all__ = [
     "OutboxMessage",
     "ProcessInstance",
     "ProcessModel",
+    "ScheduledStart",
+    "TimerStartCase",
     "User",
     "parse_iso",
     "utcnow",

@@ -59,38 +59,9 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
     procedure = _procedure(user, key)
     member = _subject_member(user, procedure, member_number)
     subject_id = member.user_id if member is not None else user.id
-    version = db.session.get(ModelVersion, procedure.version_id)
-    content = version_content(version.id)
-    data = {"applicant_id": subject_id, "started_by": user.id, **model_data(content.forms)}
-    if member is not None:
-        data["member"] = {
-            "member_number": member.member_number,
-            "name": member.name,
-            "member_type": member.member_type,
-            "region": member.region,
-            "industry": member.industry,
-            "user_id": member.user_id,
-        }
-    try:
-        result = engine.start(content.source, data)
-    except EngineError as err:
-        raise ProcessError.of(err) from err
-    instance, offered = create_instance(version, result)
-    application = Application(
-        instance_id=instance.id,
-        applicant_id=subject_id,
-        model_id=version.model_id,
-        title=procedure.title_zh[:200],
-        subject_member_id=member.id if member is not None else None,
-        data={},
-        facts={},
+    application, result, offered = open_case(
+        procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
     )
-    if member is not None:
-        for name in SUMMARY_FIELDS:
-            setattr(application, name, getattr(member, name, None))
-    db.session.add(application)
-    db.session.flush()
-    sync(application, result)
     # The starter is at its own first form already; anyone else the first steps wait on (a
     # member a group opened a case about, a committee) learns of them.
     own_form = procedure.subject == "starter" and all(
@@ -101,15 +72,64 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
     audit.record(
         "application_started",
         user.id,
-        instance.id,
+        application.instance_id,
         data={
-            "version": version.number,
+            "version": db.session.get(ModelVersion, procedure.version_id).number,
             "process": procedure.key,
             "member_id": application.subject_member_id,
         },
     )
     db.session.commit()
     return application
+
+
+def open_case(
+    version_id: int,
+    title: str,
+    subject_id: int,
+    member: Member | None,
+    started_by: int | None,
+    extra: dict | None = None,
+    timer_start: str | None = None,
+    occurrence: datetime | None = None,
+) -> tuple[Application, EngineResult, list[HumanTask]]:
+    """Start an instance of the version and its case about `subject_id` (and `member`), in the
+    caller's transaction; the case, the engine's result and the tasks first offered. With
+    `timer_start`, the instance begins past that timer start event, due at `occurrence`."""
+    version = db.session.get(ModelVersion, version_id)
+    content = version_content(version.id)
+    data = {"applicant_id": subject_id, "started_by": started_by, **model_data(content.forms)}
+    data.update(extra or {})
+    if member is not None:
+        data["member"] = {
+            "member_number": member.member_number,
+            "name": member.name,
+            "member_type": member.member_type,
+            "region": member.region,
+            "industry": member.industry,
+            "user_id": member.user_id,
+        }
+    try:
+        result = engine.start(content.source, data, timer_start, occurrence)
+    except EngineError as err:
+        raise ProcessError.of(err) from err
+    instance, offered = create_instance(version, result)
+    application = Application(
+        instance_id=instance.id,
+        applicant_id=subject_id,
+        model_id=version.model_id,
+        title=title[:200],
+        subject_member_id=member.id if member is not None else None,
+        data={},
+        facts={},
+    )
+    if member is not None:
+        for name in SUMMARY_FIELDS:
+            setattr(application, name, getattr(member, name, None))
+    db.session.add(application)
+    db.session.flush()
+    sync(application, result)
+    return application, result, offered
 
 
 def _procedure(user: User, key: str | None) -> catalogue.Procedure:

@@ -7,6 +7,9 @@
 - `subject`: `starter` (default: the case is about whoever starts it) or `member` (the starter
   chooses a member of the register; for groups).
 - `titleEn`: the English title; the Chinese one is the process's name.
+
+A model without `startableBy` is not in the catalogue: a timer start event starts it (see
+webapp.services.scheduled_starts), or another procedure.
 """
 
 from __future__ import annotations
@@ -51,18 +54,27 @@ def properties_of(version_id: int) -> dict[str, str]:
     """The executable process's own properties, cached per version (versions never change)."""
     key = (str(db.engine.url), version_id)
     if key not in _rights:
-        root = etree.fromstring(version_content(version_id).source.bpmn, _PARSER)
-        found: dict[str, str] = {}
-        for process in root.iter(f"{{{_BPMN}}}process"):
-            if process.get("isExecutable") != "true":
-                continue
-            props = process.find(f"./{{{_BPMN}}}extensionElements/{{{_SPIFF}}}properties")
-            for prop in props if props is not None else []:
-                if prop.get("name"):
-                    found[prop.get("name")] = (prop.get("value") or "").strip()
+        found = process_properties(version_content(version_id).source.bpmn)
         with _lock:
             _rights[key] = found
     return _rights[key]
+
+
+def process_properties(bpmn: bytes) -> dict[str, str]:
+    """The properties of a diagram's executable process, read from its XML."""
+    try:
+        root = etree.fromstring(bpmn, _PARSER)
+    except etree.XMLSyntaxError:
+        return {}  # said by the diagram's own checks
+    found: dict[str, str] = {}
+    for process in root.iter(f"{{{_BPMN}}}process"):
+        if process.get("isExecutable") != "true":
+            continue
+        props = process.find(f"./{{{_BPMN}}}extensionElements/{{{_SPIFF}}}properties")
+        for prop in props if props is not None else []:
+            if prop.get("name"):
+                found[prop.get("name")] = (prop.get("value") or "").strip()
+    return found
 
 
 def procedures() -> list[Procedure]:

@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessInstance, ProcessModel
 from webapp.roles import APPLICANT
 from webapp.services import diagram_functions, groups  # noqa: F401 (registers the functions)
+from webapp.services import scheduled_starts
 from webapp.services.errors import NoLiveModel
 from webapp.services.workflow import engine
 
@@ -69,6 +70,8 @@ def _validate(
     lanes = groups.known_lanes() if lanes is None else lanes
     for task in report.user_tasks:
         problems += _user_task_problems(task, forms if isinstance(forms, dict) else {}, lanes)
+    if report.info is not None:
+        problems += scheduled_starts.problems(data, forms if isinstance(forms, dict) else {})
     return report.info, list(dict.fromkeys(problems))  # a task drawn twice is said once
 
 
@@ -150,6 +153,7 @@ def deploy(key: str, bpmn: str, forms: dict[str, dict]) -> tuple[ModelVersion, b
         db.session.flush()
     model.name = info.name
     model.live_version = version
+    scheduled_starts.schedule(model, version)
     return version, created
 
 

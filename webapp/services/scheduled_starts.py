@@ -1,0 +1,264 @@
+"""Timer start events of deployed models, started by the ticker: once per occurrence, with one
+case per active member of the register when the diagram says so.
+
+A process's properties (process-level `spiffworkflow:properties`) say whom a case is about:
+- `startFor`: `members` — one case per active member of the register, about that member
+  (the member does the tasks of the applicant/member lane, as in any case about it).
+- `startForTypes`: optionally, the member types (comma-separated keys) that get one.
+
+Deploying a version keeps its `scheduled_start` rows in step; the ticker reads the due ones by
+their index on `next_at`. Each case an occurrence opens is recorded under the unique key (model,
+timer, occurrence, member), so a second ticker, or a re-run after a crash, starts nothing twice.
+A large register is started in batches, one commit each (each case's start is atomic in its own
+savepoint); between batches the schedule's row is let go, so another ticker may carry on.
+Several tickers share the due rows as with BPMN timers (webapp.services.timers): SKIP LOCKED on
+PostgreSQL, the single writer lock on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.engine import (
+    N_,
+    EngineError,
+    InvalidDiagram,
+    ModelSource,
+    Problem,
+    first_occurrence,
+)
+from webapp.extensions import db
+from webapp.models import (
+    Member,
+    ModelVersion,
+    ProcessModel,
+    ScheduledStart,
+    TimerStartCase,
+    utcnow,
+)
+from webapp.services import announcements, audit, catalogue
+from webapp.services.applications import model_data, open_case
+from webapp.services.errors import ProcessError
+from webapp.services.workflow import engine, source_for, version_content
+
+START_FOR, START_FOR_TYPES, MEMBERS = "startFor", "startForTypes", "members"
+BATCH = 50  # cases per commit: a large register in many short transactions
+RETRY_AFTER = timedelta(hours=1)  # after a start that failed (a diagram's mistake)
+UNKNOWN_START_FOR = N_(
+    "The process property startFor is %(value)s; it may only be members (one case per active "
+    "member of the register)."
+)
+NO_SUBJECT = N_(
+    "The process starts by a timer, but says for whom: set the process property startFor to "
+    "members (one case per active member of the register). Cases about no one cannot be "
+    "started by a timer yet."
+)
+
+
+def problems(bpmn: bytes, forms: dict) -> list[Problem]:
+    """What keeps the diagram's timer starts from being scheduled: an expression that does not
+    give a date or cycle over the model's data, or no word on whom the cases are about."""
+    props = catalogue.process_properties(bpmn)
+    start_for = props.get(START_FOR, "")
+    found = []
+    if start_for not in ("", MEMBERS):
+        found.append(Problem("", "", UNKNOWN_START_FOR, {"value": start_for}))
+    try:
+        timers = engine.timer_starts(ModelSource(key="", bpmn=bpmn))  # "": parsed, not cached
+    except InvalidDiagram:
+        return found  # said by the diagram's own checks
+    if timers and start_for != MEMBERS:
+        found.append(Problem(timers[0].element_id, timers[0].name, NO_SUBJECT))
+    data = model_data(forms)
+    for timer in timers:
+        try:
+            engine.timer_value(timer, data)
+        except EngineError as err:
+            template = err.template or N_("The start timer cannot be used: %(detail)s")
+            params = err.params if err.template else {"detail": str(err)}
+            found.append(Problem(timer.element_id, timer.name, template, params))
+    return found
+
+
+def schedule(model: ProcessModel, version: ModelVersion, now: datetime | None = None) -> None:
+    """Bring the model's scheduled starts in line with its (new) live version."""
+    now = now or utcnow()
+    rows = {
+        row.element_id: row
+        for row in db.session.scalars(
+            select(ScheduledStart).where(ScheduledStart.model_id == model.id)
+        )
+    }
+    data = model_data(version_content(version.id).forms)
+    for timer in engine.timer_starts(source_for(version.id)):
+        try:
+            value = engine.timer_value(timer, data)
+        except EngineError as err:
+            raise ProcessError.of(err) from err
+        row = rows.pop(timer.element_id, None)
+        if row is None:
+            row = ScheduledStart(model_id=model.id, element_id=timer.element_id, value="")
+            db.session.add(row)
+        row.version_id = version.id
+        if (row.kind, row.value) != (timer.kind, value):
+            # A changed time: its occurrences are counted afresh, never repeating the last one.
+            row.kind, row.value = timer.kind, value
+            row.occurrence_at = first_occurrence(timer.kind, value, now, after=row.last_at)
+            row.next_at, row.error = row.occurrence_at, None
+        row.updated_at = now
+    for row in rows.values():  # its timer start is no longer drawn
+        db.session.delete(row)
+
+
+def _never() -> bool:
+    return False
+
+
+def start_due(
+    now: datetime | None = None, limit: int = 100_000, stopping: Callable[[], bool] = _never
+) -> int:
+    """Start the cases of every timer start due by now, at most `limit`; returns how many.
+
+    `stopping` is asked between cases: a ticker told to stop commits the cases it started and
+    ends, and the next tick starts the rest of the occurrence.
+    """
+    now = now or utcnow()
+    started, passed = 0, set()  # passed: failed this round, not claimed again
+    while started < limit and not stopping():
+        row = _claim(now, passed)
+        if row is None:
+            db.session.rollback()
+            return started
+        count, failed = _start_batch(row, now, min(BATCH, limit - started), stopping)
+        started += count
+        if failed:
+            passed.add(row.id)
+    return started
+
+
+def _due(now: datetime):
+    return (ScheduledStart.next_at <= now,)
+
+
+def _claim(now: datetime, passed: set[int]) -> ScheduledStart | None:
+    """The next due schedule, locked for this transaction (or None)."""
+    query = select(ScheduledStart).where(*_due(now))
+    if passed:
+        query = query.where(ScheduledStart.id.notin_(passed))
+    query = query.order_by(ScheduledStart.next_at, ScheduledStart.id).limit(1)
+    if db.session.get_bind().dialect.name != "sqlite":
+        return db.session.scalars(
+            query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+        ).first()
+    for row_id in list(db.session.scalars(query.with_only_columns(ScheduledStart.id))):
+        # SQLite: a no-op write takes the database's write lock; then look again, since
+        # another ticker may have started this occurrence while we waited for it.
+        db.session.execute(
+            update(ScheduledStart)
+            .where(ScheduledStart.id == row_id)
+            .values(updated_at=ScheduledStart.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        row = db.session.scalars(
+            select(ScheduledStart)
+            .where(ScheduledStart.id == row_id, *_due(now))
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is not None:
+            return row
+        db.session.rollback()
+    return None
+
+
+def _pending_members(row: ScheduledStart, types: list[str], size: int) -> list[Member]:
+    """Active members (of those types) that have no case of this occurrence yet, by id."""
+    done = exists().where(
+        TimerStartCase.model_id == row.model_id,
+        TimerStartCase.element_id == row.element_id,
+        TimerStartCase.occurrence_at == row.occurrence_at,
+        TimerStartCase.member_key == Member.id,
+    )
+    query = select(Member).where(Member.status == "active", ~done)
+    if types:
+        query = query.where(Member.member_type.in_(types))
+    return list(db.session.scalars(query.order_by(Member.id).limit(size)))
+
+
+def _start_batch(
+    row: ScheduledStart, now: datetime, size: int, stopping: Callable[[], bool]
+) -> tuple[int, bool]:
+    """Start up to `size` cases of the row's occurrence and commit; (started, failed). When no
+    member is left to start, the occurrence is done and the next one is scheduled."""
+    model = db.session.get(ProcessModel, row.model_id)
+    props = catalogue.properties_of(row.version_id)
+    types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()]
+    pending = _pending_members(row, types, size) if row.occurrence_at is not None else []
+    if not pending:
+        _advance(row, now)
+        db.session.commit()
+        return 0, False
+    number = db.session.get(ModelVersion, row.version_id).number
+    started = 0
+    for member in pending:
+        if started and stopping():
+            break
+        try:
+            with db.session.begin_nested():
+                application, result, offered = open_case(
+                    row.version_id,
+                    model.name,
+                    member.user_id,
+                    member,
+                    started_by=None,
+                    extra={"occurrence": row.occurrence_at.isoformat()},
+                    timer_start=row.element_id,
+                    occurrence=row.occurrence_at,
+                )
+                db.session.add(
+                    TimerStartCase(
+                        model_id=row.model_id,
+                        element_id=row.element_id,
+                        occurrence_at=row.occurrence_at,
+                        member_key=member.id,
+                        application_id=application.id,
+                    )
+                )
+                db.session.flush()
+        except IntegrityError:
+            continue  # another ticker started this member's case first
+        except ProcessError as err:
+            # The diagram fails for everyone alike: keep what started, look again later.
+            row.error, row.next_at = err.detail[:2000], now + RETRY_AFTER
+            db.session.commit()
+            return started, True
+        # Outside the savepoint: audit rows are chained at commit, and must all be written.
+        if offered:
+            announcements.after_step(application, result, offered)
+        audit.record(
+            "application_started",
+            None,
+            application.instance_id,
+            data={
+                "version": number,
+                "process": model.key,
+                "member_id": member.id,
+                "timer_start": row.element_id,
+                "occurrence": row.occurrence_at.isoformat(),
+            },
+        )
+        started += 1
+    row.error = None
+    db.session.commit()
+    return started, False
+
+
+def _advance(row: ScheduledStart, now: datetime) -> None:
+    """The occurrence is done: the next is the first still to come (missed ones fire once)."""
+    if row.occurrence_at is not None:
+        row.last_at = row.occurrence_at
+        row.occurrence_at = first_occurrence(row.kind, row.value, now, after=row.last_at)
+    row.next_at, row.error, row.updated_at = row.occurrence_at, None, now
