@@ -37,8 +37,8 @@ from webapp.engine.specs import (
     ModelSource,
     SpecCache,
     _properties,
-    compile_model,
     _user_task_info,
+    compile_model,
 )
 from webapp.engine.stepping import run_automatic_steps, skip_missed_cycles, timer_due
 from webapp.engine.timer_starts import CANNOT_EVALUATE, TimerStart, begin_past, check_value

@@ -148,9 +148,7 @@ def _step(duration: str, start: datetime) -> tuple[int, timedelta]:
     parsed = TimerEventDefinition.parse_iso_duration(duration)
     months = parsed.pop("years", 0) * 12 + parsed.pop("months", 0)
     if months != int(months):
-        return 0, TimerEventDefinition.get_timedelta_from_start(
-            {**parsed, "months": months}, start
-        )
+        return 0, TimerEventDefinition.get_timedelta_from_start({**parsed, "months": months}, start)
     step = TimerEventDefinition.get_timedelta_from_start(parsed, start)
     if not months and step <= timedelta(0):
         raise ValueError(duration)

@@ -16,8 +16,11 @@ from webapp.engine.types import fill
 from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessInstance, ProcessModel
 from webapp.roles import APPLICANT
-from webapp.services import diagram_functions, groups  # noqa: F401 (registers the functions)
-from webapp.services import scheduled_starts
+from webapp.services import (  # noqa: F401 (diagram_functions registers the functions)
+    diagram_functions,
+    groups,
+    scheduled_starts,
+)
 from webapp.services.errors import NoLiveModel
 from webapp.services.workflow import engine
 
