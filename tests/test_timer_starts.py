@@ -1,0 +1,212 @@
+"""A procedure started by a timer — a yearly confirmation of each member's contact details,
+which exists only as fixture files — opens one case per active member when its day comes,
+once, and the member finds and completes its task like any other."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tests.conftest import Actor, add_user
+from tests.procedure import SHANGHAI
+from tests.test_model_editor import post_json
+from webapp.extensions import db
+from webapp.models import Application, AuditEvent, Member, ScheduledStart, TimerStartCase
+from webapp.services import applications, members, scheduled_starts, users
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+KEY = "annual_confirmation"
+OPENS = datetime(2027, 1, 10, 9, 0, tzinfo=SHANGHAI)
+CONFIRM = {"contact_person": "张三", "phone": "010-12345678", "details_correct": "on"}
+
+
+def bundle(cycle: str | None = None, extra_property: str = "") -> dict:
+    forms = {p.name: json.loads(p.read_text("utf-8")) for p in (FIXTURES / KEY).glob("*.json")}
+    if cycle is not None:
+        forms["confirmation_calendar.data.json"] = {"cycle": cycle}
+    bpmn = (FIXTURES / f"{KEY}.bpmn").read_text("utf-8")
+    if extra_property:
+        bpmn = bpmn.replace(
+            '<spiffworkflow:property name="startFor" value="members" />',
+            '<spiffworkflow:property name="startFor" value="members" />' + extra_property,
+        )
+    return {"bpmn": bpmn, "forms": forms}
+
+
+def make_member(app, username: str, member_type: str = "unit", status: str = "active") -> int:
+    """An entry in the register for the user, made directly through the service; its id."""
+    with app.test_request_context():
+        user = users.by_username(username)
+        application = applications.start(user)
+        application.name, application.member_type = f"{username} 有限公司", member_type
+        members.admit(application, datetime.now(UTC))
+        member = db.session.scalars(select(Member).where(Member.user_id == user.id)).one()
+        member.status = status
+        db.session.commit()
+        return member.id
+
+
+def register(app) -> dict[str, int]:
+    """Two active members and one that has withdrawn."""
+    add_user(app, "member2", "会员二", "applicant")
+    add_user(app, "member3", "会员三", "applicant")
+    return {
+        "applicant": make_member(app, "applicant"),
+        "member2": make_member(app, "member2", "individual"),
+        "member3": make_member(app, "member3", status="withdrawn"),
+    }
+
+
+def tick(app) -> int:
+    with app.app_context():
+        return scheduled_starts.start_due()
+
+
+def started_cases(app) -> list[Application]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(Application)
+                .join(TimerStartCase, TimerStartCase.application_id == Application.id)
+                .order_by(Application.id)
+            )
+        )
+
+
+def schedule(app) -> ScheduledStart:
+    with app.app_context():
+        return db.session.scalars(select(ScheduledStart)).one()
+
+
+def test_a_yearly_timer_start_opens_one_case_per_active_member_once(app, procedure):
+    p = procedure
+    ids = register(app)
+    deployed = post_json(p.actors("owner"), f"/models/{KEY}/deploy", bundle())
+    assert deployed.status_code == 200, deployed.get_json()
+    # Nobody starts it from the catalogue: the ticker does.
+    assert "年度会员信息确认" not in p.actors("applicant").get("/start").get_data(as_text=True)
+    assert schedule(app).next_at == OPENS
+
+    assert tick(app) == 0  # June 2026: not yet
+    p.travel_to(OPENS - timedelta(minutes=1))
+    assert tick(app) == 0
+    p.travel_to(OPENS + timedelta(minutes=1))
+    assert tick(app) == 2
+    assert tick(app) == 0  # a second tick of the same occurrence makes nothing new
+
+    cases = started_cases(app)
+    assert sorted(c.subject_member_id for c in cases) == sorted(
+        [ids["applicant"], ids["member2"]]
+    )  # not the withdrawn member
+    assert {c.title for c in cases} == {"年度会员信息确认"}
+    assert {c.stage for c in cases} == {"confirmation"}
+    with app.app_context():
+        started = list(
+            db.session.scalars(select(AuditEvent).where(AuditEvent.action == "application_started"))
+        )[-2:]
+        assert {e.actor_id for e in started} == {None}  # the system started them
+        assert {e.data["occurrence"] for e in started} == {OPENS.astimezone(UTC).isoformat()}
+    # The next year's occurrence is scheduled.
+    assert schedule(app).next_at == OPENS.replace(year=2028)
+    assert schedule(app).last_at == OPENS
+
+    # The member finds its case and its task, and completes it (logged in afresh: the clock
+    # went past the idle time of the login made in June).
+    member = Actor(app, "applicant")
+    assert "年度会员信息确认" in member.get("/applications").get_data(as_text=True)
+    own = next(c for c in cases if c.subject_member_id == ids["applicant"])
+    task = p.task(own.id, "confirm")
+    page = member.get(f"/tasks/{task.task_guid}").get_data(as_text=True)
+    assert "确认联系信息" in page
+    assert Actor(app, "member2").get(f"/tasks/{task.task_guid}").status_code in (403, 404)
+    done = member.complete(task.task_guid, CONFIRM)
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    assert p.application(own.id).status == "closed"
+    assert p.application(own.id).outcome_code == "confirmed"
+
+    # A year later: one case each again, for the new occurrence.
+    p.travel_to(OPENS.replace(year=2028) + timedelta(hours=1))
+    assert tick(app) == 2
+    assert len(started_cases(app)) == 4
+
+
+def test_a_member_admitted_later_gets_its_case_from_the_next_occurrence_only(app, procedure):
+    p = procedure
+    add_user(app, "member2", "会员二", "applicant")
+    make_member(app, "applicant")
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", bundle()).status_code == 200
+    p.travel_to(OPENS + timedelta(minutes=1))
+    assert tick(app) == 1
+    make_member(app, "member2")
+    assert tick(app) == 0
+    p.travel_to(OPENS.replace(year=2028) + timedelta(minutes=1))
+    assert tick(app) == 2
+
+
+def test_a_date_in_the_past_at_deploy_fires_once_and_a_missed_cycle_once(app, procedure):
+    p = procedure
+    register(app)
+    # Deployed in June 2026 with a cycle that began in 2020: the latest occurrence (January
+    # 2026) fires once, not six times.
+    past = bundle(cycle="R/2020-01-10T09:00:00+08:00/P1Y")
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", past).status_code == 200
+    assert schedule(app).next_at == datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
+    assert tick(app) == 2
+    assert tick(app) == 0
+    assert schedule(app).next_at == datetime(2027, 1, 10, 1, 0, tzinfo=UTC)
+    # Deploying the same again changes nothing; a new version with the same time keeps the
+    # schedule where it is.
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", past).status_code == 200
+    assert tick(app) == 0
+
+
+def test_start_for_types_narrows_the_members(app, procedure):
+    p = procedure
+    ids = register(app)
+    only_units = bundle(extra_property='<spiffworkflow:property name="startForTypes" value="unit" />')
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", only_units).status_code == 200
+    p.travel_to(OPENS + timedelta(minutes=1))
+    assert tick(app) == 1
+    assert [c.subject_member_id for c in started_cases(app)] == [ids["applicant"]]
+
+
+def test_a_ticker_told_to_stop_stops_between_cases(app, procedure):
+    p = procedure
+    register(app)
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", bundle()).status_code == 200
+    p.travel_to(OPENS + timedelta(minutes=1))
+    asked = []
+
+    def stopping() -> bool:
+        asked.append(1)
+        return len(asked) > 1  # asked before the run, then between the first and second case
+
+    with app.app_context():
+        assert scheduled_starts.start_due(stopping=stopping) == 1
+        assert db.session.scalar(select(func.count()).select_from(TimerStartCase)) == 1
+    assert tick(app) == 1  # the next tick starts the rest
+    assert tick(app) == 0
+
+
+def test_an_unreadable_start_timer_is_refused_naming_its_element(app, procedure):
+    owner = procedure.actors("owner")
+    refused = post_json(owner, f"/models/{KEY}/deploy", bundle(cycle="every January"))
+    assert refused.status_code == 422
+    problems = refused.get_json()["problems"]
+    assert any(p["element_id"] == "yearly" and "every January" in p["message"] for p in problems)
+    missing = bundle()
+    del missing["forms"]["confirmation_calendar.data.json"]
+    refused = post_json(owner, f"/models/{KEY}/deploy", missing)
+    assert refused.status_code == 422
+    assert any(p["element_id"] == "yearly" for p in refused.get_json()["problems"])
+    # Without startFor the diagram does not say for whom: refused, saying so.
+    no_subject = bundle()
+    no_subject["bpmn"] = no_subject["bpmn"].replace(
+        '<spiffworkflow:property name="startFor" value="members" />', ""
+    )
+    refused = post_json(owner, f"/models/{KEY}/deploy", no_subject)
+    assert refused.status_code == 422
+    assert any("startFor" in p["message"] for p in refused.get_json()["problems"])
