@@ -74,7 +74,9 @@ def _validate(
     for task in report.user_tasks:
         problems += _user_task_problems(task, forms if isinstance(forms, dict) else {}, lanes)
     if report.info is not None:
-        problems += scheduled_starts.problems(data, forms if isinstance(forms, dict) else {})
+        said = {p.element_id for p in problems if p.element_id}  # e.g. a constant not ISO 8601
+        timers = scheduled_starts.problems(data, forms if isinstance(forms, dict) else {})
+        problems += [p for p in timers if p.element_id not in said]
     return report.info, list(dict.fromkeys(problems))  # a task drawn twice is said once
 
 

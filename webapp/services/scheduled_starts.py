@@ -53,9 +53,9 @@ UNKNOWN_START_FOR = N_(
     "member of the register)."
 )
 NO_SUBJECT = N_(
-    "The process starts by a timer, but says for whom: set the process property startFor to "
-    "members (one case per active member of the register). Cases about no one cannot be "
-    "started by a timer yet."
+    "The process starts by a timer, but does not say for whom: set the process property "
+    "startFor to members (one case per active member of the register). Cases about no one "
+    "cannot be started by a timer yet."
 )
 
 
