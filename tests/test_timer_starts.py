@@ -14,7 +14,14 @@ from tests.conftest import Actor, add_user
 from tests.procedure import SHANGHAI
 from tests.test_model_editor import post_json
 from webapp.extensions import db
-from webapp.models import Application, AuditEvent, Member, ScheduledStart, TimerStartCase
+from webapp.models import (
+    Application,
+    AuditEvent,
+    Member,
+    ScheduledStart,
+    TimerStartCase,
+    User,
+)
 from webapp.services import applications, members, scheduled_starts, users
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -166,7 +173,9 @@ def test_a_date_in_the_past_at_deploy_fires_once_and_a_missed_cycle_once(app, pr
 def test_start_for_types_narrows_the_members(app, procedure):
     p = procedure
     ids = register(app)
-    only_units = bundle(extra_property='<spiffworkflow:property name="startForTypes" value="unit" />')
+    only_units = bundle(
+        extra_property='<spiffworkflow:property name="startForTypes" value="unit" />'
+    )
     assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", only_units).status_code == 200
     p.travel_to(OPENS + timedelta(minutes=1))
     assert tick(app) == 1
@@ -210,3 +219,55 @@ def test_an_unreadable_start_timer_is_refused_naming_its_element(app, procedure)
     refused = post_json(owner, f"/models/{KEY}/deploy", no_subject)
     assert refused.status_code == 422
     assert any("startFor" in p["message"] for p in refused.get_json()["problems"])
+
+
+def test_three_tickers_start_each_members_case_exactly_once(app, actors, database_url):
+    """Real `flask tick` processes on the real clock, and a register larger than one batch."""
+    import time
+
+    from tests.test_tickers import start_tickers, stop_tickers
+
+    count = scheduled_starts.BATCH + 10
+    with app.app_context():  # accounts nobody logs in to: hashing a password takes 0.25 s
+        db.session.add_all(
+            User(username=f"m{n}", display_name=f"会员{n}", roles="applicant", password_hash="!")
+            for n in range(count)
+        )
+        db.session.commit()
+    for n in range(count):
+        make_member(app, f"m{n}")
+    # A cycle that began years ago: its latest occurrence is due now, by any clock.
+    past = bundle(cycle="R/2020-01-10T09:00:00+08:00/P1Y")
+    assert post_json(actors("owner"), f"/models/{KEY}/deploy", past).status_code == 200
+    tickers = start_tickers(database_url, 3)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with app.app_context():
+                done = db.session.scalar(select(func.count()).select_from(TimerStartCase))
+            if done == count:
+                break
+            time.sleep(0.5)
+    finally:
+        logs = stop_tickers(tickers)
+    said = sum(
+        int(line.split()[1])
+        for log in logs
+        for line in log.splitlines()
+        if line.startswith("started ")
+    )
+    assert said == count, logs
+    with app.app_context():
+        subjects = db.session.scalars(
+            select(Application.subject_member_id).join(
+                TimerStartCase, TimerStartCase.application_id == Application.id
+            )
+        ).all()
+        assert len(subjects) == len(set(subjects)) == count
+        audited = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "application_started", AuditEvent.actor_id.is_(None))
+        )
+        assert audited == count
+        assert db.session.scalars(select(ScheduledStart)).one().next_at > datetime.now(UTC)
