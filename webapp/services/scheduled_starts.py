@@ -43,7 +43,7 @@ from webapp.models import (
 from webapp.services import announcements, audit, catalogue
 from webapp.services.applications import model_data, open_case
 from webapp.services.errors import ProcessError
-from webapp.services.workflow import engine, source_for, version_content
+from webapp.services.workflow import engine, version_content
 
 START_FOR, START_FOR_TYPES, MEMBERS = "startFor", "startForTypes", "members"
 BATCH = 50  # cases per commit: a large register in many short transactions
@@ -67,6 +67,8 @@ def problems(bpmn: bytes, forms: dict) -> list[Problem]:
     found = []
     if start_for not in ("", MEMBERS):
         found.append(Problem("", "", UNKNOWN_START_FOR, {"value": start_for}))
+    if not _may_have_timers(bpmn):
+        return found  # most diagrams: no second parse
     try:
         timers = engine.timer_starts(ModelSource(key="", bpmn=bpmn))  # "": parsed, not cached
     except InvalidDiagram:
@@ -93,8 +95,10 @@ def schedule(model: ProcessModel, version: ModelVersion, now: datetime | None = 
             select(ScheduledStart).where(ScheduledStart.model_id == model.id)
         )
     }
-    data = model_data(version_content(version.id).forms)
-    for timer in engine.timer_starts(source_for(version.id)):
+    content = version_content(version.id)
+    timers = engine.timer_starts(content.source) if _may_have_timers(content.source.bpmn) else []
+    data = model_data(content.forms)
+    for timer in timers:
         try:
             value = engine.timer_value(timer, data)
         except EngineError as err:
@@ -112,6 +116,11 @@ def schedule(model: ProcessModel, version: ModelVersion, now: datetime | None = 
         row.updated_at = now
     for row in rows.values():  # its timer start is no longer drawn
         db.session.delete(row)
+
+
+def _may_have_timers(bpmn: bytes) -> bool:
+    # A diagram without any timer has no timer start: spare it a parse.
+    return b"timerEventDefinition" in bpmn
 
 
 def _never() -> bool:
