@@ -1,7 +1,7 @@
 """timer starts of deployed models
 
 Revision ID: b69ec24ca597
-Revises: 41e9a262258a
+Revises: e5f6a7b8c9d0
 Create Date: 2026-12-05 13:02:22.191745
 
 A deployed model's timer start events are scheduled rows the ticker reads by next_at, and each
@@ -17,7 +17,7 @@ import webapp.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'b69ec24ca597'
-down_revision = '41e9a262258a'
+down_revision = 'e5f6a7b8c9d0'
 branch_labels = None
 depends_on = None
 
