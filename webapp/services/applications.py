@@ -27,20 +27,6 @@ from webapp.services.workflow import create_instance, engine, is_case_form, vers
 
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
-# Process variables the pages show when the diagram has set them: the contract between the
-# diagram's scripts and the templates (README, "Published variables").
-FACT_KEYS = (
-    "review_rounds",
-    "review_request",
-    "notice_closes_at",
-    "vote_closes_at",
-    "vote_result",
-    "fee_amount",
-    "fee_currency",
-    "fee_payment_method",
-    "payment_deadline",
-    "payment_check_reason",
-)
 MODEL_DATA_SUFFIX = ".data.json"
 
 
@@ -170,7 +156,7 @@ def sync(
     if stages:
         application.stage = stages[0]
     facts = dict(application.facts or {})
-    facts.update({k: result.data[k] for k in FACT_KEYS if k in result.data})
+    facts.update({k: result.data[k] for k in published(application) if k in result.data})
     notice = [t for t in result.timers if t.properties.get("publicNotice") == "true"]
     application.notice_closes_at = min(t.due_at for t in notice) if notice else None
     if notice:
@@ -187,6 +173,14 @@ def sync(
         reason = result.data.get("outcome_reason")
         application.outcome_reason = str(reason) if reason else None
     application.updated_at = now
+
+
+def published(application: Application) -> tuple[str, ...]:
+    """The process variables the case keeps as its facts for the pages and messages to show:
+    the diagram names them in its process-level property `facts` (README, "Published
+    variables")."""
+    listed = catalogue.properties_of(application.instance.version_id).get("facts", "")
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
 
 
 def _outcome_status(outcome) -> str:
