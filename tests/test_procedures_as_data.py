@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.conftest import add_user
 from tests.test_model_editor import post_json
 from webapp.extensions import db
 from webapp.services import api_tokens, users
@@ -117,3 +118,16 @@ def test_the_api_lists_the_catalogue_and_starts_a_case_about_a_member(app, proce
         "/api/v1/cases", json={"process": KEY, "member_number": number}, headers=applicant
     )
     assert refused.status_code == 403
+
+
+def test_starting_a_case_about_ones_own_membership_is_refused_beside_the_number(app, procedure):
+    p = procedure
+    p.actors("admin").post("/admin/groups", {"key": "presidents_office", "name_zh": "会长办公会",
+                                             "name_en": "President's office"})  # fmt: skip
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", bundle()).status_code == 200
+    add_user(app, "clerk", "郑干事", "applicant,secretariat")
+    number = p.admit("clerk")
+    refused = p.actors("clerk").post(f"/start/{KEY}", {"member_number": number})
+    assert refused.status_code == 403
+    page = refused.get_data(as_text=True)
+    assert "这是您本人的会员资格" in page and 'id="catalogue"' in page and number in page

@@ -76,6 +76,7 @@ def add_member(group_id: int):
     if user is None:
         errors["username"] = [_("There is no account of this username.")]
     starts_on, ends_on = _date(form, "starts_on", errors), _date(form, "ends_on", errors)
+    errors.update(groups.term_problems(starts_on, ends_on))
     if not errors:
         try:
             groups.add_member(group, user, starts_on, ends_on, current_user)

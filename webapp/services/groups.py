@@ -218,16 +218,21 @@ def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> 
     db.session.info.pop(_CACHE, None)
 
 
+def term_problems(starts_on: date | None, ends_on: date | None) -> dict[str, list[str]]:
+    """What is wrong with a term, by field: the page asks before it has an account to add, so
+    that a wrong username and a wrong term are both said at once."""
+    if starts_on and ends_on and ends_on < starts_on:
+        return {"ends_on": [_("The term cannot end before it begins.")]}
+    return {}
+
+
 @committed
 def add_member(
     group: Group, user: User, starts_on: date | None, ends_on: date | None, by: User | None
 ) -> GroupMembership:
     """Put someone in a group for a term (open-ended without an end)."""
-    if starts_on and ends_on and ends_on < starts_on:
-        raise InvalidFormData(
-            {"ends_on": [_("The term cannot end before it begins.")]},
-            {"starts_on": starts_on, "ends_on": ends_on},
-        )
+    if errors := term_problems(starts_on, ends_on):
+        raise InvalidFormData(errors, {"starts_on": starts_on, "ends_on": ends_on})
     membership = GroupMembership(
         group_id=group.id, user_id=user.id, starts_on=starts_on, ends_on=ends_on
     )
