@@ -56,7 +56,12 @@ def group_detail(group_id: int):
         values = {k: request.form.get(k, "") for k in ("name_zh", "name_en")}
         try:
             groups.rename(
-                group, values["name_zh"], values["name_en"], "active" in request.form, current_user
+                group,
+                values["name_zh"],
+                values["name_en"],
+                "active" in request.form,
+                current_user,
+                keeps_register="keeps_register" in request.form,
             )
         except InvalidFormData as err:
             errors = err.errors

@@ -203,8 +203,16 @@ def create(
 
 
 @committed
-def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> None:
-    """New names for a group, or (de)activate it; its key stays, as diagrams name it."""
+def rename(
+    group: Group,
+    name_zh: str,
+    name_en: str,
+    active: bool,
+    by: User,
+    keeps_register: bool | None = None,
+) -> None:
+    """New names for a group, (de)activate it, say whether it keeps the register; its key
+    stays, as diagrams name it."""
     name_zh, name_en = visible(name_zh), visible(name_en)
     errors = {
         f: [_("Give a name of 1 to 120 characters.")]
@@ -214,7 +222,13 @@ def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> 
     if errors:
         raise InvalidFormData(errors, {"name_zh": name_zh, "name_en": name_en})
     group.name_zh, group.name_en, group.active = name_zh[:120], name_en[:120], active
-    audit.record("group_changed", by.id, data={"group": group.key, "active": active})
+    if keeps_register is not None:
+        group.keeps_register = keeps_register
+    audit.record(
+        "group_changed",
+        by.id,
+        data={"group": group.key, "active": active, "keeps_register": group.keeps_register},
+    )
     db.session.info.pop(_CACHE, None)
 
 
