@@ -25,7 +25,7 @@ APPLICANT_NAME = "北京示例科技有限公司"
 ADMISSION = process_models.read_forms(
     Path(__file__).resolve().parent.parent / "forms" / "admission"
 )
-PLATFORM_MESSAGES = ("task_waiting", "applicant_action", "objection_filed")
+PLATFORM_MESSAGES = ("task_waiting", "applicant_action")
 DUE = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 
 

@@ -209,11 +209,7 @@ def element_properties(scope: list, name: str) -> list[ElementProperty]:
             value = (prop.get("value") or "").strip()
             element = prop.getparent().getparent().getparent()  # properties, extensionElements
             if value and element is not None and element is not process:
-                found.append(
-                    ElementProperty(
-                        element.get("id") or "", label(element), name, value
-                    )
-                )
+                found.append(ElementProperty(element.get("id") or "", label(element), name, value))
     return found
 
 

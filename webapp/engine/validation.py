@@ -56,7 +56,8 @@ class DiagramReport:
     info: ProcessInfo | None
     user_tasks: list[UserTaskInfo] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    # Elements that name a message (`notify`), for the check that the model has it.
+    # Elements that name a message (`notify`, `notifyOnObjection`), for the check that the
+    # model has it.
     notifications: list[ElementProperty] = field(default_factory=list)
 
 
@@ -95,7 +96,8 @@ def _check(bpmn: bytes, limits: EngineLimits) -> DiagramReport:
         problems += [p for p in engine_problems if not _already_said(p, problems)]
     if tasks is None:
         tasks = user_tasks(root, scope)
-    return DiagramReport(info, tasks, problems, element_properties(scope, "notify"))
+    named = element_properties(scope, "notify") + element_properties(scope, "notifyOnObjection")
+    return DiagramReport(info, tasks, problems, named)
 
 
 def _schema_problems(bpmn: bytes, root) -> list[Problem]:

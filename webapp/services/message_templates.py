@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
-from flask import current_app
-from jinja2 import ChainableUndefined, DictLoader, TemplateNotFound, TemplateSyntaxError, nodes
+from flask import current_app, has_app_context
+from jinja2 import ChainableUndefined, DictLoader, TemplateSyntaxError, nodes
 from jinja2.meta import find_referenced_templates
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from webapp.config import Config
 from webapp.engine import N_, Problem
 
 FOLDER = "messages/"
 FILE_NAME = re.compile(r"messages/([A-Za-z0-9][A-Za-z0-9_\-]{0,80})\.([a-z]{2})\.txt")
 # What a `notify` property may name: a file stem, never a path.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,80}")
-# Platform messages (webapp/templates/mail) a model need not ship but may replace.
-PLATFORM_FOLDER = "mail/"
+# Platform messages a model need not ship but may replace: not about any one procedure.
+PLATFORM_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
 # Bounds on what one expression may build: a mail is a few kilobytes.
 MAX_REPEAT = 10_000
 MAX_EXPONENT = 64
@@ -79,7 +81,9 @@ def language_of(locale: str) -> str:
 
 def languages() -> list[str]:
     """The languages every message a diagram names must be written in."""
-    return list(dict.fromkeys(language_of(x) for x in current_app.config["LANGUAGES"]))
+    # Validation also runs outside an app (the engine's tests, the shell before set-up).
+    configured = current_app.config["LANGUAGES"] if has_app_context() else Config.LANGUAGES
+    return list(dict.fromkeys(language_of(x) for x in configured))
 
 
 def environment(files: Mapping[str, object], language: str) -> MessageSandbox:
@@ -97,14 +101,7 @@ def environment(files: Mapping[str, object], language: str) -> MessageSandbox:
 
 def has_platform_message(name: str) -> bool:
     """Whether the platform itself has a message of this name (in webapp/templates/mail)."""
-    if not NAME.fullmatch(name or ""):
-        return False
-    env = current_app.jinja_env
-    try:
-        env.loader.get_source(env, f"{PLATFORM_FOLDER}{name}.txt")
-    except TemplateNotFound:
-        return False
-    return True
+    return bool(NAME.fullmatch(name or "")) and (PLATFORM_DIR / f"{name}.txt").is_file()
 
 
 def problems(uses: Iterable, files: Mapping[str, object]) -> list[Problem]:
