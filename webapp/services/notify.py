@@ -1,5 +1,7 @@
 """Notifications: each recipient's message is written in its own language into the outbox, inside
-the caller's transaction; webapp.services.mailer mails them later."""
+the caller's transaction; webapp.services.mailer mails them later. A message is a template named
+by the diagram: the model's own (webapp.services.message_templates, rendered in a sandbox) or,
+for the few that belong to no procedure, the platform's in templates/mail."""
 
 from __future__ import annotations
 
