@@ -160,10 +160,8 @@ def sync(
     notice = [t for t in result.timers if t.properties.get("publicNotice") == "true"]
     application.notice_closes_at = min(t.due_at for t in notice) if notice else None
     if notice:
-        # Kept after the period ends: the timeline places the notice by its stage, and an
-        # objection tells the group the timer names (`notifyRole`).
+        # Kept after the period ends: the timeline places the notice by its stage.
         facts["notice_stage"] = notice[0].properties.get("stage") or ""
-        facts["notice_group"] = notice[0].properties.get("notifyRole") or ""
     application.facts = facts
     if result.finished:
         outcome = result.data.get("outcome")
