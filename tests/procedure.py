@@ -115,8 +115,8 @@ class Procedure:
         for member in ("council", "council2", "council3"):
             self.vote(app_id, member, "approve")
 
-    def declare_payment(self, app_id: int) -> None:
-        self.do("applicant", app_id, "declare_payment", PAYMENT)
+    def declare_payment(self, app_id: int, username: str = "applicant") -> None:
+        self.do(username, app_id, "declare_payment", PAYMENT)
 
     def confirm_payment(self, app_id: int) -> None:
         self.do("finance", app_id, "confirm_payment", {"payment_check": "received"})
@@ -133,7 +133,7 @@ class Procedure:
         """A new member: an application taken to its certificate; returns its member number."""
         app_id = self.submit(username)
         self.to_payment(app_id)
-        self.declare_payment(app_id)
+        self.declare_payment(app_id, username)
         self.confirm_payment(app_id)
         self.issue_certificate(app_id)
         return self.application(app_id).member_number

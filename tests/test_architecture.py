@@ -150,3 +150,93 @@ def test_models_and_services_never_read_the_request():
         if _starts(module, ["webapp.models", "webapp.services"]) and (uses := _flask_uses(path))
     }
     assert offenders == {}
+
+
+# --- procedures are data ----------------------------------------------------------------------
+
+ROOT = PACKAGE.parent
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+# Calls whose text argument is the kind of object not found or the reason of a refusal: the
+# platform's words ("application", "certificate", "notice"), whatever a diagram calls its stages.
+_ERROR_KINDS = {"NotFound", "Forbidden", "NoticeClosed"}
+
+
+def _procedure_names() -> dict[str, str]:
+    """Every process key, lane, group, stage and member type the procedures in
+    workflows/ and forms/ name, each with what it is."""
+    import json
+
+    from lxml import etree
+
+    from webapp.roles import APPLICANT, APPLICANT_LANES
+
+    names: dict[str, str] = {}
+    for path in sorted((ROOT / "workflows").glob("*.bpmn")):
+        root = etree.parse(str(path)).getroot()
+        for process in root.iter(f"{{{_BPMN}}}process"):
+            names[process.get("id")] = f"process key ({path.name})"
+        for lane in root.iter(f"{{{_BPMN}}}lane"):
+            names[lane.get("name")] = f"lane ({path.name})"
+        for prop in root.iter(f"{{{_SPIFF}}}property"):
+            # (Message names are left out: the audit's own actions, e.g. certificate_issued,
+            # share them; a message is only ever named by a diagram since notify.EVENTS went.)
+            if prop.get("name") in ("stage", "notifyRole", "notifyOnObjectionRole"):
+                names[prop.get("value")] = f"{prop.get('name')} ({path.name})"
+    for group in json.loads((ROOT / "workflows" / "groups.json").read_text("utf-8"))["groups"]:
+        for name in (group["key"], group["zh"], group["en"]):
+            names[name] = "group (workflows/groups.json)"
+    for path in sorted((ROOT / "forms").glob("*/member_types.data.json")):
+        for key in json.loads(path.read_text("utf-8")):
+            names[key] = f"member type ({path.relative_to(ROOT)})"
+    # The person a case is about is the platform's own lane, whatever the procedure.
+    for platform in APPLICANT_LANES | {APPLICANT}:
+        names.pop(platform, None)
+    return names
+
+
+def _named_texts(tree: ast.AST):
+    """String constants that act as values in the code: not docstrings, dict keys, subscripts,
+    .get() keys (data fields), or the kind an error names."""
+    skipped = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            skipped.add(id(body[0].value))
+        if isinstance(node, ast.Dict):
+            skipped.update(id(k) for k in node.keys if k is not None)
+        elif isinstance(node, ast.Subscript):
+            skipped.add(id(node.slice))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in _ERROR_KINDS or name in ("get", "pop", "setdefault"):
+                skipped.update(id(a) for a in node.args[:1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in skipped:
+                yield node
+
+
+def test_no_module_names_a_procedure_a_lane_a_stage_or_a_member_type():
+    """Procedures are data: what a diagram, its forms or the groups file names never appears as
+    a value in the app's code. (The scan finds what was planted: see the test below.)"""
+    names = _procedure_names()
+    assert {"admission", "review", "secretariat", "理事会", "individual"} <= set(names)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in _named_texts(ast.parse(path.read_text("utf-8"))):
+            if node.value in names:
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                found.append(f"{where} names {node.value!r}, a {names[node.value]}")
+    assert not found, "\n".join(found)
+
+
+def test_the_scan_finds_a_planted_name():
+    planted = ast.parse('if task.stage == "review" or lane in ("理事会",):\n    send("admission")')
+    names = _procedure_names()
+    assert sorted(n.value for n in _named_texts(planted) if n.value in names) == [
+        "admission",
+        "review",
+        "理事会",
+    ]

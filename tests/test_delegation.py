@@ -74,6 +74,9 @@ def test_the_substitute_casts_the_absent_members_vote_recorded_as_for_them(app, 
         assert done.state == "completed" and done.assignee_id == council.id
     # council2's own vote is still its own to cast.
     assert _vote_of(app, app_id, "council2").state == "ready"
+    # The trail reads "B for A", in words.
+    trail = p.actors("secretary").get(f"/applications/{app_id}/audit").get_data(as_text=True)
+    assert "钱理事（理事会） 代 赵理事（理事会）" in trail and "任务已办理" in trail
 
 
 def test_no_substitute_before_or_after_the_period_nor_after_withdrawal(app, procedure):

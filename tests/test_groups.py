@@ -154,3 +154,27 @@ def test_a_lane_of_a_new_group_validates_only_once_the_group_exists(app, actors)
     )
     with app.app_context():
         assert process_models.validate(bpmn, forms) == []
+
+
+def test_who_keeps_the_register_is_a_flag_of_the_group_the_administrator_sets(app, actors):
+    """The register's pages and the audit trails are for the groups that keep the register
+    (the secretariat from workflows/groups.json), not for a name in the code."""
+    council, admin = actors("council"), actors("admin")
+    assert council.get("/members").status_code == 403
+    with app.app_context():
+        group = db.session.scalars(select(Group).where(Group.key == "council")).one()
+        group_id, names = group.id, {"name_zh": group.name_zh, "name_en": group.name_en}
+    assert "f-keeps-register" in admin.get(f"/admin/groups/{group_id}").get_data(as_text=True)
+    saved = admin.post(
+        f"/admin/groups/{group_id}", data={**names, "active": "on", "keeps_register": "on"}
+    )
+    assert saved.status_code == 302
+    assert council.get("/members").status_code == 200
+    assert actors("secretary").get("/members").status_code == 200
+    admin.post(f"/admin/groups/{group_id}", data={**names, "active": "on"})
+    assert council.get("/members").status_code == 403
+    with app.app_context():
+        changes = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "group_changed")
+        ).all()
+        assert [e.data["keeps_register"] for e in changes] == [True, False]

@@ -8,6 +8,7 @@ import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -17,9 +18,14 @@ from sqlalchemy import func, select
 from tests.conftest import Actor
 from webapp.extensions import db
 from webapp.models import OutboxMessage, User
-from webapp.services import groups, mailer, notify, users
+from webapp.services import groups, mailer, notify, process_models, users
 
 APPLICANT_NAME = "北京示例科技有限公司"
+# The admission model's files: its messages are templates in forms/admission/messages.
+ADMISSION = process_models.read_forms(
+    Path(__file__).resolve().parent.parent / "forms" / "admission"
+)
+PLATFORM_MESSAGES = ("task_waiting", "applicant_action")
 DUE = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
 
 
@@ -239,7 +245,8 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
                 user.active = user.id == council.id  # every other pure council member is away
         messages = notify.notify_role(
             "vote_result", "council", exclude=[council.id], application_name=APPLICANT_NAME,
-            approve=2, reject=1, abstain=0, eligible=3, passed=True, path="/applications/7",
+            vote_result=dict(approve=2, reject=1, abstain=0, eligible=3, passed=True),
+            path="/applications/7", files=ADMISSION,
         )  # fmt: skip
         assert [m.recipient_id for m in messages] == [finance.id]
         assert council2.id not in [m.recipient_id for m in messages]
@@ -274,7 +281,7 @@ def test_a_rejection_says_why_in_words(app, code, words):
     with app.app_context():
         [message] = notify.notify(
             "application_rejected", _reader("applicant", "en"), application_name=APPLICANT_NAME,
-            outcome_code=code, reason="材料不实", path="/applications/7",
+            outcome_code=code, outcome_reason="材料不实", path="/applications/7", files=ADMISSION,
         )  # fmt: skip
     assert words in message.body and "Reasons: 材料不实" in message.body
 
@@ -282,13 +289,18 @@ def test_a_rejection_says_why_in_words(app, code, words):
 def test_every_event_renders_in_both_languages(app):
     params = dict(
         application_name=APPLICANT_NAME, path="/applications/7", task_title="初审", due_at=DUE,
-        request="请补充营业执照复印件。", closes_at=DUE, fee_amount=2000, fee_currency="CNY",
-        payment_method="银行转账", payment_deadline=DUE.date(), outcome_code="council_rejected",
-        reason="理由", member_number="2026-U-000001", certificate_path="/certificates/1.pdf",
-        approve=3, reject=1, abstain=1, eligible=5, passed=False,
+        review_request="请补充营业执照复印件。", notice_closes_at=DUE, fee_amount=2000,
+        fee_currency="CNY", fee_payment_method="银行转账", payment_deadline=DUE.date(),
+        outcome_code="council_rejected", outcome_reason="理由", payment_check_reason="理由",
+        member_number="2026-U-000001", certificate_path="/certificates/1.pdf",
+        vote_result=dict(approve=3, reject=1, abstain=1, eligible=5, passed=False),
+        files=ADMISSION,
     )  # fmt: skip
+    messages = {name.split("/")[1].split(".")[0] for name in ADMISSION if name.endswith(".txt")}
+    messages = (messages - {"signature"}) | set(PLATFORM_MESSAGES)
+    assert len(messages) == 13  # each of the admission's messages, and the platform's
     with app.app_context():
-        for event in sorted(notify.EVENTS):
+        for event in sorted(messages):
             for locale in ("zh_CN", "en"):
                 [m] = notify.notify(event, _reader("applicant", locale), **params)
                 assert m.subject and "\n" not in m.subject and "示范行业协会" in m.subject
@@ -303,9 +315,9 @@ def test_every_event_renders_in_both_languages(app):
 
 def test_messages_page_shows_only_ones_own(app, actors):
     with app.app_context():
-        notify.notify("application_received", _reader("applicant", "en"),
+        notify.notify("application_received", _reader("applicant", "en"), files=ADMISSION,
                       application_name="甲公司", path="/applications/1")  # fmt: skip
-        notify.notify("application_received", _reader("applicant2", "en"),
+        notify.notify("application_received", _reader("applicant2", "en"), files=ADMISSION,
                       application_name="乙公司", path="/applications/2")  # fmt: skip
         db.session.commit()
     page = actors("applicant").get("/messages").get_data(as_text=True)

@@ -1,23 +1,36 @@
-"""A procedure that exists only as files — a diagram, its forms and model data in
+"""A procedure that exists only as files — a diagram, its forms, model data and messages in
 tests/fixtures — is deployed and walked end to end through the pages and the API, with a group
 the administrator creates for it: no Python is written for it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from sqlalchemy import select
+
+from tests.conftest import add_user
 from tests.test_model_editor import post_json
 from webapp.extensions import db
-from webapp.services import api_tokens, users
+from webapp.models import OutboxMessage
+from webapp.services import api_tokens, process_models, users
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY = "honorary_nomination"
 
 
 def bundle() -> dict:
-    forms = {p.name: json.loads(p.read_text("utf-8")) for p in (FIXTURES / KEY).glob("*.json")}
+    forms = process_models.read_forms(FIXTURES / KEY)  # its messages/*.txt among them
+    assert "messages/honorary_conferred.zh.txt" in forms
     return {"bpmn": (FIXTURES / f"{KEY}.bpmn").read_text("utf-8"), "forms": forms}
+
+
+def messages(app, event: str) -> list[OutboxMessage]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.event == event).order_by(OutboxMessage.id)
+            )
+        )
 
 
 def bearer(app, username: str) -> dict:
@@ -64,8 +77,14 @@ def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedu
     )
     assert done.status_code == 302
 
-    # The president's office decides through the API; the inbox of its member shows the task.
+    # The president's office decides through the API; the inbox of its member shows the task,
+    # and its member got the model's own message for that task instead of the platform's.
     assert "会长办公会审议" in p.actors("council2").get("/inbox").get_data(as_text=True)
+    with app.app_context():
+        council2 = users.by_username("council2").id
+    [asked] = messages(app, "nomination_to_decide")
+    assert asked.recipient_id == council2 and "请审议名誉会员推荐" in asked.subject
+    assert "“会长办公会审议”" in asked.body and "名誉会员推荐 · 示范行业协会秘书处" in asked.body
     assert "会长办公会审议" not in p.actors("council3").get("/inbox").get_data(as_text=True)
     client = app.test_client()
     listed = client.get("/api/v1/tasks", headers=bearer(app, "council2")).get_json()["items"]
@@ -84,6 +103,10 @@ def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedu
         assert case.title == "名誉会员推荐" and case.outcome_code == "conferred"
         assert case.status == "conferred" and case.subject_member_id is not None
         assert case.applicant_id == users.by_username("applicant").id
+    # The end event's message, written by the process owner, reached the member.
+    [told] = messages(app, "honorary_conferred")
+    assert told.recipient_id == case.applicant_id and told.subject.endswith("获授名誉会员")
+    assert f"/applications/{case_id}" in told.body and "决定授予" in told.body
     # The member the case is about follows it among its own cases.
     assert "名誉会员推荐" in p.actors("applicant").get("/applications").get_data(as_text=True)
 
@@ -117,3 +140,16 @@ def test_the_api_lists_the_catalogue_and_starts_a_case_about_a_member(app, proce
         "/api/v1/cases", json={"process": KEY, "member_number": number}, headers=applicant
     )
     assert refused.status_code == 403
+
+
+def test_starting_a_case_about_ones_own_membership_is_refused_beside_the_number(app, procedure):
+    p = procedure
+    p.actors("admin").post("/admin/groups", {"key": "presidents_office", "name_zh": "会长办公会",
+                                             "name_en": "President's office"})  # fmt: skip
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", bundle()).status_code == 200
+    add_user(app, "clerk", "郑干事", "applicant,secretariat")
+    number = p.admit("clerk")
+    refused = p.actors("clerk").post(f"/start/{KEY}", {"member_number": number})
+    assert refused.status_code == 403
+    page = refused.get_data(as_text=True)
+    assert "这是您本人的会员资格" in page and 'id="catalogue"' in page and number in page

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import make_url
 
-from webapp.services import groups, process_models
+from webapp.services import groups, message_templates, process_models
 
 
 @click.group("models")
@@ -69,11 +69,21 @@ def _lanes() -> dict[str, str]:
 
 
 def _read_forms(folder: Path) -> tuple[dict[str, object], list[str]]:
-    """The JSON files of a form folder by name, and a line for each that cannot be read."""
+    """The JSON files and message templates of a form folder by name, and a line for each
+    that cannot be read."""
     forms, lines = {}, []
     for path in sorted(folder.glob("*.json")):
         try:
             forms[path.name] = json.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             lines.append(f"{path.name}: the form file is not readable JSON: {err}")
+    for path in sorted(folder.glob(f"{message_templates.FOLDER}*")):
+        name = path.relative_to(folder).as_posix()
+        if not message_templates.FILE_NAME.fullmatch(name):
+            lines.append(f"{name}: a message is named messages/<name>.<language>.txt")
+            continue
+        try:
+            forms[name] = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            lines.append(f"{name}: the message is not readable UTF-8 text: {err}")
     return forms, lines

@@ -1,4 +1,4 @@
-"""groups that keep the register; cases on notice say the notice's stage and group
+"""groups that keep the register; cases on notice say the notice's stage
 
 Revision ID: e5f6a7b8c9d0
 Revises: 41e9a262258a
@@ -6,9 +6,8 @@ Create Date: 2026-12-05 14:00:00
 
 Which group keeps the register (certificates for anyone, audit trails, incidents) was the
 platform's constant `secretariat`; it is now a flag of the group, set here for that group.
-The timeline and the objections read the notice's stage and the group told of objections from
-the case's facts, which the diagram's notice timer writes from now on; cases that were on
-notice before get what admission's diagram said then.
+The timeline reads the notice's stage from the case's facts, which the diagram's notice timer
+writes from now on; cases that were on notice before get what admission's diagram said then.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -30,7 +29,7 @@ def upgrade():
     bind = op.get_bind()
     for case_id, facts in bind.execute(sa.select(cases.c.id, cases.c.facts)).all():
         if isinstance(facts, dict) and facts.get('notice_closes_at') and 'notice_stage' not in facts:
-            facts = {**facts, 'notice_stage': 'notice', 'notice_group': 'secretariat'}
+            facts = {**facts, 'notice_stage': 'notice'}
             bind.execute(cases.update().where(cases.c.id == case_id).values(facts=facts))
 
 

@@ -272,12 +272,20 @@ def test_imported_file_with_changed_fees_becomes_the_next_version(
     assert json.loads(owner.input_value("#data-text"))["member_types"]["unit"]["amount"] == 6000
     owner.screenshot(path=str(artifacts / "15-fee-schedule-table.png"), full_page=True)
 
+    # The receipt's English wording, in the Messages tab.
+    owner.click("#tab-messages")
+    owner.click('#messages-files [data-file="messages/application_received.en.txt"]')
+    receipt = owner.input_value("#messages-text")
+    assert receipt.startswith("[{{ association_name }}] We have received")
+    owner.fill("#messages-text", receipt.replace("We have received", "We received"))
+
     owner.click("#deploy-button")
     expect(owner.locator("#editor-status")).to_have_attribute("data-version", "2")
     with app.app_context():
         live = db.session.scalars(select(ProcessModel)).one().live_version
         assert live.number == 2 and "notice_working_days = 6" in live.bpmn
         assert live.forms["fee_schedule.data.json"]["member_types"]["unit"]["amount"] == 6000
+        assert "] We received your" in live.forms["messages/application_received.en.txt"]
 
     # The list shows both versions, version 2 live, each with its export link.
     owner.goto(f"{base}/models")

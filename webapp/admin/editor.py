@@ -185,6 +185,12 @@ def bundle_error_text(error: BadBundle) -> str:
             name=error.detail,
         ),
         "form_not_object": lambda: _("The form %(name)s must be a JSON object.", name=error.detail),
+        "bad_message_name": lambda: _(
+            "“%(name)s” is not a usable message name: use messages/<name>.<language>.txt, e.g. "
+            "messages/application_received.zh.txt.",
+            name=error.detail,
+        ),
+        "message_not_text": lambda: _("The message %(name)s must be text.", name=error.detail),
         "bad_key": lambda: _(
             "“%(key)s” is not a usable model key: lower-case letters, digits and _.",
             key=error.detail,

@@ -21,7 +21,7 @@ from webapp.engine.bpmn_xml import (
 from webapp.engine.events import event_problems
 from webapp.engine.expressions import CONDITIONAL_GATEWAYS
 from webapp.engine.flows import flow_problems, gateway_problems
-from webapp.engine.types import N_, Problem, UserTaskInfo
+from webapp.engine.types import N_, ElementProperty, Problem, UserTaskInfo
 
 NO_PROCESS = N_("The file contains no process: draw one, with a start event.")
 NOT_EXECUTABLE = N_(
@@ -197,6 +197,19 @@ def user_tasks(root, scope: list) -> list[UserTaskInfo]:
                     properties=props,
                 )
             )
+    return found
+
+
+def element_properties(scope: list, name: str) -> list[ElementProperty]:
+    """Every element of the processes in `scope` that sets the extension property `name`."""
+    found = []
+    for process in scope:
+        path = f".//spiffworkflow:property[@name='{name}']"
+        for prop in xpath(process, path):
+            value = (prop.get("value") or "").strip()
+            element = prop.getparent().getparent().getparent()  # properties, extensionElements
+            if value and element is not None and element is not process:
+                found.append(ElementProperty(element.get("id") or "", label(element), name, value))
     return found
 
 

@@ -82,6 +82,16 @@ class UserTaskInfo:
 
 
 @dataclass(frozen=True)
+class ElementProperty:
+    """One element's extension property as drawn, e.g. the `notify` of a throw event."""
+
+    element_id: str
+    element_name: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class ProcessInfo:
     process_id: str
     name: str

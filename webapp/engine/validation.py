@@ -22,6 +22,7 @@ from webapp.engine.checks import (
     DATA_REFERENCE,
     DATA_STORE,
     element_problems,
+    element_properties,
     runnable_scope,
     user_tasks,
 )
@@ -33,7 +34,14 @@ from webapp.engine.specs import (
     unreadable,
     xml_syntax_problem,
 )
-from webapp.engine.types import N_, EngineLimits, Problem, ProcessInfo, UserTaskInfo
+from webapp.engine.types import (
+    N_,
+    ElementProperty,
+    EngineLimits,
+    Problem,
+    ProcessInfo,
+    UserTaskInfo,
+)
 
 CANNOT_CHECK = N_("The diagram cannot be checked: %(detail)s")
 _MAX_SCHEMA_ERRORS = 10
@@ -48,6 +56,9 @@ class DiagramReport:
     info: ProcessInfo | None
     user_tasks: list[UserTaskInfo] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Elements that name a message (`notify`, `notifyOnObjection`), for the check that the
+    # model has it.
+    notifications: list[ElementProperty] = field(default_factory=list)
 
 
 def check_diagram(bpmn: bytes, limits: EngineLimits | None = None) -> DiagramReport:
@@ -85,7 +96,8 @@ def _check(bpmn: bytes, limits: EngineLimits) -> DiagramReport:
         problems += [p for p in engine_problems if not _already_said(p, problems)]
     if tasks is None:
         tasks = user_tasks(root, scope)
-    return DiagramReport(info, tasks, problems)
+    named = element_properties(scope, "notify") + element_properties(scope, "notifyOnObjection")
+    return DiagramReport(info, tasks, problems, named)
 
 
 def _schema_problems(bpmn: bytes, root) -> list[Problem]:

@@ -31,7 +31,7 @@ class Application(db.Model):
     region: Mapped[str | None] = mapped_column(String(50))
     industry: Mapped[str | None] = mapped_column(String(50))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    stage: Mapped[str] = mapped_column(String(50), default="application", index=True)
+    stage: Mapped[str] = mapped_column(String(50), default="", index=True)
     # in_progress | admitted | rejected | lapsed
     status: Mapped[str] = mapped_column(String(20), default="in_progress")
     # Why it ended (review_rejected, objection_upheld, council_rejected, no_quorum, lapsed, …).

@@ -56,7 +56,12 @@ def group_detail(group_id: int):
         values = {k: request.form.get(k, "") for k in ("name_zh", "name_en")}
         try:
             groups.rename(
-                group, values["name_zh"], values["name_en"], "active" in request.form, current_user
+                group,
+                values["name_zh"],
+                values["name_en"],
+                "active" in request.form,
+                current_user,
+                keeps_register="keeps_register" in request.form,
             )
         except InvalidFormData as err:
             errors = err.errors
@@ -76,6 +81,7 @@ def add_member(group_id: int):
     if user is None:
         errors["username"] = [_("There is no account of this username.")]
     starts_on, ends_on = _date(form, "starts_on", errors), _date(form, "ends_on", errors)
+    errors.update(groups.term_problems(starts_on, ends_on))
     if not errors:
         try:
             groups.add_member(group, user, starts_on, ends_on, current_user)

@@ -90,7 +90,9 @@ def _audit_events(application_id: int):
     if not current_user.keeps_register or application.applicant_id == current_user.id:
         abort(403)
     events = audit.trail(application.instance_id)
-    return application, events, users.display_names({e.actor_id for e in events if e.actor_id})
+    # A substitute's act names the person it was done for: "B for A".
+    people = {e.actor_id for e in events} | {(e.data or {}).get("on_behalf_of") for e in events}
+    return application, events, users.display_names(people)
 
 
 @bp.get("/applications/<id:application_id>/audit")
@@ -98,7 +100,13 @@ def _audit_events(application_id: int):
 def audit_trail(application_id: int):
     """Every recorded action on an application, for the secretariat."""
     application, events, names = _audit_events(application_id)
-    return render_template("portal/audit.html", application=application, events=events, names=names)
+    return render_template(
+        "portal/audit.html",
+        application=application,
+        events=events,
+        names=names,
+        action_label=audit.action_label,
+    )
 
 
 @bp.get("/applications/<id:application_id>/audit.csv")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.services import applications, catalogue, tasks
-from webapp.services.errors import InvalidFormData
+from webapp.services.errors import Forbidden, InvalidFormData
 
 bp = Blueprint("start", __name__)
 
@@ -27,14 +28,24 @@ def start(key: str):
     try:
         application = applications.start(current_user, key[:80], member_number or None)
     except InvalidFormData as err:
-        page = render_template(
-            "start/index.html",
-            procedures=catalogue.startable(current_user),
-            errors={key: err.errors},
-            values={key: {"member_number": member_number}},
-        )
-        return page, 400
+        return _with_errors(key, err.errors, member_number), 400
+    except Forbidden as err:
+        if err.reason != "own_application":
+            raise
+        # Said beside the number typed, where the error page would leave the starter guessing.
+        own = _("This is your own membership: nobody starts a case about themselves. Ask a "
+                "colleague to start it.")  # fmt: skip
+        return _with_errors(key, {"member_number": [own]}, member_number), 403
     first = tasks.first_for(current_user, application)
     if first is not None:
         return redirect(url_for("tasks.show", task_guid=first.task_guid))
     return redirect(url_for("portal.detail", application_id=application.id))
+
+
+def _with_errors(key: str, errors: dict, member_number: str) -> str:
+    return render_template(
+        "start/index.html",
+        procedures=catalogue.startable(current_user),
+        errors={key: errors},
+        values={key: {"member_number": member_number}},
+    )

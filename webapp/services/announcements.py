@@ -1,119 +1,66 @@
-"""Who is told what after a step of an application's process.
+"""Who is told what after a step of a case's process.
 
-The diagram decides the moments: every task it offers is announced to the people who must act,
-elements with a `notify` property announce their event (to the applicant, or to the role named
-by `notifyRole`), and the end of the process tells the applicant the outcome.
+The diagram decides everything: an element with a `notify` property that the step passed (a
+script, a throw event, an end event) sends the message of that name to the case's subject, or
+to the group named by `notifyRole`; every task the step offers is announced to the people who
+must act, with the task's own `notify` message if it has one, else the platform's.
 """
 
 from __future__ import annotations
 
 from webapp.engine import EngineResult
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User, parse_iso
+from webapp.models import Application, HumanTask, User
 from webapp.roles import APPLICANT
 from webapp.services import notify
 from webapp.services.groups import lane_group
 
-OUTCOME_EVENTS = {"rejected": "application_rejected", "lapsed": "application_lapsed"}
+# The platform's messages for an offered task that names none of its own.
+TASK_FOR_SUBJECT = "applicant_action"
+TASK_FOR_GROUP = "task_waiting"
 
 
-def after_step(
-    application: Application,
-    result: EngineResult,
-    offered: list[HumanTask],
-    received: bool = False,
-) -> None:
-    """Queue the notifications of one transition, in the transition's own transaction.
-
-    `received`: this step was the application's first submission (the applicant gets a receipt).
-    """
+def after_step(application: Application, result: EngineResult, offered: list[HumanTask]) -> None:
+    """Queue the notifications of one transition, in the transition's own transaction."""
     applicant = db.session.get(User, application.applicant_id)
-    facts = application.facts or {}
-    told_applicant = received
-    if received:
-        notify.notify("application_received", applicant, application)
+    files = notify.model_files(application)
+    told_applicant = False
     for event in result.events:
         name = event.properties.get("notify")
-        if not name or name not in notify.EVENTS:
+        if not name:
             continue
-        params = _event_params(name, application, result, facts)
         role = event.properties.get("notifyRole", APPLICANT)
         if role == APPLICANT:
-            notify.notify(name, applicant, application, **params)
+            notify.notify(name, applicant, application, files)
             told_applicant = True
         else:
             notify.notify_role(
-                name, role, application, exclude=[application.applicant_id], **params
+                name, role, application, exclude=[application.applicant_id], files=files
             )
+    properties = {t.id: t.info.properties for t in result.ready_tasks}
     for task in offered:
         # One message per step: an applicant told of the event (e.g. the payment notice) is
         # not told again that a task waits for it.
         if told_applicant and lane_group(task.lane) == APPLICANT:
             continue
-        _announce_task(application, applicant, task, facts)
-    if result.finished:
-        _announce_outcome(application, applicant)
+        own = (properties.get(task.task_guid) or {}).get("notify")
+        _announce_task(application, applicant, task, own, files)
 
 
-def _announce_task(application, applicant, task: HumanTask, facts: dict) -> None:
+def _announce_task(application, applicant, task: HumanTask, own: str | None, files) -> None:
     params = {"task_title": task.title, "due_at": task.due_at, "path": f"/tasks/{task.task_guid}"}
     role = lane_group(task.lane)
     if role == APPLICANT:
-        event = "more_material_requested" if task.stage == "review" else "applicant_action"
-        if event == "more_material_requested":
-            params["request"] = facts.get("review_request") or ""
-        notify.notify(event, applicant, application, **params)
+        notify.notify(own or TASK_FOR_SUBJECT, applicant, application, files, **params)
     elif task.assignee_id is not None:
-        notify.notify("task_waiting", db.session.get(User, task.assignee_id), application, **params)
+        assignee = db.session.get(User, task.assignee_id)
+        notify.notify(own or TASK_FOR_GROUP, assignee, application, files, **params)
     elif role is not None:
         notify.notify_role(
-            "task_waiting", role, application, exclude=[application.applicant_id], **params
-        )
-
-
-def _event_params(name: str, application, result: EngineResult, facts: dict) -> dict:
-    data = result.data
-    if name == "notice_opened":
-        return {
-            "closes_at": application.notice_closes_at or parse_iso(data.get("notice_closes_at"))
-        }
-    if name == "application_approved":
-        return {
-            "fee_amount": data.get("fee_amount"),
-            "fee_currency": data.get("fee_currency"),
-            "payment_method": data.get("fee_payment_method"),
-            "payment_deadline": parse_iso(data.get("payment_deadline")),
-        }
-    if name == "payment_reminder":
-        return {"payment_deadline": parse_iso(facts.get("payment_deadline"))}
-    if name == "payment_rejected":
-        return {"reason": data.get("payment_check_reason") or ""}
-    if name == "vote_result":
-        tally = data.get("vote_result") or {}
-        return {
-            key: tally.get(key) for key in ("approve", "reject", "abstain", "eligible", "passed")
-        }
-    return {}
-
-
-def _announce_outcome(application: Application, applicant: User) -> None:
-    if application.status == "admitted":
-        notify.notify(
-            "certificate_issued",
-            applicant,
+            own or TASK_FOR_GROUP,
+            role,
             application,
-            member_number=application.member_number,
-            certificate_path=f"/applications/{application.id}/certificate.pdf",
+            exclude=[application.applicant_id],
+            files=files,
+            **params,
         )
-        return
-    event = OUTCOME_EVENTS.get(application.status)
-    if event == "application_rejected":
-        notify.notify(
-            event,
-            applicant,
-            application,
-            outcome_code=application.outcome_code or "",
-            reason=application.outcome_reason or "",
-        )
-    elif event:
-        notify.notify(event, applicant, application)

@@ -28,20 +28,6 @@ from webapp.services.workflow import create_instance, engine, is_case_form, vers
 
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
-# Process variables the pages show when the diagram has set them: the contract between the
-# diagram's scripts and the templates (README, "Published variables").
-FACT_KEYS = (
-    "review_rounds",
-    "review_request",
-    "notice_closes_at",
-    "vote_closes_at",
-    "vote_result",
-    "fee_amount",
-    "fee_currency",
-    "fee_payment_method",
-    "payment_deadline",
-    "payment_check_reason",
-)
 MODEL_DATA_SUFFIX = ".data.json"
 
 
@@ -191,14 +177,12 @@ def sync(
     if stages:
         application.stage = stages[0]
     facts = dict(application.facts or {})
-    facts.update({k: result.data[k] for k in FACT_KEYS if k in result.data})
+    facts.update({k: result.data[k] for k in published(application) if k in result.data})
     notice = [t for t in result.timers if t.properties.get("publicNotice") == "true"]
     application.notice_closes_at = min(t.due_at for t in notice) if notice else None
     if notice:
-        # Kept after the period ends: the timeline places the notice by its stage, and an
-        # objection tells the group the timer names (`notifyRole`).
+        # Kept after the period ends: the timeline places the notice by its stage.
         facts["notice_stage"] = notice[0].properties.get("stage") or ""
-        facts["notice_group"] = notice[0].properties.get("notifyRole") or ""
     application.facts = facts
     if result.finished:
         outcome = result.data.get("outcome")
@@ -208,6 +192,14 @@ def sync(
         reason = result.data.get("outcome_reason")
         application.outcome_reason = str(reason) if reason else None
     application.updated_at = now
+
+
+def published(application: Application) -> tuple[str, ...]:
+    """The process variables the case keeps as its facts for the pages and messages to show:
+    the diagram names them in its process-level property `facts` (README, "Published
+    variables")."""
+    listed = catalogue.properties_of(application.instance.version_id).get("facts", "")
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
 
 
 def _outcome_status(outcome) -> str:

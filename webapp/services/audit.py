@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,6 +16,29 @@ from sqlalchemy.orm import Session
 from webapp.extensions import db
 from webapp.models import AuditChainHead, AuditEvent, utcnow
 from webapp.models.audit import GENESIS
+
+# What the audit trail of a case says for each action recorded on it; an action not named
+# here shows as recorded.
+ACTION_LABELS = {
+    "application_started": _l("Case started"),
+    "draft_saved": _l("Draft saved"),
+    "task_completed": _l("Task completed"),
+    "objection_filed": _l("Objection filed"),
+    "timer_fired": _l("Deadline reached"),
+    "timer_failed": _l("Automatic step failed"),
+    "incident_retry_scheduled": _l("Automatic step to be retried"),
+    "incident_resolved": _l("Failure resolved"),
+    "instance_migrated": _l("Moved to another version of the procedure"),
+    "member_registered": _l("Entered in the member register"),
+    "certificate_issued": _l("Certificate issued"),
+    "certificate_revoked": _l("Certificate revoked"),
+}
+
+
+def action_label(action: str) -> str:
+    """The action in the reader's language, for the audit trail page."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
 
 
 def record(

@@ -203,8 +203,16 @@ def create(
 
 
 @committed
-def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> None:
-    """New names for a group, or (de)activate it; its key stays, as diagrams name it."""
+def rename(
+    group: Group,
+    name_zh: str,
+    name_en: str,
+    active: bool,
+    by: User,
+    keeps_register: bool | None = None,
+) -> None:
+    """New names for a group, (de)activate it, say whether it keeps the register; its key
+    stays, as diagrams name it."""
     name_zh, name_en = visible(name_zh), visible(name_en)
     errors = {
         f: [_("Give a name of 1 to 120 characters.")]
@@ -214,8 +222,22 @@ def rename(group: Group, name_zh: str, name_en: str, active: bool, by: User) -> 
     if errors:
         raise InvalidFormData(errors, {"name_zh": name_zh, "name_en": name_en})
     group.name_zh, group.name_en, group.active = name_zh[:120], name_en[:120], active
-    audit.record("group_changed", by.id, data={"group": group.key, "active": active})
+    if keeps_register is not None:
+        group.keeps_register = keeps_register
+    audit.record(
+        "group_changed",
+        by.id,
+        data={"group": group.key, "active": active, "keeps_register": group.keeps_register},
+    )
     db.session.info.pop(_CACHE, None)
+
+
+def term_problems(starts_on: date | None, ends_on: date | None) -> dict[str, list[str]]:
+    """What is wrong with a term, by field: the page asks before it has an account to add, so
+    that a wrong username and a wrong term are both said at once."""
+    if starts_on and ends_on and ends_on < starts_on:
+        return {"ends_on": [_("The term cannot end before it begins.")]}
+    return {}
 
 
 @committed
@@ -223,11 +245,8 @@ def add_member(
     group: Group, user: User, starts_on: date | None, ends_on: date | None, by: User | None
 ) -> GroupMembership:
     """Put someone in a group for a term (open-ended without an end)."""
-    if starts_on and ends_on and ends_on < starts_on:
-        raise InvalidFormData(
-            {"ends_on": [_("The term cannot end before it begins.")]},
-            {"starts_on": starts_on, "ends_on": ends_on},
-        )
+    if errors := term_problems(starts_on, ends_on):
+        raise InvalidFormData(errors, {"starts_on": starts_on, "ends_on": ends_on})
     membership = GroupMembership(
         group_id=group.id, user_id=user.id, starts_on=starts_on, ends_on=ends_on
     )

@@ -22,7 +22,7 @@ from webapp.models import (
     ProcessModel,
     User,
 )
-from webapp.services import audit, process_models
+from webapp.services import audit, message_templates, process_models
 from webapp.services.errors import DomainError, NotFound
 
 # A diagram with its forms is tens of kilobytes; two megabytes leaves room without inviting abuse.
@@ -129,7 +129,8 @@ def find_version(key: str, number: int | None = None) -> ModelVersion:
 
 
 def bundle_of(version: ModelVersion) -> dict[str, Any]:
-    """What the editor works on: the diagram text and every form and data file by name."""
+    """What the editor works on: the diagram text and every form, data and message file by
+    name (messages as text, the others as JSON values)."""
     return {"bpmn": version.bpmn, "forms": dict(version.forms or {})}
 
 
@@ -143,6 +144,12 @@ def read_bundle(payload: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(forms, dict):
         raise BadBundle("forms_not_object")
     for name, content in forms.items():
+        if message_templates.is_message_file(name):
+            if not message_templates.FILE_NAME.fullmatch(name):
+                raise BadBundle("bad_message_name", name)
+            if not isinstance(content, str):
+                raise BadBundle("message_not_text", name)
+            continue
         if not FORM_NAME.fullmatch(name):
             raise BadBundle("bad_form_name", name)
         # Model data may be any JSON value; a form (schema or UI schema) is an object.

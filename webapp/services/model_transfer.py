@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import ModelVersion, ProcessModel
+from webapp.services import message_templates
 from webapp.services.model_editor import MAX_BUNDLE_BYTES, BadBundle
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -78,12 +79,16 @@ def key_for_import(diagram: ImportedDiagram) -> str:
 
 
 def export_zip(version: ModelVersion) -> bytes:
-    """A version as files laid out like the repository: workflows/<key>.bpmn, forms/<key>/…"""
+    """A version as files laid out like the repository: workflows/<key>.bpmn, forms/<key>/…
+    (its messages in forms/<key>/messages/)."""
     key = version.model.key
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"workflows/{key}.bpmn", version.bpmn)
         for name, content in sorted((version.forms or {}).items()):
+            if message_templates.is_message_file(name) and isinstance(content, str):
+                archive.writestr(f"forms/{key}/{name}", content)  # messages/<name>.<lang>.txt
+                continue
             archive.writestr(
                 f"forms/{key}/{name}", json.dumps(content, ensure_ascii=False, indent=2) + "\n"
             )

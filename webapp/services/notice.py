@@ -120,16 +120,23 @@ def file_objection(
             raise ProcessError.of(err) from err
         steps.store(instance, result, application)
         audit.record("objection_filed", None, instance.id, data={"objection_id": objection.id})
-        group = (application.facts or {}).get("notice_group")
-        if group:
-            notify.notify_role(
-                "objection_filed", group, application, exclude=[application.applicant_id]
-            )
+        _announce_objection(application, result)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return objection
+
+
+def _announce_objection(application: Application, result) -> None:
+    """Tell whom the notice's timer names (`notifyOnObjection`, to the group of
+    `notifyOnObjectionRole`) that an objection arrived; the diagram may name nobody."""
+    for timer in result.timers:
+        props = timer.properties
+        name, role = props.get("notifyOnObjection"), props.get("notifyOnObjectionRole")
+        if props.get("publicNotice") == "true" and name and role:
+            notify.notify_role(name, role, application, exclude=[application.applicant_id])
+            return
 
 
 def closed_at(application_id: int) -> datetime | None:

@@ -1,11 +1,13 @@
 """Notifications: each recipient's message is written in its own language into the outbox, inside
-the caller's transaction; webapp.services.mailer mails them later."""
+the caller's transaction; webapp.services.mailer mails them later. A message is a template named
+by the diagram: the model's own (webapp.services.message_templates, rendered in a sandbox) or,
+for the few that belong to no procedure, the platform's in templates/mail."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
 
@@ -17,37 +19,40 @@ from werkzeug.routing import BuildError
 
 from webapp.config import DEV_BASE_URL
 from webapp.extensions import db
-from webapp.models import Application, OutboxMessage, User, utcnow
-from webapp.services import groups
+from webapp.models import (
+    Application,
+    Certificate,
+    OutboxMessage,
+    ProcessInstance,
+    User,
+    parse_iso,
+    utcnow,
+)
+from webapp.services import groups, message_templates
+from webapp.services.workflow import version_content
 from webapp.text import one_line
 
-EVENTS = frozenset(
-    {
-        "task_waiting",
-        "applicant_action",
-        "application_received",
-        "more_material_requested",
-        "notice_opened",
-        "objection_filed",
-        "application_approved",
-        "application_rejected",
-        "payment_rejected",
-        "payment_reminder",
-        "application_lapsed",
-        "certificate_issued",
-        "vote_result",
-    }
-)
+# Process data that looks like an ISO date or timestamp is handed to messages as a datetime, so
+# that `when()` writes it in the reader's language.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+([+-]\d{2}:?\d{2}|Z)?)?")
 
 
 def notify(
-    event: str, recipients: User | Iterable[User], application: Application | None = None, **params
+    event: str,
+    recipients: User | Iterable[User],
+    application: Application | None = None,
+    files: Mapping[str, object] | None = None,
+    **params,
 ) -> list[OutboxMessage]:
-    """Queue one message per recipient, in its language; the caller's transaction commits it."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown notification event {event!r}")
+    """Queue one message per recipient, in its language; the caller's transaction commits it.
+
+    `event` names the template: the model's `messages/<event>.<language>.txt` (`files`, by
+    default those of the application's version), else the platform's `mail/<event>.txt`. A
+    template gets the case (name, facts, status, outcome, member number) and `params`."""
     if isinstance(recipients, User):
         recipients = [recipients]
+    if files is None and application is not None:
+        files = model_files(application)
     context = _event_context(application, params)
     messages, seen = [], set()
     for user in recipients:
@@ -55,7 +60,15 @@ def notify(
             continue
         seen.add(user.id)
         locale = recipient_locale(user)
-        subject, body = render(event, locale, recipient_name=user.display_name, **context)
+        try:
+            subject, body = render(
+                event, locale, files=files, recipient_name=user.display_name, **context
+            )
+        except MessageFailed:
+            # A model's template that fails (or tries what the sandbox refuses) costs its
+            # message, never the step that caused it: the step is the applicant's work.
+            current_app.logger.exception("message %s could not be written", event)
+            continue
         address = (user.email or "").strip()
         message = OutboxMessage(
             recipient_id=user.id,
@@ -100,9 +113,29 @@ def recipient_locale(user: User) -> str:
     return same_language[0] if same_language else default
 
 
-def render(event: str, locale: str, **params) -> tuple[str, str]:
-    """Subject and body of an event's mail template rendered in that locale."""
-    template = _marked(current_app.jinja_env, f"mail/{event}.txt")
+class MessageFailed(Exception):
+    """A model's message template raised while it was rendered."""
+
+
+def model_files(application: Application) -> Mapping[str, object]:
+    """The files of the version the application's instance runs on (its messages among them)."""
+    instance = db.session.get(ProcessInstance, application.instance_id)
+    return version_content(instance.version_id).forms or {} if instance is not None else {}
+
+
+def render(
+    event: str, locale: str, files: Mapping[str, object] | None = None, **params
+) -> tuple[str, str]:
+    """Subject and body of a message rendered in that locale: the model's own template of
+    that name and language when `files` has one, else the platform's."""
+    language = message_templates.language_of(locale)
+    source = (files or {}).get(message_templates.file_name(event, language))
+    if isinstance(source, str):
+        template = _sandboxed(files, language, source)
+    elif message_templates.has_platform_message(event):
+        template = _marked(current_app.jinja_env, f"mail/{event}.txt")
+    else:
+        raise ValueError(f"no message template {event!r}")
     context = {
         "association_name": current_app.config["ASSOCIATION_NAME"],
         "when": _when,
@@ -116,7 +149,13 @@ def render(event: str, locale: str, **params) -> tuple[str, str]:
     with force_locale(locale):
         # Rendered directly rather than with render_template: a mail must not depend on who is
         # logged in to the request that happened to cause it.
-        text = template.render(context, subject_end=end)
+        if isinstance(source, str):
+            try:
+                text = template.render(context, subject_end=end)
+            except Exception as err:  # noqa: BLE001 — whatever a process owner's template does
+                raise MessageFailed(event) from err
+        else:
+            text = template.render(context, subject_end=end)
     head, _, rest = text.lstrip("\n").partition(end)
     subject = " ".join(one_line(head).split()) or event
     lines = [line.rstrip() for line in rest.strip("\n").splitlines()]
@@ -128,8 +167,34 @@ def render(event: str, locale: str, **params) -> tuple[str, str]:
 def _marked(env, name: str):
     """The mail template with `{{ subject_end }}` at the end of its first line."""
     source, _filename, _uptodate = env.loader.get_source(env, name)
+    return env.from_string(_mark(source))
+
+
+def _sandboxed(files: Mapping[str, object], language: str, source: str):
+    """A model's template compiled in the sandbox, once per version content and language."""
+    key = (id(files), language, source)
+    cached = _compiled.get(key)
+    if cached is None or cached[0] is not files:
+        env = message_templates.environment(files, language)
+        try:
+            cached = (files, env.from_string(_mark(source)))
+        except Exception as err:  # noqa: BLE001 — refused at validation; a stored one failing
+            raise MessageFailed(source[:40]) from err
+        if len(_compiled) > 512:
+            _compiled.clear()
+        _compiled[key] = cached
+    return cached[1]
+
+
+# Compiled model templates by the identity of their version's files (versions never change
+# and their files stay cached by webapp.services.workflow); the files are kept with the
+# template so that an id is never mistaken for a new dict's.
+_compiled: dict[tuple[int, str, str], tuple[Mapping, object]] = {}
+
+
+def _mark(source: str) -> str:
     first, newline, rest = source.lstrip("\n").partition("\n")
-    return env.from_string(first + "{{ subject_end }}" + newline + rest)
+    return first + "{{ subject_end }}" + newline + rest
 
 
 def absolute_url(path: str | None) -> str:
@@ -153,13 +218,42 @@ def messages_for(user_id: int, limit: int = 200) -> list[OutboxMessage]:
     )
 
 
+def case_context(application: Application) -> dict:
+    """What every message about a case may say: the case and the facts its process published,
+    ISO dates among them as datetimes."""
+    facts = {key: _parsed(value) for key, value in (application.facts or {}).items()}
+    context = {
+        **facts,
+        "facts": facts,
+        "application_name": application.name or "",
+        "name": application.name or "",
+        "title": application.title or "",
+        "status": application.status,
+        "stage": application.stage,
+        "outcome_code": application.outcome_code or "",
+        "outcome_reason": application.outcome_reason or "",
+        "member_number": application.member_number,
+        "path": _application_path(application.id),
+    }
+    certificate = db.session.scalar(
+        select(Certificate.id).where(Certificate.application_id == application.id)
+    )
+    if certificate is not None:
+        context["certificate_path"] = _path("certificates.pdf", application_id=application.id)
+    return context
+
+
+def _parsed(value):
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        return parse_iso(value) or value
+    return value
+
+
 def _event_context(application: Application | None, params: dict) -> dict:
-    context = dict(params)
-    if application is not None:
-        context.setdefault("application_name", application.name or "")
-        context.setdefault("path", _application_path(application.id))
-    # Every `path` / `*_path` param gets its absolute link: `url`, `certificate_url`, …
-    for key, value in params.items():
+    context = case_context(application) if application is not None else {}
+    context.update(params)
+    # Every `path` / `*_path` value gets its absolute link: `url`, `certificate_url`, …
+    for key, value in list(context.items()):
         if key == "path" or key.endswith("_path"):
             context[key[: -len("path")] + "url"] = absolute_url(value)
     if "path" in context and "url" not in context:
@@ -168,10 +262,12 @@ def _event_context(application: Application | None, params: dict) -> dict:
 
 
 def _application_path(application_id: int) -> str:
+    return _path("portal.detail", application_id=application_id)
+
+
+def _path(endpoint: str, **values) -> str:
     try:  # the route's path without a request: mails are also written by the ticker
-        return current_app.url_map.bind("localhost").build(
-            "portal.detail", {"application_id": application_id}
-        )
+        return current_app.url_map.bind("localhost").build(endpoint, values)
     except BuildError:
         return ""
 

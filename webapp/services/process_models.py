@@ -19,6 +19,7 @@ from webapp.roles import APPLICANT
 from webapp.services import (  # noqa: F401 (diagram_functions registers the functions)
     diagram_functions,
     groups,
+    message_templates,
     scheduled_starts,
 )
 from webapp.services.errors import NoLiveModel
@@ -32,11 +33,19 @@ def content_hash(bpmn: str, forms: dict[str, dict]) -> str:
     return digest.hexdigest()
 
 
-def read_forms(forms_dir: Path) -> dict[str, dict]:
-    """Every JSON file of a model's form folder, by file name."""
+def read_forms(forms_dir: Path) -> dict[str, dict | str]:
+    """Every JSON file of a model's form folder by file name, and its message templates
+    (`messages/<name>.<language>.txt`) as text."""
     if not forms_dir.is_dir():
         return {}
-    return {p.name: json.loads(p.read_text("utf-8")) for p in sorted(forms_dir.glob("*.json"))}
+    files: dict[str, dict | str] = {
+        p.name: json.loads(p.read_text("utf-8")) for p in sorted(forms_dir.glob("*.json"))
+    }
+    for path in sorted(forms_dir.glob(f"{message_templates.FOLDER}*.txt")):
+        name = path.relative_to(forms_dir).as_posix()
+        if message_templates.FILE_NAME.fullmatch(name):
+            files[name] = path.read_text("utf-8")
+    return files
 
 
 def check_model(bpmn: str, forms: dict[str, dict]) -> ProcessInfo:
@@ -71,11 +80,13 @@ def _validate(
     report = check_diagram(data, engine.limits)
     problems = list(report.problems)
     lanes = groups.known_lanes() if lanes is None else lanes
+    files = forms if isinstance(forms, dict) else {}
     for task in report.user_tasks:
-        problems += _user_task_problems(task, forms if isinstance(forms, dict) else {}, lanes)
+        problems += _user_task_problems(task, files, lanes)
+    problems += message_templates.problems(report.notifications, files)
     if report.info is not None:
         said = {p.element_id for p in problems if p.element_id}  # e.g. a constant not ISO 8601
-        timers = scheduled_starts.problems(data, forms if isinstance(forms, dict) else {})
+        timers = scheduled_starts.problems(data, files)
         problems += [p for p in timers if p.element_id not in said]
     return report.info, list(dict.fromkeys(problems))  # a task drawn twice is said once
 

@@ -227,11 +227,10 @@ def _move_on(
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError.of(err) from err
-        first_submission = is_case_form(task, instance.version_id) and not application.submitted_at
         offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
         applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
-        announcements.after_step(application, result, offered, received=first_submission)
+        announcements.after_step(application, result, offered)
         done = {"task": task.bpmn_id, "data": data}
         if found.principal is not None:
             done["on_behalf_of"] = found.principal.id  # "B for A" in the trail and history

@@ -1,12 +1,15 @@
-/* The model's JSON files in the editor: forms (JSON Schema + UI schema) with a live preview
-   rendered by the server exactly as the task page renders it, and model data (*.data.json)
-   checked as JSON while typing. Plain browser script; the modeler reads the files through
-   window.FormFiles when it validates or deploys. */
+/* The model's files in the editor: forms (JSON Schema + UI schema) with a live preview
+   rendered by the server exactly as the task page renders it, model data (*.data.json)
+   checked as JSON while typing, and message templates (messages/<name>.<language>.txt, plain
+   text the server checks when validating). Plain browser script; the modeler reads the files
+   through window.FormFiles when it validates or deploys. */
 (function () {
   'use strict';
 
   const DATA_SUFFIX = '.data.json';
   const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,100}\.json$/;
+  const MESSAGES = 'messages/';
+  const MESSAGE_NAME = /^messages\/[A-Za-z0-9][A-Za-z0-9_\-]{0,80}\.[a-z]{2}\.txt$/;
   const root = document.getElementById('model-editor');
   const T = JSON.parse(document.getElementById('editor-text').textContent);
   const files = {}; // name → text as the owner typed it
@@ -17,19 +20,25 @@
   }
 
   function isData(name) { return name.endsWith(DATA_SUFFIX); }
+  function isMessage(name) { return name.startsWith(MESSAGES); }
+  function kindOf(name) { return isMessage(name) ? 'messages' : (isData(name) ? 'data' : 'forms'); }
 
   // The UI schema that goes with a form, and the form a UI schema belongs to.
   function uiFor(name) { return name.replace(/(\.schema)?\.json$/, '.uischema.json'); }
   function schemaFor(name) { return name.replace(/\.uischema\.json$/, '.schema.json'); }
 
   function parse(name) {
+    if (isMessage(name)) return { value: files[name] };
     try { return { value: JSON.parse(files[name]) }; } catch (err) { return { error: err.message }; }
   }
 
   function changed() { listeners.forEach((fn) => fn()); }
 
-  /* One panel: a file list, a text area and either a preview (forms) or a check (data). */
-  function FilePanel(panel, wantData) {
+  /* One panel: a file list, a text area and either a preview (forms), a check (data) or
+     nothing (messages: the server checks them when the model is validated). */
+  function FilePanel(panel, kind) {
+    const wantData = kind === 'data';
+    const wantMessages = kind === 'messages';
     const list = panel.querySelector('.file-list');
     const text = panel.querySelector('textarea.file-text');
     const error = panel.querySelector('.file-error');
@@ -41,7 +50,7 @@
     let timer = null;
     let request = 0;
 
-    function names() { return Object.keys(files).filter((n) => isData(n) === wantData).sort(); }
+    function names() { return Object.keys(files).filter((n) => kindOf(n) === kind).sort(); }
 
     function render() {
       list.innerHTML = '';
@@ -74,6 +83,7 @@
     function check(now) {
       if (wantData && now) feeTable(null);
       if (current === null) { showError(''); if (preview) preview.innerHTML = ''; return; }
+      if (wantMessages) { showError(''); return; }
       const parsed = parse(current);
       if (parsed.error) {
         showError(fmt(T.invalidJson, { file: current, error: parsed.error }));
@@ -190,6 +200,12 @@
 
     function wantedName() {
       let name = nameInput.value.trim();
+      if (wantMessages) {
+        if (!isMessage(name)) name = MESSAGES + name;
+        if (!MESSAGE_NAME.test(name)) { showError(T.badMessageName); return null; }
+        if (name in files) { showError(fmt(T.fileExists, { file: name })); return null; }
+        return name;
+      }
       if (wantData && !isData(name)) name = name.replace(/\.json$/, '') + DATA_SUFFIX;
       if (!wantData && !name.endsWith('.json')) name += '.json';
       if (!NAME.test(name) || (!wantData && isData(name))) { showError(T.badFileName); return null; }
@@ -200,7 +216,8 @@
     panel.querySelector('.file-add').addEventListener('click', () => {
       const name = wantedName();
       if (name === null) return;
-      files[name] = wantData ? '{}\n' : JSON.stringify({ type: 'object', title: '', properties: {} }, null, 2);
+      if (wantMessages) files[name] = T.newMessage;
+      else files[name] = wantData ? '{}\n' : JSON.stringify({ type: 'object', title: '', properties: {} }, null, 2);
       open(name);
       changed();
     });
@@ -226,15 +243,19 @@
   }
 
   const panels = [
-    new FilePanel(document.getElementById('panel-forms'), false),
-    new FilePanel(document.getElementById('panel-data'), true),
+    new FilePanel(document.getElementById('panel-forms'), 'forms'),
+    new FilePanel(document.getElementById('panel-data'), 'data'),
+    new FilePanel(document.getElementById('panel-messages'), 'messages'),
   ];
+  const KINDS = ['forms', 'data', 'messages'];
 
   window.FormFiles = {
     /* Replace every file (a bundle was opened). */
     load(forms) {
       Object.keys(files).forEach((k) => delete files[k]);
-      Object.entries(forms || {}).forEach(([name, value]) => { files[name] = JSON.stringify(value, null, 2); });
+      Object.entries(forms || {}).forEach(([name, value]) => {
+        files[name] = isMessage(name) && typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+      });
       panels.forEach((p) => p.start());
     },
     names() { return Object.keys(files).sort(); },
@@ -249,9 +270,9 @@
       return { forms };
     },
     open(name) {
-      const panel = isData(name) ? 1 : 0;
-      panels[panel].show(name);
-      return panel === 1 ? 'data' : 'forms';
+      const kind = kindOf(name);
+      panels[KINDS.indexOf(kind)].show(name);
+      return kind;
     },
     onChange(fn) { listeners.push(fn); },
   };
