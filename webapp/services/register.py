@@ -81,12 +81,14 @@ def enter(
     member_type = member_type or case.member_type or (case.data or {}).get("member_type") or ""
     region = region if region is not None else case.region
     industry = industry if industry is not None else case.industry
+    # One account may hold several memberships (a person and the units it represents), so
+    # only a membership that ended is taken up again.
     earlier = db.session.scalars(
-        select(Member).where(Member.user_id == case.applicant_id).order_by(Member.id)
+        select(Member)
+        .where(Member.user_id == case.applicant_id, Member.status != "active")
+        .order_by(Member.id)
     ).first()
     if earlier is not None:
-        if earlier.status == "active":
-            raise ValueError(f"the account is already the active member {earlier.member_number}")
         member = earlier
         member.status = "active"
         member.name, member.member_type = name, member_type
