@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from bench import harness  # noqa: E402
 from webapp.engine.sandbox import SandboxScriptEngine  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import applications, process_models  # noqa: E402
+from webapp.services import cases, process_models  # noqa: E402
 from webapp.services.diagram_functions import diagram_functions  # noqa: E402
 from webapp.services.workflow import engine, source_for  # noqa: E402
 
@@ -42,14 +42,14 @@ class RawEngine:
         self.secretary_id = harness.user("secretary").id
         applicant_id = harness.user("applicant").id
         version = process_models.live_version("admission")
-        forms = applications.version_content(version.id).forms
+        forms = cases.version_content(version.id).forms
         parser = SpiffBpmnParser(validator=VALIDATOR)
         parser.add_bpmn_file(str(harness.ROOT / "workflows" / "admission.bpmn"))
         self.script_engine = SandboxScriptEngine(diagram_functions())
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         workflow = BpmnWorkflow(parser.get_spec("admission"), script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
-            task.data.update({"applicant_id": applicant_id, **applications.model_data(forms)})
+            task.data.update({"applicant_id": applicant_id, **cases.model_data(forms)})
         workflow.do_engine_steps()
         task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
         task.data.update({**harness.APPLICATION, "completed_by": applicant_id})

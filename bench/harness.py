@@ -29,7 +29,7 @@ from tests.conftest import VALID_APPLICATION  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import HumanTask, User  # noqa: E402
-from webapp.services import applications, process_models, tasks, users  # noqa: E402
+from webapp.services import cases, process_models, tasks, users  # noqa: E402
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -136,10 +136,10 @@ def add_applicants(count: int) -> list[int]:
 def submit_application(app, applicant: User) -> tuple[int, str]:
     """Start and submit one application through the services; (application id, review guid)."""
     with app.test_request_context():
-        application = applications.start(applicant)
+        case = cases.start(applicant)
         guid = db.session.scalars(
             select(HumanTask.task_guid).where(
-                HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"
+                HumanTask.instance_id == case.instance_id, HumanTask.state == "ready"
             )
         ).one()
         files = MultiDict(
@@ -151,10 +151,10 @@ def submit_application(app, applicant: User) -> tuple[int, str]:
         tasks.complete(applicant, guid, MultiDict(APPLICATION), files)
         review = db.session.scalars(
             select(HumanTask.task_guid).where(
-                HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"
+                HumanTask.instance_id == case.instance_id, HumanTask.state == "ready"
             )
         ).one()
-        return application.id, review
+        return case.id, review
 
 
 def _bytes(content: bytes):

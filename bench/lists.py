@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness, population  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import applications, inbox  # noqa: E402
+from webapp.services import cases, inbox  # noqa: E402
 
-PAGES = {"inbox": ("secretary", "/inbox"), "my_applications": ("applicant", "/applications")}
+PAGES = {"inbox": ("secretary", "/inbox"), "my_applications": ("applicant", "/cases")}
 OWN_APPLICATIONS = 20
 OTHER_APPLICANTS = 1000
 
@@ -54,8 +54,8 @@ def plans(app) -> list[dict]:
         secretary, applicant = harness.user("secretary"), harness.user("applicant")
         inbox.page_of(secretary)
         inbox.page_of(secretary, sort="waiting")
-        own, _more = applications.for_applicant(applicant)
-        applications.waiting_on(own)
+        own, _more = cases.for_applicant(applicant)
+        cases.waiting_on(own)
 
     with app.test_request_context():
         found = harness.query_plans(pages)

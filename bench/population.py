@@ -17,9 +17,9 @@ from sqlalchemy import func, select, text
 from bench import harness
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditChainHead,
     AuditEvent,
+    Case,
     HumanTask,
     ProcessInstance,
     utcnow,
@@ -28,7 +28,7 @@ from webapp.models.audit import row_digest
 from webapp.services import tasks
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-TABLES = (ProcessInstance, Application, HumanTask, AuditEvent)
+TABLES = (ProcessInstance, Case, HumanTask, AuditEvent)
 
 
 @dataclass
@@ -43,10 +43,10 @@ def _row_dict(obj) -> dict:
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 
 
-def capture(application_id: int, kind: str) -> Template:
+def capture(case_id: int, kind: str) -> Template:
     """Read the rows an application and its instance have in the database."""
-    application = db.session.get(Application, application_id)
-    instance = db.session.get(ProcessInstance, application.instance_id)
+    case = db.session.get(Case, case_id)
+    instance = db.session.get(ProcessInstance, case.instance_id)
     human = db.session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.id)
     )
@@ -56,7 +56,7 @@ def capture(application_id: int, kind: str) -> Template:
     return Template(
         {
             "process_instance": [_row_dict(instance)],
-            "application": [_row_dict(application)],
+            "application": [_row_dict(case)],
             "human_task": [_row_dict(t) for t in human],
             "audit_event": [_row_dict(e) for e in audit],
         },
@@ -72,13 +72,13 @@ def make_templates(app, count: int, at_notice: int = 0) -> list[Template]:
         applicant = harness.user("applicant")
         secretary = harness.user("secretary")
         for i in range(count + at_notice):
-            application_id, review = harness.submit_application(app, applicant)
+            case_id, review = harness.submit_application(app, applicant)
             kind = "review"
             if i >= count:
                 with app.test_request_context():
                     tasks.complete(secretary, review, {"review_decision": "pass"})
                 kind = "notice"
-            templates.append(capture(application_id, kind))
+            templates.append(capture(case_id, kind))
         db.session.remove()
     return templates
 
@@ -148,11 +148,11 @@ class Cloner:
             instance["state"] = _move_timer(instance["state"], old, timer_due)
             instance["next_timer_at"] = timer_due
         pending["process_instance"].append(instance)
-        application_id = self._id("application")
+        case_id = self._id("application")
         app_source = template.rows["application"][0]
-        application = {
+        case = {
             **app_source,
-            "id": application_id,
+            "id": case_id,
             "instance_id": instance_id,
             "applicant_id": applicant_id,
             "name": f"{app_source['name']} {self.serial}",
@@ -161,8 +161,8 @@ class Cloner:
             "submitted_at": created,
         }
         if timer_due is not None and app_source["notice_closes_at"] is not None:
-            application["notice_closes_at"] = timer_due
-        pending["application"].append(application)
+            case["notice_closes_at"] = timer_due
+        pending["application"].append(case)
         for row in template.rows["human_task"]:
             pending["human_task"].append(
                 {
@@ -186,11 +186,17 @@ class Cloner:
             self.chain_seq += 1
             copy["seq"], copy["prev_hash"] = self.chain_seq, self.chain_hash
             copy["hash"] = self.chain_hash = row_digest(
-                self.chain_seq, self.chain_hash, created, copy["action"], copy["actor_id"],
-                instance_id, copy["task_guid"], copy["data"],
+                self.chain_seq,
+                self.chain_hash,
+                created,
+                copy["action"],
+                copy["actor_id"],
+                instance_id,
+                copy["task_guid"],
+                copy["data"],
             )
             pending["audit_event"].append(copy)
-        return application_id
+        return case_id
 
     def _flush(self, pending) -> None:
         for model in TABLES:
@@ -233,7 +239,7 @@ def _move_timer(state: str, old: datetime, new: datetime) -> str:
 def grow(app, templates, applicant_ids, target: int, cloner: Cloner | None = None) -> float:
     """Bring the number of applications up to `target`; returns the seconds it took."""
     with app.app_context():
-        have = db.session.scalar(select(func.count(Application.id)))
+        have = db.session.scalar(select(func.count(Case.id)))
         cloner = cloner or Cloner()
         start = time.perf_counter()
         if target > have:

@@ -26,8 +26,8 @@ from sqlalchemy import select  # noqa: E402
 from bench import harness  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import (  # noqa: E402
-    Application,
     AuditEvent,
+    Case,
     HumanTask,
     OutboxMessage,
     ProcessInstance,
@@ -56,11 +56,11 @@ STEPS = (
 )
 
 
-def _open_task(application: Application, bpmn_id: str, user_id: int) -> str:
+def _open_task(case: Case, bpmn_id: str, user_id: int) -> str:
     return db.session.scalars(
         select(HumanTask.task_guid)
         .where(
-            HumanTask.instance_id == application.instance_id,
+            HumanTask.instance_id == case.instance_id,
             HumanTask.state == "ready",
             HumanTask.bpmn_id == bpmn_id,
             (HumanTask.assignee_id.is_(None)) | (HumanTask.assignee_id == user_id),
@@ -72,19 +72,19 @@ def _open_task(application: Application, bpmn_id: str, user_id: int) -> str:
 def full_procedure(app) -> int:
     """One application from its form to its certificate; returns its id."""
     with time_machine.travel(START, tick=False) as traveller, app.app_context():
-        application_id, _review = harness.submit_application(app, harness.user("applicant"))
+        case_id, _review = harness.submit_application(app, harness.user("applicant"))
         for username, bpmn_id, data in STEPS:
-            application = db.session.get(Application, application_id)
-            if bpmn_id == "council_vote" and application.notice_closes_at is not None:
-                traveller.move_to(application.notice_closes_at + timedelta(minutes=1))
+            case = db.session.get(Case, case_id)
+            if bpmn_id == "council_vote" and case.notice_closes_at is not None:
+                traveller.move_to(case.notice_closes_at + timedelta(minutes=1))
                 timers.fire_due()
-                application = db.session.get(Application, application_id)
+                case = db.session.get(Case, case_id)
             person = harness.user(username)
-            guid = _open_task(application, bpmn_id, person.id)
+            guid = _open_task(case, bpmn_id, person.id)
             with app.test_request_context():
                 tasks.complete(person, guid, data)
         db.session.remove()
-    return application_id
+    return case_id
 
 
 def _size(value) -> int:
@@ -99,12 +99,12 @@ def _row_bytes(rows) -> int:
     return sum(_size(getattr(r, c.key)) for r in rows for c in r.__table__.columns)
 
 
-def measure(app, application_id: int) -> dict:
+def measure(app, case_id: int) -> dict:
     with app.app_context():
-        application = db.session.get(Application, application_id)
-        instance = db.session.get(ProcessInstance, application.instance_id)
+        case = db.session.get(Case, case_id)
+        instance = db.session.get(ProcessInstance, case.instance_id)
         if instance.status != "finished":
-            raise RuntimeError(f"instance not finished: {application.status}")
+            raise RuntimeError(f"instance not finished: {case.status}")
         human = list(
             db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id))
         )
@@ -112,9 +112,7 @@ def measure(app, application_id: int) -> dict:
             db.session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id))
         )
         outbox = list(
-            db.session.scalars(
-                select(OutboxMessage).where(OutboxMessage.application_id == application.id)
-            )
+            db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id))
         )
         # What SpiffWorkflow stores by default: the same workflow through its own serializer.
         # The adapter's restore is private; a benchmark may look inside.
@@ -128,7 +126,7 @@ def measure(app, application_id: int) -> dict:
             "raw_spec_bytes": len(json.dumps(raw.to_dict(workflow)["spec"]).encode("utf-8")),
             "projection_rows": len(human),
             "projection_bytes": _row_bytes(human),
-            "application_row_bytes": _row_bytes([application]),
+            "application_row_bytes": _row_bytes([case]),
             "audit_rows": len(audit),
             "audit_bytes": _row_bytes(audit),
             "outbox_rows": len(outbox),

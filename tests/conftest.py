@@ -16,7 +16,7 @@ from sqlalchemy import make_url, select
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Application, Group, HumanTask, User
+from webapp.models import Case, Group, HumanTask, User
 from webapp.roles import PLATFORM_ROLES
 from webapp.services import groups, process_models, users
 
@@ -174,11 +174,11 @@ class Actor:
     def get(self, url: str):
         return self.client.get(url)
 
-    def start_application(self) -> Application:
-        response = self.post("/applications", {})
+    def start_application(self) -> Case:
+        response = self.post("/cases", {})
         assert response.status_code == 302, response.status_code
         with self.app.app_context():
-            return db.session.scalars(select(Application).order_by(Application.id.desc())).first()
+            return db.session.scalars(select(Case).order_by(Case.id.desc())).first()
 
     def complete(self, task_guid: str, data: dict):
         return self.post(f"/tasks/{task_guid}", data)
@@ -201,24 +201,24 @@ def add_user(app, username: str, display_name: str, roles: str) -> None:
         db.session.commit()
 
 
-def open_task(app, application_id: int, bpmn_id: str | None = None) -> HumanTask:
+def open_task(app, case_id: int, bpmn_id: str | None = None) -> HumanTask:
     """The open task of an application (optionally: the one with that BPMN id)."""
     with app.app_context():
-        application = db.session.get(Application, application_id)
+        case = db.session.get(Case, case_id)
         query = select(HumanTask).where(
-            HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"
+            HumanTask.instance_id == case.instance_id, HumanTask.state == "ready"
         )
         if bpmn_id:
             query = query.where(HumanTask.bpmn_id == bpmn_id)
         task = db.session.scalars(query).first()
-    assert task is not None, f"no open task {bpmn_id or ''} on application {application_id}"
+    assert task is not None, f"no open task {bpmn_id or ''} on application {case_id}"
     return task
 
 
-def reload(app, application_id: int) -> Application:
+def reload(app, case_id: int) -> Case:
     """The application as stored now (detached; its columns are loaded)."""
     with app.app_context():
-        return db.session.get(Application, application_id)
+        return db.session.get(Case, case_id)
 
 
 @pytest.fixture
@@ -238,7 +238,7 @@ def actors(app):
 def submitted(app, actors):
     """An application filled and submitted by the demo applicant, now in preliminary review."""
     applicant = actors("applicant")
-    application = applicant.start_application()
-    response = applicant.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
+    case = applicant.start_application()
+    response = applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    return reload(app, application.id)
+    return reload(app, case.id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from tests import cases
+from tests import staged
 from tests.servers import Server, run_retrying
 from webapp.extensions import db
 from webapp.models import HumanTask
@@ -36,18 +36,18 @@ class Round:
 def prepare(app, traveller, reviews: int, votes: int) -> list[tuple[str, list]]:
     """Open tasks for one round, as each person's plan of posts."""
     with app.test_request_context():
-        to_review = cases.submitted(reviews)
-        to_vote = cases.in_vote(votes, traveller)
+        to_review = staged.submitted(reviews)
+        to_vote = staged.in_vote(votes, traveller)
         secretary = [
-            (f"/tasks/{cases.open_tasks(a, 'preliminary_review')[0].task_guid}",
+            (f"/tasks/{staged.open_tasks(a, 'preliminary_review')[0].task_guid}",
              {"review_decision": "pass"})
             for a in to_review
         ]  # fmt: skip
         plans = [("secretary", secretary)]
-        for member in cases.COUNCIL:
+        for member in staged.COUNCIL:
             voter = users.by_username(member).id
             own = [
-                next(t for t in cases.open_tasks(a, "council_vote") if t.assignee_id == voter)
+                next(t for t in staged.open_tasks(a, "council_vote") if t.assignee_id == voter)
                 for a in to_vote
             ]
             plans.append((member, [(f"/tasks/{t.task_guid}", {"vote": "approve"}) for t in own]))

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.conftest import VALID_APPLICATION, reload
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, OutboxMessage, User
+from webapp.models import Case, HumanTask, OutboxMessage, User
 from webapp.services import timers
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -58,9 +58,9 @@ class Procedure:
     def task(self, app_id: int, bpmn_id: str, username: str | None = None) -> HumanTask:
         """The open task with that id; for a task given to one person, that person's."""
         with self.app.app_context():
-            application = db.session.get(Application, app_id)
+            case = db.session.get(Case, app_id)
             query = select(HumanTask).where(
-                HumanTask.instance_id == application.instance_id,
+                HumanTask.instance_id == case.instance_id,
                 HumanTask.state == "ready",
                 HumanTask.bpmn_id == bpmn_id,
             )
@@ -73,11 +73,11 @@ class Procedure:
 
     def open_ids(self, app_id: int) -> list[str]:
         with self.app.app_context():
-            application = db.session.get(Application, app_id)
+            case = db.session.get(Case, app_id)
             return list(
                 db.session.scalars(
                     select(HumanTask.bpmn_id).where(
-                        HumanTask.instance_id == application.instance_id,
+                        HumanTask.instance_id == case.instance_id,
                         HumanTask.state == "ready",
                     )
                 )
@@ -92,9 +92,9 @@ class Procedure:
 
     def submit(self, username: str = "applicant", data: dict | None = None) -> int:
         applicant = self.actors(username)
-        application = applicant.start_application()
-        self.do(username, application.id, "submit_application", data or VALID_APPLICATION)
-        return application.id
+        case = applicant.start_application()
+        self.do(username, case.id, "submit_application", data or VALID_APPLICATION)
+        return case.id
 
     def review(self, app_id: int, decision: str = "pass", **extra) -> None:
         self.do("secretary", app_id, "preliminary_review", {"review_decision": decision, **extra})
@@ -106,7 +106,7 @@ class Procedure:
 
     def close_notice(self, app_id: int) -> None:
         """Let the notice period run out without objections."""
-        self.after(self.application(app_id).notice_closes_at)
+        self.after(self.case(app_id).notice_closes_at)
 
     def vote(self, app_id: int, username: str, vote: str, comment: str = "") -> None:
         self.do(username, app_id, "council_vote", {"vote": vote, "vote_comment": comment})
@@ -136,10 +136,10 @@ class Procedure:
         self.declare_payment(app_id, username)
         self.confirm_payment(app_id)
         self.issue_certificate(app_id)
-        return self.application(app_id).member_number
+        return self.case(app_id).member_number
 
     # --- what the app holds -----------------------------------------------------------------
-    def application(self, app_id: int) -> Application:
+    def case(self, app_id: int) -> Case:
         return reload(self.app, app_id)
 
     def messages(self, username: str, event: str | None = None) -> list[OutboxMessage]:

@@ -8,21 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from tests import cases
+from tests import staged
 from tests.conftest import VALID_APPLICATION, reload
 from webapp.extensions import db
-from webapp.models import Application
+from webapp.models import Case
 from webapp.services import members
 
-NOTICE_FIELDS = {"application_id", "name", "member_type", "region", "industry", "notice_until"}
+NOTICE_FIELDS = {"case_id", "name", "member_type", "region", "industry", "notice_until"}
 # What the applicant entered but the board never publishes.
 PRIVATE = ("credit_code", "contact_person", "phone", "email", "address", "reasons")
 
 
 def _on_notice_and_in_review(app) -> tuple[int, int]:
     with app.test_request_context():
-        [on_notice] = cases.on_notice(1)
-        [in_review] = cases.submitted(1)
+        [on_notice] = staged.on_notice(1)
+        [in_review] = staged.submitted(1)
     return on_notice, in_review
 
 
@@ -32,7 +32,7 @@ def test_notices_are_the_board_s_entries_and_nothing_more(app):
     response = client.get("/api/v1/notices")
     assert response.status_code == 200
     items = response.get_json()["items"]
-    assert [item["application_id"] for item in items] == [on_notice]
+    assert [item["case_id"] for item in items] == [on_notice]
     [item] = items
     assert set(item) == NOTICE_FIELDS
     assert (item["name"], item["member_type"]) == (VALID_APPLICATION["name"], "unit")
@@ -43,7 +43,7 @@ def test_notices_are_the_board_s_entries_and_nothing_more(app):
         assert str(VALID_APPLICATION[field]) not in text, field
     board = client.get("/board").get_data(as_text=True)
     on_board = {int(i) for i in re.findall(r'href="/board/(\d+)/objection"', board)}
-    assert on_board == {item["application_id"] for item in items}
+    assert on_board == {item["case_id"] for item in items}
 
 
 def test_a_closed_notice_is_no_longer_listed(app):
@@ -55,9 +55,9 @@ def test_a_closed_notice_is_no_longer_listed(app):
 
 def _admit(app, name: str = "北京示例科技有限公司") -> str:
     with app.test_request_context():
-        [application_id] = cases.submitted(1)
-        application = db.session.get(Application, application_id)
-        certificate = members.admit(application, datetime(2026, 3, 4, 17, 30, tzinfo=UTC))
+        [case_id] = staged.submitted(1)
+        case = db.session.get(Case, case_id)
+        certificate = members.admit(case, datetime(2026, 3, 4, 17, 30, tzinfo=UTC))
         db.session.commit()
         return certificate.verify_token
 

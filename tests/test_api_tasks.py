@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests import cases
+from tests import staged
 from tests.conftest import VALID_APPLICATION, add_user, open_task, reload
 from tests.procedure import START
 from webapp.extensions import db
@@ -41,7 +41,7 @@ def three_reviews(app):
         for day in range(3):
             traveller.move_to(START + timedelta(days=day))
             with app.test_request_context():
-                ids += cases.submitted(1)
+                ids += staged.submitted(1)
         dues = [open_task(app, i).due_at for i in ids]
         yield ids, dues, traveller
 
@@ -158,8 +158,8 @@ def test_a_task_is_shown_to_whom_its_page_is(app, actors, submitted):
 
 
 def test_another_applicants_task_is_not_found(app, actors):
-    application = actors("applicant").start_application()
-    guid = open_task(app, application.id).task_guid
+    case = actors("applicant").start_application()
+    guid = open_task(app, case.id).task_guid
     response = actors("applicant2").get(f"/api/v1/tasks/{guid}")
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
@@ -277,9 +277,9 @@ def test_applicant_files_an_application_through_the_api(app):
     """Start, upload the documents, complete the form with their tokens: the whole path."""
     headers = _bearer(app, "applicant")
     client = app.test_client()
-    started = client.post("/api/v1/applications", headers=headers)
+    started = client.post("/api/v1/cases", headers=headers)
     assert started.status_code == 201, started.get_json()
-    application_id = started.get_json()["id"]
+    case_id = started.get_json()["id"]
     guid = started.get_json()["open_tasks"][0]["id"]
     form = {k: v for k, v in VALID_APPLICATION.items() if not isinstance(v, tuple)}
     form.update(accept_charter=True, accept_integrity_pact=True)
@@ -295,7 +295,7 @@ def test_applicant_files_an_application_through_the_api(app):
     for field in ("application_form_scan", "business_licence"):
         content, name = VALID_APPLICATION[field]
         uploaded = client.post(
-            f"/api/v1/applications/{application_id}/documents",
+            f"/api/v1/cases/{case_id}/documents",
             data={"field": field, "file": (io.BytesIO(content), name)},
             headers=headers,
         )
@@ -306,19 +306,19 @@ def test_applicant_files_an_application_through_the_api(app):
     done = client.post(f"/api/v1/tasks/{guid}/complete", json={"data": form}, headers=headers)
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["application"]["stage"] == "review"
-    assert reload(app, application_id).name == VALID_APPLICATION["name"]
+    assert reload(app, case_id).name == VALID_APPLICATION["name"]
 
 
 def test_council_member_sees_earlier_decisions_but_not_the_other_votes(app, actors):
     with time_machine.travel(START, tick=False) as traveller:
         with app.test_request_context():
-            (application_id,) = cases.in_vote(1, traveller)
-            cases.complete("council2", application_id, "council_vote", {"vote": "approve"})
+            (case_id,) = staged.in_vote(1, traveller)
+            staged.complete("council2", case_id, "council_vote", {"vote": "approve"})
         with app.app_context():
             council = users.by_username("council")
             guid = next(
                 t.task_guid
-                for t in cases.open_tasks(application_id, "council_vote")
+                for t in staged.open_tasks(case_id, "council_vote")
                 if t.assignee_id == council.id
             )
         body = actors("council").get(f"/api/v1/tasks/{guid}").get_json()

@@ -24,8 +24,7 @@ WEB_LAYER = tuple(
     sorted(
         name
         for path in PACKAGE.iterdir()
-        if (path.suffix == ".py" and path.name != "__init__.py")
-        or (path / "__init__.py").is_file()
+        if (path.suffix == ".py" and path.name != "__init__.py") or (path / "__init__.py").is_file()
         if (name := f"webapp.{path.stem}") not in DOMAIN
     )
 )

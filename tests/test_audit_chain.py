@@ -27,8 +27,8 @@ def rows(app):
 @pytest.fixture
 def trail(app, procedure):
     """A few applications' worth of audit rows."""
-    application = procedure.submit()
-    procedure.review(application)
+    case = procedure.submit()
+    procedure.review(case)
     procedure.submit()
     return rows(app)
 
@@ -68,10 +68,7 @@ def test_an_edited_row_is_named(app, trail, column, value):
         db.session.commit()
     code, output = run_check(app)
     assert code == 1
-    assert (
-        f"PROBLEM database: audit row seq {victim.seq} (id {victim.id}, "
-        in output
-    )
+    assert f"PROBLEM database: audit row seq {victim.seq} (id {victim.id}, " in output
     assert "was changed after it was written" in output
 
 
@@ -171,8 +168,7 @@ def test_the_migration_chains_the_rows_written_before_it(tmp_path):
         for n in range(3):
             db.session.execute(
                 text(
-                    "INSERT INTO audit_event (action, at, data) "
-                    "VALUES ('login_failed', :at, :data)"
+                    "INSERT INTO audit_event (action, at, data) VALUES ('login_failed', :at, :data)"
                 ),
                 {"at": f"2026-01-0{n + 1} 08:00:00.000001", "data": f'{{"n": {n}}}'},
             )

@@ -15,7 +15,7 @@ def _audit_count(app) -> int:
 
 def test_another_applicant_cannot_see_the_application_or_its_tasks(app, actors, submitted):
     other = actors("applicant2")
-    response = other.get(f"/applications/{submitted.id}")
+    response = other.get(f"/cases/{submitted.id}")
     assert response.status_code == 404
     assert submitted.name not in response.get_data(as_text=True)
     applicant_task = actors("applicant").start_application()
@@ -56,8 +56,8 @@ def test_anonymous_visitors_see_only_the_notice_board(app, submitted):
     assert visitor.get("/board").status_code == 200
     for url in (
         "/inbox",
-        "/applications",
-        f"/applications/{submitted.id}",
+        "/cases",
+        f"/cases/{submitted.id}",
         f"/tasks/{open_task(app, submitted.id).task_guid}",
     ):
         response = visitor.get(url)
@@ -67,15 +67,15 @@ def test_anonymous_visitors_see_only_the_notice_board(app, submitted):
 def test_nobody_reviews_their_own_application(app, actors):
     add_user(app, "both", "既是秘书处又是申请人", "applicant,secretariat")
     member = Actor(app, "both")
-    application = member.start_application()
-    member.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
-    review = open_task(app, application.id)
+    case = member.start_application()
+    member.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
+    review = open_task(app, case.id)
     assert review.bpmn_id == "preliminary_review"
-    assert f'data-application="{application.id}"' not in member.get("/inbox").get_data(True)
+    assert f'data-case="{case.id}"' not in member.get("/inbox").get_data(True)
     response = member.complete(review.task_guid, {"review_decision": "pass"})
     assert response.status_code == 403
     assert "不能审查" in response.get_data(as_text=True)
-    assert reload(app, application.id).stage == "review"
+    assert reload(app, case.id).stage == "review"
     # a colleague of the secretariat may
     assert (
         actors("secretary").complete(review.task_guid, {"review_decision": "pass"}).status_code
@@ -121,7 +121,7 @@ def test_only_process_owners_see_the_process_models(app, actors):
 
 def test_only_applicant_accounts_start_applications(app, actors):
     for username in ("secretary", "owner"):
-        response = actors(username).post("/applications", {})
+        response = actors(username).post("/cases", {})
         assert response.status_code == 403, username
 
 
@@ -139,9 +139,9 @@ def test_a_newcomer_registers_and_starts_an_application(app):
         token_page="/register",
     )
     assert response.status_code == 302
-    application = visitor.start_application()
+    case = visitor.start_application()
     with app.app_context():
-        assert db.session.get(User, application.applicant_id).username == "newco"
+        assert db.session.get(User, case.applicant_id).username == "newco"
     taken = Actor(app, None).post(
         "/register",
         {

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from tests.needs import needs
 from webapp.extensions import db
-from webapp.models import Application, AuditEvent, Certificate, Member
+from webapp.models import AuditEvent, Case, Certificate, Member
 from webapp.services import members
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +36,12 @@ def admit_application(app, actors, username="applicant", name=NAME, member_type=
     """An application of `username` admitted directly through the service, committed."""
     started = actors(username).start_application()
     with app.app_context():
-        application = db.session.get(Application, started.id)
-        application.name, application.member_type = name, member_type
-        application.region, application.industry = "北京市", "it"
-        certificate = members.admit(application, ADMITTED_AT)
+        case = db.session.get(Case, started.id)
+        case.name, case.member_type = name, member_type
+        case.region, case.industry = "北京市", "it"
+        certificate = members.admit(case, ADMITTED_AT)
         db.session.commit()
-        return application.id, certificate.verify_token, application.member_number
+        return case.id, certificate.verify_token, case.member_number
 
 
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
@@ -92,22 +92,22 @@ def qr_modules(pdf: bytes, tmp_path: Path, size: int) -> list[list[int]]:
 
 
 def test_admitting_twice_keeps_one_member_one_number_one_certificate(app, actors):
-    application_id, token, number = admit_application(app, actors)
+    case_id, token, number = admit_application(app, actors)
     with app.app_context():
-        application = db.session.get(Application, application_id)
-        again = members.admit(application, datetime(2026, 4, 1, tzinfo=UTC))
+        case = db.session.get(Case, case_id)
+        again = members.admit(case, datetime(2026, 4, 1, tzinfo=UTC))
         db.session.commit()
         assert again.verify_token == token
-        assert application.member_number == number
+        assert case.member_number == number
         assert re.fullmatch(r"2026-U-\d{6}", number)
         assert db.session.scalar(select(func.count(Member.id))) == 1
         assert db.session.scalar(select(func.count(Certificate.id))) == 1
         member = db.session.scalars(select(Member)).one()
         assert (member.member_number, member.name, member.status) == (number, NAME, "active")
         assert member.admitted_on.isoformat() == "2026-03-05"
-        assert application.admitted_at == ADMITTED_AT
+        assert case.admitted_at == ADMITTED_AT
         actions = db.session.scalars(
-            select(AuditEvent.action).where(AuditEvent.instance_id == application.instance_id)
+            select(AuditEvent.action).where(AuditEvent.instance_id == case.instance_id)
         ).all()
         assert actions.count("member_registered") == 1
         assert actions.count("certificate_issued") == 1
@@ -116,17 +116,17 @@ def test_admitting_twice_keeps_one_member_one_number_one_certificate(app, actors
 def test_a_number_given_at_approval_is_kept(app, actors):
     started = actors("applicant").start_application()
     with app.app_context():
-        application = db.session.get(Application, started.id)
-        application.name, application.member_type = "张三", "individual"
-        application.member_number = "2026-I-000042"
-        certificate = members.admit(application, ADMITTED_AT)
+        case = db.session.get(Case, started.id)
+        case.name, case.member_type = "张三", "individual"
+        case.member_number = "2026-I-000042"
+        certificate = members.admit(case, ADMITTED_AT)
         db.session.commit()
         assert certificate.member.member_number == "2026-I-000042"
 
 
 def test_applicant_downloads_its_certificate_with_the_chinese_text_embedded(app, actors, tmp_path):
-    application_id, token, number = admit_application(app, actors)
-    response = actors("applicant").get(f"/applications/{application_id}/certificate.pdf")
+    case_id, token, number = admit_application(app, actors)
+    response = actors("applicant").get(f"/cases/{case_id}/certificate.pdf")
 
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
@@ -153,8 +153,8 @@ def test_applicant_downloads_its_certificate_with_the_chinese_text_embedded(app,
 
 
 def test_the_certificate_renders_as_a_picture_not_a_blank_page(app, actors, tmp_path):
-    application_id, _token, _number = admit_application(app, actors)
-    pdf = actors("applicant").get(f"/applications/{application_id}/certificate.pdf").data
+    case_id, _token, _number = admit_application(app, actors)
+    pdf = actors("applicant").get(f"/cases/{case_id}/certificate.pdf").data
     (tmp_path / "c.pdf").write_bytes(pdf)
     subprocess.run(
         [
@@ -192,8 +192,8 @@ def test_the_certificate_renders_as_a_picture_not_a_blank_page(app, actors, tmp_
 
 
 def test_the_qr_address_printed_on_the_certificate_verifies_it(app, actors, tmp_path):
-    application_id, token, number = admit_application(app, actors)
-    pdf = actors("applicant").get(f"/applications/{application_id}/certificate.pdf").data
+    case_id, token, number = admit_application(app, actors)
+    pdf = actors("applicant").get(f"/cases/{case_id}/certificate.pdf").data
     url = re.search(r"Verify at: (\S+)", pdf_text(pdf, tmp_path)).group(1)
     # PUBLIC_BASE_URL, as the demo on SQLite has it by default
     assert url == f"http://127.0.0.1:5000/verify/{token}"
@@ -210,7 +210,7 @@ def test_the_qr_address_printed_on_the_certificate_verifies_it(app, actors, tmp_
 
 
 def test_public_base_url_is_used_for_certificates_made_outside_a_request(app, actors, tmp_path):
-    _application_id, token, _number = admit_application(app, actors)
+    _case_id, token, _number = admit_application(app, actors)
     app.config["PUBLIC_BASE_URL"] = "https://members.example.org/"
     with app.app_context():
         certificate = members.find_by_token(token)
@@ -221,10 +221,10 @@ def test_public_base_url_is_used_for_certificates_made_outside_a_request(app, ac
 
 
 def test_another_applicant_gets_not_found_and_the_council_may_download(app, actors, tmp_path):
-    application_id, token, number = admit_application(app, actors)
+    case_id, token, number = admit_application(app, actors)
     other = "上海另一科技有限公司"  # a second member: each download must be the one asked for
     other_id, other_token, other_number = admit_application(app, actors, "applicant2", other)
-    url = f"/applications/{application_id}/certificate.pdf"
+    url = f"/cases/{case_id}/certificate.pdf"
     for username in ("council", "finance"):
         response = actors(username).get(url)
         assert response.status_code == 200, username
@@ -239,7 +239,7 @@ def test_another_applicant_gets_not_found_and_the_council_may_download(app, acto
     assert refused.mimetype == "text/html" and not refused.data.startswith(b"%PDF")
     body = refused.get_data(as_text=True)
     assert NAME not in body and number not in body and token not in body
-    own = actors("applicant2").get(f"/applications/{other_id}/certificate.pdf")
+    own = actors("applicant2").get(f"/cases/{other_id}/certificate.pdf")
     assert other_number in pdf_text(own.data, tmp_path)  # while its own is there
 
     anonymous = actors(None).get(url)
@@ -249,12 +249,12 @@ def test_another_applicant_gets_not_found_and_the_council_may_download(app, acto
 
 def test_no_certificate_yet_is_not_found(app, actors):
     started = actors("applicant").start_application()
-    assert actors("applicant").get(f"/applications/{started.id}/certificate.pdf").status_code == 404
-    assert actors("secretary").get("/applications/999999/certificate.pdf").status_code == 404
+    assert actors("applicant").get(f"/cases/{started.id}/certificate.pdf").status_code == 404
+    assert actors("secretary").get("/cases/999999/certificate.pdf").status_code == 404
 
 
 def test_a_revoked_certificate_is_reported_not_valid(app, actors, tmp_path):
-    application_id, token, number = admit_application(app, actors)
+    case_id, token, number = admit_application(app, actors)
     with app.app_context():
         members.revoke(members.find_by_token(token), datetime(2026, 6, 1, tzinfo=UTC))
         db.session.commit()
@@ -262,7 +262,7 @@ def test_a_revoked_certificate_is_reported_not_valid(app, actors, tmp_path):
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'data-result="not-valid"' in body and 'data-result="valid"' not in body
-    pdf = actors("applicant").get(f"/applications/{application_id}/certificate.pdf").data
+    pdf = actors("applicant").get(f"/cases/{case_id}/certificate.pdf").data
     (tmp_path / "revoked.pdf").write_bytes(pdf)
     plain = subprocess.run(
         ["pdftotext", "-raw", str(tmp_path / "revoked.pdf"), "-"], capture_output=True, text=True
@@ -271,7 +271,7 @@ def test_a_revoked_certificate_is_reported_not_valid(app, actors, tmp_path):
 
 
 def test_a_member_no_longer_active_has_no_valid_certificate(app, actors):
-    _application_id, token, _number = admit_application(app, actors)
+    _case_id, token, _number = admit_application(app, actors)
     with app.app_context():
         member = db.session.scalars(select(Member)).one()
         member.status = "expelled"
@@ -291,10 +291,10 @@ def test_an_unknown_code_is_a_not_found_page(app, actors):
 def test_the_verify_page_shows_nothing_confidential(app, actors):
     started = actors("applicant").start_application()
     with app.app_context():
-        application = db.session.get(Application, started.id)
-        application.name, application.member_type = NAME, "unit"
-        application.data = {"phone": "010-12345678", "credit_code": "91110000600037341L"}
-        token = members.admit(application, ADMITTED_AT).verify_token
+        case = db.session.get(Case, started.id)
+        case.name, case.member_type = NAME, "unit"
+        case.data = {"phone": "010-12345678", "credit_code": "91110000600037341L"}
+        token = members.admit(case, ADMITTED_AT).verify_token
         db.session.commit()
     body = actors(None).get(f"/verify/{token}").get_data(as_text=True)
     assert "010-12345678" not in body and "91110000600037341L" not in body
@@ -302,12 +302,12 @@ def test_the_verify_page_shows_nothing_confidential(app, actors):
 
 
 def test_the_register_is_for_the_secretariat(app, actors):
-    application_id, _token, number = admit_application(app, actors)
+    case_id, _token, number = admit_application(app, actors)
     page = actors("secretary").get("/members")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert number in body and NAME in body
-    assert f"/applications/{application_id}/certificate.pdf" in body
+    assert f"/cases/{case_id}/certificate.pdf" in body
     assert actors("applicant").get("/members").status_code == 403
     assert actors("council").get("/members").status_code == 403
     with app.app_context():
@@ -318,7 +318,7 @@ def test_the_register_is_for_the_secretariat(app, actors):
 def test_without_the_font_file_the_cid_font_is_used_and_a_warning_logged(
     app, actors, tmp_path, caplog
 ):
-    _application_id, token, number = admit_application(app, actors)
+    _case_id, token, number = admit_application(app, actors)
     app.config["CERTIFICATE_FONT"] = str(tmp_path / "missing.ttc")
     with app.app_context(), caplog.at_level(logging.WARNING):
         pdf = members.render_pdf(members.find_by_token(token), "http://localhost/verify/x")

@@ -8,7 +8,7 @@ import re
 import time_machine
 from sqlalchemy import select
 
-from tests import cases
+from tests import staged
 from tests.conftest import add_user, open_task, reload
 from tests.procedure import START
 from webapp.extensions import db
@@ -168,8 +168,8 @@ def test_a_vote_given_to_one_member_has_no_claim_button(app, actors, procedure):
 def test_a_vote_given_to_one_member_cannot_be_claimed_and_says_why(app):
     with time_machine.travel(START, tick=False) as traveller:
         with app.test_request_context():
-            [application_id] = cases.in_vote(1, traveller)
-            votes = cases.open_tasks(application_id, "council_vote")
+            [case_id] = staged.in_vote(1, traveller)
+            votes = staged.open_tasks(case_id, "council_vote")
         council_id = _user_id(app, "council")
         own = next(t for t in votes if t.assignee_id == council_id)
         response = _api(app, "council")(f"/tasks/{own.task_guid}/claim")

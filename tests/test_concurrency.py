@@ -15,9 +15,9 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
     people = [actors("secretary"), Actor(app, "secretary2")]
     applicant = actors("applicant")
     for _round in range(4):
-        application = applicant.start_application()
-        applicant.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
-        guid = open_task(app, application.id).task_guid
+        case = applicant.start_application()
+        applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
+        guid = open_task(app, case.id).task_guid
         tokens = [p.token() for p in people]
         barrier = threading.Barrier(2)
         responses = [None, None]
@@ -54,7 +54,7 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
                 )
                 == 1
             )
-            instance = db.session.get(ProcessInstance, application.instance_id)
+            instance = db.session.get(ProcessInstance, case.instance_id)
             open_rows = db.session.scalars(
                 select(HumanTask).where(
                     HumanTask.instance_id == instance.id, HumanTask.state == "ready"

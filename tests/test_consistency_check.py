@@ -9,8 +9,8 @@ from sqlalchemy import delete, select, update
 
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     HumanTask,
     MemberNumberCounter,
     ProcessInstance,
@@ -38,9 +38,9 @@ def cases(app, procedure):
     return {"admitted": admitted, "voting": voting, "waiting": waiting}
 
 
-def instance_of(app, application_id):
+def instance_of(app, case_id):
     with app.app_context():
-        return db.session.get(Application, application_id).instance_id
+        return db.session.get(Case, case_id).instance_id
 
 
 def test_check_passes_after_the_procedure(app, cases):
@@ -78,12 +78,10 @@ def test_check_names_each_kind_of_damage(app, cases):
         )
         # An application that disagrees with its instance.
         db.session.execute(
-            update(Application)
-            .where(Application.id == cases["admitted"])
-            .values(status="in_progress")
+            update(Case).where(Case.id == cases["admitted"]).values(status="in_progress")
         )
         # A member number counted but never given.
-        number = db.session.get(Application, cases["admitted"]).member_number
+        number = db.session.get(Case, cases["admitted"]).member_number
         db.session.execute(update(MemberNumberCounter).values(last=MemberNumberCounter.last + 1))
         db.session.commit()
 
@@ -123,9 +121,7 @@ def test_check_names_instances_nothing_will_move_on(app, cases):
         db.session.execute(
             update(ProcessInstance).where(ProcessInstance.id == waiting).values(status="finished")
         )
-        db.session.execute(
-            update(Application).where(Application.id == cases["waiting"]).values(status="closed")
-        )
+        db.session.execute(update(Case).where(Case.id == cases["waiting"]).values(status="closed"))
         db.session.execute(
             update(HumanTask)
             .where(HumanTask.instance_id == waiting, HumanTask.state == "ready")
@@ -140,9 +136,7 @@ def test_check_names_instances_nothing_will_move_on(app, cases):
             update(ProcessInstance).where(ProcessInstance.id == admitted).values(status="running")
         )
         db.session.execute(
-            update(Application)
-            .where(Application.id == cases["admitted"])
-            .values(status="in_progress")
+            update(Case).where(Case.id == cases["admitted"]).values(status="in_progress")
         )
         db.session.commit()
 

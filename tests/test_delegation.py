@@ -35,7 +35,7 @@ def _to_vote(p) -> int:
     return app_id
 
 
-def _vote_of(app, application_id: int, username: str) -> HumanTask:
+def _vote_of(app, case_id: int, username: str) -> HumanTask:
     with app.app_context():
         user = users.by_username(username)
         return db.session.scalars(
@@ -75,7 +75,7 @@ def test_the_substitute_casts_the_absent_members_vote_recorded_as_for_them(app, 
     # council2's own vote is still its own to cast.
     assert _vote_of(app, app_id, "council2").state == "ready"
     # The trail reads "B for A", in words.
-    trail = p.actors("secretary").get(f"/applications/{app_id}/audit").get_data(as_text=True)
+    trail = p.actors("secretary").get(f"/cases/{app_id}/audit").get_data(as_text=True)
     assert "钱理事（理事会） 代 赵理事（理事会）" in trail and "任务已办理" in trail
 
 

@@ -19,7 +19,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from tests.conftest import ROOT, VALID_APPLICATION, Actor, open_task, reload
 from webapp import formschema
 from webapp.extensions import db
-from webapp.models import Application, Document, User
+from webapp.models import Case, Document, User
 from webapp.services import documents
 from webapp.services.errors import InvalidFormData
 
@@ -60,16 +60,16 @@ def upload_dir(app, tmp_path) -> Path:
 @pytest.fixture
 def case(app, actors):
     """A started application of the demo applicant: (application id, applicant id)."""
-    application = actors("applicant").start_application()
-    return application.id, application.applicant_id
+    case = actors("applicant").start_application()
+    return case.id, case.applicant_id
 
 
 def _accept(app, case, files, data=None):
     """Run accept_uploads as the applicant (in English) and commit; the data with tokens."""
     with app.test_request_context(), force_locale("en"):
-        application = db.session.get(Application, case[0])
+        case = db.session.get(Case, case[0])
         user = db.session.get(User, case[1])
-        data = documents.accept_uploads(user, application, SCHEMA, files, data or {})
+        data = documents.accept_uploads(user, case, SCHEMA, files, data or {})
         db.session.commit()
         return data
 
@@ -88,7 +88,7 @@ def test_pdf_is_stored_outside_the_web_root_under_a_generated_name(app, case, up
     data = _accept(app, case, _files(scan=(PDF, "../../申请表.pdf")), {"note": "x"})
     assert data["note"] == "x"
     document = _document(app, data["scan"])
-    assert document.application_id == case[0] and document.owner_id == case[1]
+    assert document.case_id == case[0] and document.owner_id == case[1]
     assert document.field == "scan" and document.content_type == "application/pdf"
     assert document.original_name == "申请表.pdf"  # folders the browser sent are dropped
     assert re.fullmatch(r"[0-9a-f]{32}\.pdf", document.stored_name)
@@ -153,7 +153,7 @@ def test_the_current_file_is_kept_unless_it_belongs_to_another_application(app, 
 
     other = actors("applicant2").start_application()
     with app.test_request_context():
-        foreign = db.session.get(Application, other.id)
+        foreign = db.session.get(Case, other.id)
         user = db.session.get(User, other.applicant_id)
         assert documents.accept_uploads(user, foreign, SCHEMA, MultiDict(), {"scan": first}) == {}
 
@@ -162,21 +162,21 @@ def test_token_of_another_application_is_refused_by_check_tokens(app, actors, ca
     token = _accept(app, case, _files(scan=(PDF, "a.pdf")))["scan"]
     other = actors("applicant2").start_application()
     with app.test_request_context(), force_locale("en"):
-        mine = db.session.get(Application, case[0])
-        theirs = db.session.get(Application, other.id)
+        mine = db.session.get(Case, case[0])
+        theirs = db.session.get(Case, other.id)
         assert documents.check_tokens(mine, SCHEMA, {"scan": token}) == {}
         assert documents.check_tokens(theirs, SCHEMA, {"scan": token, "licence": "made-up"}) == {
-            "scan": ["This document does not belong to this application."],
-            "licence": ["This document does not belong to this application."],
+            "scan": ["This document does not belong to this case."],
+            "licence": ["This document does not belong to this case."],
         }
         assert documents.describe([token, "made-up"]).keys() == {token}
 
 
 def test_file_is_removed_when_the_transaction_rolls_back(app, case, upload_dir):
     with app.test_request_context():
-        application = db.session.get(Application, case[0])
+        case = db.session.get(Case, case[0])
         user = db.session.get(User, case[1])
-        documents.accept_uploads(user, application, SCHEMA, _files(scan=(PDF, "a.pdf")), {})
+        documents.accept_uploads(user, case, SCHEMA, _files(scan=(PDF, "a.pdf")), {})
         assert len(list(upload_dir.iterdir())) == 1
         db.session.rollback()
     assert list(upload_dir.iterdir()) == []

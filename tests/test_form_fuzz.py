@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from tests import cases
+from tests import staged
 from tests.conftest import ROOT, Actor, reload
 from tests.fuzz_strategies import (
     DOCUMENTS,
@@ -41,14 +41,14 @@ from tests.fuzz_strategies import (
 from tests.procedure import PAYMENT, START
 from webapp.extensions import db
 from webapp.models import HumanTask, Objection, ProcessInstance
-from webapp.services import api_tokens, applications, documents, notice, tasks, timers, users
+from webapp.services import api_tokens, cases, documents, notice, tasks, timers, users
 
 # Examples per form and door. Valid ones each need a fresh task (an application brought to
 # that step), so they are the dear ones; the whole file stays within about three minutes.
 VALID_EXAMPLES = 20
 EXAMPLES_PER_MUTATION = 12
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
-COUNCIL = cases.COUNCIL
+COUNCIL = staged.COUNCIL
 
 # The user task of each form, and who works it.
 FORM_TASKS = {
@@ -122,7 +122,7 @@ class Target:
 
     guid: str
     username: str
-    application_id: int
+    case_id: int
     documents: list[str]
 
 
@@ -168,9 +168,9 @@ class Tasks:
         """New open tasks of the form: at least `count`."""
         with self.app.test_request_context():
             if self.bpmn_id == "submit_application":
-                return [self._new_application() for _ in range(count)]
+                return [self._new_case() for _ in range(count)]
             workers = COUNCIL if self.bpmn_id == "council_vote" else (self.username,)
-            ids = cases.submitted(math.ceil(count / len(workers)))
+            ids = staged.submitted(math.ceil(count / len(workers)))
             for step in BEFORE[self.bpmn_id]:
                 self._step(step, ids)
             return [self._target(i, worker) for i in ids for worker in workers]
@@ -188,29 +188,29 @@ class Tasks:
             if step == "objection":
                 notice.file_objection(i, "该申请人存在未披露的经营异常情况。", None)
             for username, bpmn_id, data in STEPS.get(step, ()):
-                cases.complete(username, i, bpmn_id, data)
+                staged.complete(username, i, bpmn_id, data)
 
-    def _new_application(self) -> Target:
+    def _new_case(self) -> Target:
         """An application just started, with a document uploaded for each document field."""
         applicant = users.by_username("applicant")
-        application = applications.start(applicant)
-        [task] = cases.open_tasks(application.id)
+        case = cases.start(applicant)
+        [task] = staged.open_tasks(case.id)
         names = documents.document_fields(tasks.form_of(task)[0])
         files = {name: FileStorage(io.BytesIO(PDF), f"{name}.pdf") for name in names}
         tasks.save_draft(applicant, task.task_guid, MultiDict(), files)
         draft = db.session.scalars(
             select(HumanTask.draft).where(HumanTask.task_guid == task.task_guid)
         ).one()
-        return Target(task.task_guid, "applicant", application.id, [draft[n] for n in names])
+        return Target(task.task_guid, "applicant", case.id, [draft[n] for n in names])
 
-    def _target(self, application_id: int, username: str | None = None) -> Target:
+    def _target(self, case_id: int, username: str | None = None) -> Target:
         username = username or self.username
         user_id = users.by_username(username).id
-        open_now = cases.open_tasks(application_id, self.bpmn_id)
+        open_now = staged.open_tasks(case_id, self.bpmn_id)
         task = next(t for t in open_now if t.assignee_id in (None, user_id))
-        data = reload(self.app, application_id).data or {}
+        data = reload(self.app, case_id).data or {}
         tokens = [v for k, v in data.items() if isinstance(v, str) and k in DOCUMENT_NAMES]
-        return Target(task.task_guid, username, application_id, tokens)
+        return Target(task.task_guid, username, case_id, tokens)
 
 
 DOCUMENT_NAMES = {"application_form_scan", "business_licence", "id_document", "cv"}
@@ -307,7 +307,7 @@ def test_task_form_accepts_valid_and_refuses_broken_data(app, form_name, door, c
     seen: Counter = Counter()
     with time_machine.travel(START, tick=False) as traveller:
         with app.test_request_context():
-            [other] = cases.submitted(1)
+            [other] = staged.submitted(1)
             foreign = reload(app, other).data["application_form_scan"]
         pool, doors = Tasks(app, traveller, form_name), Doors(app, foreign)
         # Login sessions end after days without use, and periods are days long: who logged
@@ -384,30 +384,28 @@ def objection_is_acceptable(reason: str, contact: str) -> bool:
     )
 
 
-def _objections(app, application_id: int) -> list[Objection]:
+def _objections(app, case_id: int) -> list[Objection]:
     with app.app_context():
-        return list(
-            db.session.scalars(select(Objection).where(Objection.application_id == application_id))
-        )
+        return list(db.session.scalars(select(Objection).where(Objection.case_id == case_id)))
 
 
 def test_objection_form_takes_what_its_rules_allow_and_nothing_else(app, capsys):
     seen: Counter = Counter()
     with time_machine.travel(START, tick=False):
         with app.test_request_context():
-            [application_id] = cases.on_notice(1)
-        url = f"/board/{application_id}/objection"
+            [case_id] = staged.on_notice(1)
+        url = f"/board/{case_id}/objection"
         visitor = Actor(app, None)
         token = visitor.token(url)
 
         @fuzz_settings(120)
         @given(reason=_objection_texts(4000), contact=_objection_texts(200))
         def run(reason, contact):
-            before = len(_objections(app, application_id))
+            before = len(_objections(app, case_id))
             response = visitor.client.post(
                 url, data={"reason": reason, "contact": contact, "csrf_token": token}
             )
-            after = _objections(app, application_id)
+            after = _objections(app, case_id)
             if objection_is_acceptable(reason, contact):
                 assert response.status_code == 302, (reason, contact, response.status_code)
                 assert after[-1].reason == reason.strip()
@@ -426,11 +424,11 @@ def test_objection_form_takes_what_its_rules_allow_and_nothing_else(app, capsys)
 def _post_objection(app, reason: str):
     with time_machine.travel(START, tick=False):
         with app.test_request_context():
-            [application_id] = cases.on_notice(1)
-        url = f"/board/{application_id}/objection"
+            [case_id] = staged.on_notice(1)
+        url = f"/board/{case_id}/objection"
         visitor = Actor(app, None)
         response = visitor.post(url, {"reason": reason, "contact": ""}, token_page=url)
-        return response, _objections(app, application_id)
+        return response, _objections(app, case_id)
 
 
 # Found by the fuzzing above: WTForms counted the blanks that notice.file_objection strips.
@@ -479,7 +477,7 @@ def test_task_list_parameters_are_checked_one_by_one(app, capsys):
     seen: Counter = Counter()
     with time_machine.travel(START, tick=False):
         with app.test_request_context():
-            cases.submitted(3)
+            staged.submitted(3)
             token = api_tokens.create(users.by_username("secretary"), "fuzz")[1]
         client = app.test_client()
         values = {
@@ -538,14 +536,14 @@ def test_starting_an_application_ignores_whatever_body_comes_with_it(app, capsys
             headers = {"Authorization": f"Bearer {token}"}
             if content_type:
                 headers["Content-Type"] = content_type
-            response = client.post("/api/v1/applications", data=body, headers=headers)
+            response = client.post("/api/v1/cases", data=body, headers=headers)
             assert response.status_code == 201, (body, content_type, response.get_data()[:300])
             assert response.headers["Location"].endswith(f"/{response.get_json()['id']}")
             count += 1
 
         run()
     with capsys.disabled():
-        print(f"\nfuzz POST /api/v1/applications: {count} bodies, each started an application")
+        print(f"\nfuzz POST /api/v1/cases: {count} bodies, each started an application")
 
 
 APPLICATION_DOCUMENTS = {"application_form_scan", "business_licence", "id_document", "cv"}
@@ -556,7 +554,7 @@ def test_document_upload_checks_field_name_and_file(app, capsys):
     seen: Counter = Counter()
     with time_machine.travel(START, tick=False):
         with app.test_request_context():
-            draft = applications.start(users.by_username("applicant"))
+            draft = cases.start(users.by_username("applicant"))
             token = api_tokens.create(users.by_username("applicant"), "fuzz")[1]
         client = app.test_client()
         fields = st.one_of(
@@ -578,7 +576,7 @@ def test_document_upload_checks_field_name_and_file(app, capsys):
             if content is not None:
                 data["file"] = (io.BytesIO(content), "upload.pdf")
             response = client.post(
-                f"/api/v1/applications/{draft.id}/documents",
+                f"/api/v1/cases/{draft.id}/documents",
                 data=data,
                 content_type="multipart/form-data",
                 headers={"Authorization": f"Bearer {token}"},
@@ -624,8 +622,8 @@ def test_completing_a_task_refuses_any_body_that_is_not_the_forms_data(app, caps
     review = form("review.schema.json")
     with time_machine.travel(START, tick=False):
         with app.test_request_context():
-            [application_id] = cases.submitted(1)
-            guid = cases.open_tasks(application_id)[0].task_guid
+            [case_id] = staged.submitted(1)
+            guid = staged.open_tasks(case_id)[0].task_guid
             token = api_tokens.create(users.by_username("secretary"), "fuzz")[1]
         client = app.test_client()
         bodies = st.one_of(
@@ -671,7 +669,7 @@ def test_application_list_pages_are_whole_numbers_in_range(app, capsys):
     @given(page=st.one_of(st.sampled_from(["1", "2", "10000", "10001", "0", "01"]), st.text()))
     def run(page):
         response = client.get(
-            "/api/v1/applications",
+            "/api/v1/cases",
             query_string={"page": page},
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -683,7 +681,7 @@ def test_application_list_pages_are_whole_numbers_in_range(app, capsys):
 
     run()
     with capsys.disabled():
-        print(f"\nfuzz GET /api/v1/applications?page=: {dict(sorted(seen.items()))}")
+        print(f"\nfuzz GET /api/v1/cases?page=: {dict(sorted(seen.items()))}")
 
 
 # --- registration: display names -----------------------------------------------------------------

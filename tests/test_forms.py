@@ -18,9 +18,9 @@ def _snapshot(app, instance_id):
 
 def test_invalid_application_is_refused_and_nothing_changes(app, actors):
     applicant = actors("applicant")
-    application = applicant.start_application()
-    task = open_task(app, application.id)
-    before = _snapshot(app, application.instance_id)
+    case = applicant.start_application()
+    task = open_task(app, case.id)
+    before = _snapshot(app, case.instance_id)
     bad = {**VALID_APPLICATION, "credit_code": "91110000600037341X", "email": "not-an-email"}
     del bad["accept_charter"]
     response = applicant.complete(task.task_guid, bad)
@@ -29,14 +29,14 @@ def test_invalid_application_is_refused_and_nothing_changes(app, actors):
     assert "统一社会信用代码" in page and "不是有效的统一社会信用代码" in page
     assert 'value="not-an-email"' in page  # the user's values come back
     assert "北京示例科技有限公司" in page
-    assert _snapshot(app, application.instance_id) == before
-    assert open_task(app, application.id).task_guid == task.task_guid
+    assert _snapshot(app, case.instance_id) == before
+    assert open_task(app, case.id).task_guid == task.task_guid
 
 
 def test_individual_member_must_give_a_valid_id_number(app, actors):
     applicant = actors("applicant")
-    application = applicant.start_application()
-    guid = open_task(app, application.id).task_guid
+    case = applicant.start_application()
+    guid = open_task(app, case.id).task_guid
     person = {
         k: v for k, v in VALID_APPLICATION.items() if k not in ("credit_code", "business_licence")
     }

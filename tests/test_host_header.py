@@ -79,8 +79,8 @@ def test_mails_link_to_the_public_address_whatever_host_the_request_named(
     # proxy passed any on): the links must still not follow the request.
     app.config.update(TRUSTED_HOSTS=None)
     applicant = _from(actors("applicant"), EVIL)
-    application = applicant.start_application()
-    task = open_task(app, application.id)
+    case = applicant.start_application()
+    task = open_task(app, case.id)
     response = applicant.complete(task.task_guid, VALID_APPLICATION)
     assert response.status_code == 302
     with app.app_context():
@@ -91,16 +91,14 @@ def test_mails_link_to_the_public_address_whatever_host_the_request_named(
         assert EVIL.encode() not in raw
     bodies = [m.body for m in stored]
     assert any(f"{DEMO}/tasks/" in body for body in bodies)
-    assert any(f"{DEMO}/applications/{application.id}" in body for body in bodies)
+    assert any(f"{DEMO}/cases/{case.id}" in body for body in bodies)
     assert not any(EVIL in body for body in bodies)
 
 
 def test_the_certificate_qr_code_links_to_the_public_address(app, actors, tmp_path):
     app.config.update(TRUSTED_HOSTS=None)
-    application_id, token, _number = admit_application(app, actors)
-    response = _from(actors("applicant"), EVIL).get(
-        f"/applications/{application_id}/certificate.pdf"
-    )
+    case_id, token, _number = admit_application(app, actors)
+    response = _from(actors("applicant"), EVIL).get(f"/cases/{case_id}/certificate.pdf")
     assert response.status_code == 200
     text = pdf_text(response.data, tmp_path)
     assert f"{DEMO}/verify/{token}" in text and EVIL not in text

@@ -45,10 +45,10 @@ def _count(app) -> int:
 def _submit(app, actors, scan: tuple[bytes, str]):
     """The applicant sends the application form with this file as the signed form's scan."""
     applicant = actors("applicant")
-    application = applicant.start_application()
-    guid = open_task(app, application.id).task_guid
+    case = applicant.start_application()
+    guid = open_task(app, case.id).task_guid
     response = applicant.complete(guid, {**VALID_APPLICATION, "application_form_scan": scan})
-    return application.id, response
+    return case.id, response
 
 
 def _field_error(response, field: str) -> bool:
@@ -78,14 +78,14 @@ def _multipart(field: str, content: bytes, name: str) -> bytes:
 @pytest.fixture
 def api(app, actors):
     """The applicant's API token and an application whose form waits for its files."""
-    application = actors("applicant").start_application()
+    case = actors("applicant").start_application()
     with app.app_context():
         _token, plain = api_tokens.create(users.by_username("applicant"), "uploads")
     client = app.test_client()
 
     def upload(content: bytes, name: str, field: str = "application_form_scan"):
         return client.post(
-            f"/api/v1/applications/{application.id}/documents",
+            f"/api/v1/cases/{case.id}/documents",
             data=_multipart(field, content, name),
             headers={"Authorization": f"Bearer {plain}"},
             content_type=f"multipart/form-data; boundary={BOUNDARY}",
@@ -111,16 +111,16 @@ POLYGLOTS = {
 
 @pytest.mark.parametrize("content", HOSTILE_CONTENT.values(), ids=HOSTILE_CONTENT.keys())
 def test_content_that_is_not_an_allowed_type_is_refused_at_the_form(app, actors, content):
-    application_id, response = _submit(app, actors, (content, "scan.pdf"))
+    case_id, response = _submit(app, actors, (content, "scan.pdf"))
     assert response.status_code == 400
     assert _field_error(response, "application_form_scan")
     assert _count(app) == 0
-    assert open_task(app, application_id).bpmn_id == "submit_application"  # nothing moved
+    assert open_task(app, case_id).bpmn_id == "submit_application"  # nothing moved
 
 
 @pytest.mark.parametrize("content", POLYGLOTS.values(), ids=POLYGLOTS.keys())
 def test_polyglot_that_a_browser_could_take_for_a_page_is_refused(app, actors, api, content):
-    _application_id, response = _submit(app, actors, (content, "scan.pdf"))
+    _case_id, response = _submit(app, actors, (content, "scan.pdf"))
     assert response.status_code == 400
     assert _field_error(response, "application_form_scan")
     refused = api(content, "scan.pdf")
@@ -141,7 +141,7 @@ def test_markup_deep_inside_a_pdf_is_no_page_and_is_kept(app, api):
 def test_oversize_file_is_refused_by_the_form_and_the_api(app, actors, api):
     app.config["MAX_DOCUMENT_BYTES"] = 4096
     big = _pdf(b"%" + b"0" * 8192)
-    _application_id, response = _submit(app, actors, (big, "scan.pdf"))
+    _case_id, response = _submit(app, actors, (big, "scan.pdf"))
     assert response.status_code == 400 and _field_error(response, "application_form_scan")
     too_large = api(big, "scan.pdf")
     assert too_large.status_code == 413 and too_large.json["error"] == "too_large"

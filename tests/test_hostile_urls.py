@@ -9,12 +9,12 @@ HUGE = "99999999999999999999"
 BIG = str(2**31)
 
 URLS = [
-    f"/applications/{HUGE}",
-    f"/applications/{BIG}",
-    f"/applications/{BIG}/diagram",
-    f"/applications/{HUGE}/audit",
-    f"/applications/{HUGE}/audit.csv",
-    f"/applications/{BIG}/certificate.pdf",
+    f"/cases/{HUGE}",
+    f"/cases/{BIG}",
+    f"/cases/{BIG}/diagram",
+    f"/cases/{HUGE}/audit",
+    f"/cases/{HUGE}/audit.csv",
+    f"/cases/{BIG}/certificate.pdf",
     f"/board/{HUGE}/objection",
     f"/board/{BIG}/objection",
     f"/models/admission/versions/{BIG}/export.bpmn",
@@ -27,13 +27,13 @@ URLS = [
     "/models/a%00/migrate",
     "/tasks/a%00b",
     "/inbox?lane=%00",
-    f"/api/v1/applications/{BIG}",
+    f"/api/v1/cases/{BIG}",
     f"/api/v1/models/admission/versions/{BIG}",
     "/api/v1/certificates/a%00b",
     "/api/v1/tasks?lane=%00",
 ]
 
-PAGES = [f"/applications?page={HUGE}", f"/inbox?page={HUGE}", f"/inbox?page={BIG}"]
+PAGES = [f"/cases?page={HUGE}", f"/inbox?page={HUGE}", f"/inbox?page={BIG}"]
 
 
 @pytest.mark.parametrize("username", [None, "applicant", "secretary", "owner"])
@@ -55,14 +55,14 @@ def _list_page(actor, url: str) -> str:
     ("username", "path", "empty_row"),
     [
         ("secretary", "/inbox", '<tr><td colspan="6" class="text-muted">'),
-        ("applicant", "/applications", '<p class="text-muted">'),
+        ("applicant", "/cases", '<p class="text-muted">'),
     ],
 )
 def test_a_page_number_past_the_end_is_an_empty_page(actors, submitted, username, path, empty_row):
-    actor, row = actors(username), f'data-application="{submitted.id}"'
+    actor, row = actors(username), f'data-case="{submitted.id}"'
     assert row in _list_page(actor, path)  # page 1 lists the application...
     page = _list_page(actor, f"{path}?page={HUGE}")
-    assert row not in page and "data-application=" not in page  # ...the far page lists nothing
+    assert row not in page and "data-case=" not in page  # ...the far page lists nothing
     assert empty_row in page  # and says it is empty
     # Clamped to the deepest page a list serves, with the way back to the previous one.
     assert f'aria-current="page"><span class="page-link">{MAX_PAGE}</span>' in page

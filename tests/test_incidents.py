@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.test_migration import ADMISSION_BPMN, deploy, migrate
 from webapp.extensions import db
-from webapp.models import Application, AuditEvent, Incident, ProcessInstance, User
+from webapp.models import AuditEvent, Case, Incident, ProcessInstance, User
 from webapp.services import timers
 
 GOOD = "vote_working_days = 10"
@@ -26,7 +26,7 @@ assert BROKEN != ADMISSION_BPMN and FIXED != ADMISSION_BPMN
 
 def incidents_of(app, app_id: int) -> list[Incident]:
     with app.app_context():
-        instance_id = db.session.get(Application, app_id).instance_id
+        instance_id = db.session.get(Case, app_id).instance_id
         return list(
             db.session.scalars(
                 select(Incident).where(Incident.instance_id == instance_id).order_by(Incident.id)
@@ -36,7 +36,7 @@ def incidents_of(app, app_id: int) -> list[Incident]:
 
 def instance(app, app_id: int) -> ProcessInstance:
     with app.app_context():
-        return db.session.get(ProcessInstance, db.session.get(Application, app_id).instance_id)
+        return db.session.get(ProcessInstance, db.session.get(Case, app_id).instance_id)
 
 
 def audit_rows(app, action: str) -> list[AuditEvent]:
@@ -57,8 +57,8 @@ def failing(app, procedure):
     deploy(app, BROKEN)
     bad = procedure.submit()
     procedure.review(bad)
-    closes = procedure.application(bad).notice_closes_at
-    assert procedure.application(good).notice_closes_at == closes
+    closes = procedure.case(bad).notice_closes_at
+    assert procedure.case(good).notice_closes_at == closes
     procedure.travel_to(closes + timedelta(minutes=1))
     return good, bad
 
@@ -68,12 +68,12 @@ def test_a_failing_timer_opens_an_incident_and_the_other_instance_fires_in_the_s
 ):
     good, bad = failing
     assert procedure.tick() == 1
-    assert procedure.application(good).stage == "approval"
-    assert procedure.application(bad).stage == "notice"
+    assert procedure.case(good).stage == "approval"
+    assert procedure.case(bad).stage == "notice"
 
     [incident] = incidents_of(app, bad)
     assert incident.state == "open" and incident.attempts == 1
-    assert incident.application_id == bad
+    assert incident.case_id == bad
     assert (incident.element_id, incident.element_name) == ("prepare_vote", "确定表决规则与投票人")
     assert "ValueError" in incident.message and "ten" in incident.message
     now = procedure.now()
@@ -193,7 +193,7 @@ def test_owner_retries_after_migrating_to_a_fixed_version_and_the_incident_is_re
     assert resolved.actor_id == owner_id and resolved.instance_id == incident.instance_id
     assert resolved.data == {"incident": incident.id, "attempts": 2}
     # The application moved on to the council's vote.
-    assert procedure.application(bad).stage == "approval"
+    assert procedure.case(bad).stage == "approval"
     assert "council_vote" in procedure.open_ids(bad)
     page = owner.get("/incidents").get_data(as_text=True)
     assert 'id="no-incidents"' in page and 'id="nav-incident-count"' not in page
@@ -212,4 +212,4 @@ def test_the_ticker_resolves_the_incident_once_the_application_runs_on_a_fixed_v
     assert procedure.tick() == 1  # a migration has the ticker try the step at once
     [incident] = incidents_of(app, bad)
     assert incident.state == "resolved" and incident.resolved_by_id is None
-    assert procedure.application(bad).stage == "approval"
+    assert procedure.case(bad).stage == "approval"

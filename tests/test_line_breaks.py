@@ -26,8 +26,8 @@ ONE_LINE = "This field takes a single line: please remove the line breaks."
 
 @pytest.mark.parametrize("name", INJECTIONS)
 def test_the_api_refuses_a_line_break_in_a_single_line_field(app, actors, name):
-    application = actors("applicant").start_application()
-    guid = open_task(app, application.id).task_guid
+    case = actors("applicant").start_application()
+    guid = open_task(app, case.id).task_guid
     data = {k: v for k, v in VALID_APPLICATION.items() if not isinstance(v, tuple)}
     data["accept_charter"] = data["accept_integrity_pact"] = True
     response = app.test_client().post(
@@ -38,21 +38,21 @@ def test_the_api_refuses_a_line_break_in_a_single_line_field(app, actors, name):
     assert response.status_code == 400
     fields = response.get_json()["fields"]
     assert "name" in fields and "reasons" not in fields, fields
-    assert open_task(app, application.id).task_guid == guid
+    assert open_task(app, case.id).task_guid == guid
 
 
 @pytest.mark.parametrize("name", INJECTIONS[:3])
 def test_the_page_refuses_a_line_break_in_a_single_line_field(app, actors, name):
     applicant = actors("applicant")
-    application = applicant.start_application()
-    guid = open_task(app, application.id).task_guid
+    case = applicant.start_application()
+    guid = open_task(app, case.id).task_guid
     response = applicant.complete(
         guid, {**VALID_APPLICATION, "name": name, "reasons": "第一行\r\n第二行，多行文字可以。"}
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "请删除换行" in page or ONE_LINE in page
-    assert open_task(app, application.id).task_guid == guid  # nothing moved on
+    assert open_task(app, case.id).task_guid == guid  # nothing moved on
 
 
 @pytest.mark.parametrize("name", INJECTIONS)
@@ -65,7 +65,7 @@ def test_a_mail_header_never_carries_a_line_break(app, mailbox, name):  # noqa: 
             task_title="初审",
             application_name=name,
             due_at=None,
-            path="/applications/7",
+            path="/cases/7",
         )
         db.session.commit()
         stored = db.session.scalars(select(OutboxMessage)).one()

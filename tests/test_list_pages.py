@@ -7,11 +7,11 @@ import re
 from datetime import timedelta
 
 from tests.conftest import add_user
-from webapp.services import applications, inbox
+from webapp.services import cases, inbox
 
 
 def _rows(page: str) -> list[str]:
-    return re.findall(r'<tr data-task="[^"]+" data-application="(\d+)"', page)
+    return re.findall(r'<tr data-task="[^"]+" data-case="(\d+)"', page)
 
 
 def test_inbox_pages_through_open_tasks_and_caps_its_counts(procedure, monkeypatch):
@@ -49,7 +49,7 @@ def test_inbox_page_out_of_range_or_garbled_is_an_empty_or_first_page(procedure,
 
 
 def test_my_applications_newest_first_a_page_at_a_time(procedure, monkeypatch):
-    monkeypatch.setattr(applications, "PAGE_SIZE", 2)
+    monkeypatch.setattr(cases, "PAGE_SIZE", 2)
     p = procedure
     ids = []
     for _ in range(3):
@@ -59,14 +59,13 @@ def test_my_applications_newest_first_a_page_at_a_time(procedure, monkeypatch):
 
     def shown(page: str) -> list[int]:
         return [
-            int(i)
-            for i in re.findall(r'class="card mb-3 application" data-application="(\d+)"', page)
+            int(i) for i in re.findall(r'class="card mb-3 application" data-case="(\d+)"', page)
         ]
 
-    first = applicant.get("/applications").get_data(as_text=True)
+    first = applicant.get("/cases").get_data(as_text=True)
     assert shown(first) == [ids[2], ids[1]]
     assert 'id="page-next"' in first
-    second = applicant.get("/applications?page=2").get_data(as_text=True)
+    second = applicant.get("/cases?page=2").get_data(as_text=True)
     assert shown(second) == [ids[0]]
     assert 'id="page-previous"' in second and 'id="page-next"' not in second
     # Each card still says what the application waits for, read for the page in one query.
@@ -77,9 +76,9 @@ def test_my_applications_lists_only_the_users_own(procedure):
     p = procedure
     mine = p.submit()
     theirs = p.submit("applicant2", None)
-    page = p.actors("applicant").get("/applications").get_data(as_text=True)
-    assert f'data-application="{mine}"' in page
-    assert f'data-application="{theirs}"' not in page
+    page = p.actors("applicant").get("/cases").get_data(as_text=True)
+    assert f'data-case="{mine}"' in page
+    assert f'data-case="{theirs}"' not in page
 
 
 def test_inbox_counts_leave_out_the_users_own_application(app, procedure):

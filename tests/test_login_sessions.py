@@ -203,7 +203,7 @@ def test_registration_logs_in_with_a_recorded_session(app):
     assert response.status_code == 302
     assert _is_logged_in(visitor)
     assert _open_logins(app, "newco") == 1
-    visitor.post("/logout", {}, token_page="/applications")
+    visitor.post("/logout", {}, token_page="/cases")
     assert _open_logins(app, "newco") == 0
 
 

@@ -16,8 +16,8 @@ from tests.conftest import ROOT, add_user
 from webapp.engine import ModelSource, WorkflowEngine
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     HumanTask,
     ModelVersion,
     ProcessInstance,
@@ -84,7 +84,7 @@ def snapshot(app, app_id: int):
 
 
 def _instance_id(app_id: int) -> int:
-    return db.session.get(Application, app_id).instance_id
+    return db.session.get(Case, app_id).instance_id
 
 
 def instance_of(app, app_id: int) -> ProcessInstance:
@@ -143,14 +143,14 @@ def test_instance_migrates_when_its_step_survives_and_finishes_on_the_new_path(
 
     # On version 2's path: the notice now runs 7 working days (5 on version 1).
     procedure.review(app_id)
-    closes = procedure.application(app_id).notice_closes_at
+    closes = procedure.case(app_id).notice_closes_at
     assert closes.astimezone(procedure.now().tzinfo).date() == datetime(2026, 6, 10).date()
     procedure.close_notice(app_id)
     procedure.approve_by_council(app_id)
     procedure.declare_payment(app_id)
     procedure.confirm_payment(app_id)
     procedure.issue_certificate(app_id)
-    finished = procedure.application(app_id)
+    finished = procedure.case(app_id)
     assert finished.status == "admitted" and finished.member_number
     assert instance_of(app, app_id).version_id == v2
 
@@ -178,7 +178,7 @@ def test_instance_whose_current_task_is_removed_is_refused_and_left_untouched(
         ).first()
     # It still runs on version 1 and the review can be done as before.
     procedure.review(app_id)
-    assert procedure.application(app_id).notice_closes_at is not None
+    assert procedure.case(app_id).notice_closes_at is not None
 
 
 def test_votes_under_way_keep_their_voters_and_show_the_new_title(app, actors, procedure):
@@ -203,7 +203,7 @@ def test_votes_under_way_keep_their_voters_and_show_the_new_title(app, actors, p
     procedure.vote(app_id, "council2", "approve")
     procedure.vote(app_id, "council3", "abstain")
     assert procedure.open_ids(app_id) == ["declare_payment"]
-    assert procedure.application(app_id).facts["vote_result"]["passed"]
+    assert procedure.case(app_id).facts["vote_result"]["passed"]
 
 
 def test_only_process_owners_reach_the_migration_pages(app, actors, procedure):

@@ -334,8 +334,8 @@ def test_preview_renders_the_form_as_the_task_page_does(app, actors):
     forms = bundle()["forms"]
     schema, ui = forms["application.schema.json"], forms["application.uischema.json"]
     preview = post_json(actors("owner"), "/models/form-preview", {"schema": schema, "ui": ui})
-    application = actors("applicant").start_application()
-    task_page = actors("applicant").get(f"/tasks/{open_task(app, application.id).task_guid}")
+    case = actors("applicant").start_application()
+    task_page = actors("applicant").get(f"/tasks/{open_task(app, case.id).task_guid}")
     fields = re.compile(r'data-field="([^"]+)"')
     html = preview.get_json()["html"]
     assert preview.status_code == 200

@@ -125,7 +125,7 @@ def test_messages_render_without_escaping_and_with_the_helpers(app):
         [m] = notify.notify(
             "note", _reader("applicant", "en"), files=files, application_name="A & B <c>",
             notice_closes_at=notify._parsed("2026-03-05T06:00:00+00:00"), fee_amount=2000,
-            path="/applications/7",
+            path="/cases/7",
         )  # fmt: skip
     assert m.subject == "Note <A & B <c>>"
     assert "March 5, 2026" in m.body and "CN¥2,000.00" in m.body and "&amp;" not in m.body
@@ -175,8 +175,8 @@ def test_messages_are_deployed_exported_and_refused_by_name_through_the_editor(a
         _reader("applicant", "en")
         db.session.commit()
     applicant = actors("applicant")
-    application = applicant.start_application()
-    done = applicant.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
+    case = applicant.start_application()
+    done = applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
     assert done.status_code == 302
     with app.app_context():
         [receipt] = db.session.scalars(

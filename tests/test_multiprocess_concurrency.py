@@ -10,14 +10,14 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests import cases
+from tests import staged
 from tests.conftest import add_user
 from tests.procedure import SHANGHAI, Procedure
 from tests.servers import Server, completed, run_synchronized
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     HumanTask,
     Member,
     MemberNumberCounter,
@@ -67,8 +67,8 @@ def assert_consistent(app) -> None:
 
 def test_eight_processes_completing_one_task_make_one_transition(app, procedure, server):
     secretaries = ["secretary", *add_people(app, "secretary", "秘书", "secretariat", 7)]
-    applications = [procedure.submit() for _ in range(3)]
-    guids = [procedure.task(a, "preliminary_review").task_guid for a in applications]
+    cases = [procedure.submit() for _ in range(3)]
+    guids = [procedure.task(a, "preliminary_review").task_guid for a in cases]
     decisions = [
         {"review_decision": "pass"} if i % 2 else {"review_decision": "reject",
                                                    "review_reasons": f"并发测试 {i}"}
@@ -80,7 +80,7 @@ def test_eight_processes_completing_one_task_make_one_transition(app, procedure,
     ]
     outcomes = run_synchronized(server.url, plans)
 
-    for step, (guid, app_id) in enumerate(zip(guids, applications, strict=True)):
+    for step, (guid, app_id) in enumerate(zip(guids, cases, strict=True)):
         statuses = [outcome[step][0] for outcome in outcomes]
         assert sorted(statuses) == [302] + [409] * (PROCESSES - 1), statuses
         winner = statuses.index(302)
@@ -93,7 +93,7 @@ def test_eight_processes_completing_one_task_make_one_transition(app, procedure,
             for i, outcome in enumerate(outcomes):
                 if i != winner:  # each loser is told who was first
                     assert task.completed_by.display_name in outcome[step][1]
-            instance = db.session.get(ProcessInstance, procedure.application(app_id).instance_id)
+            instance = db.session.get(ProcessInstance, procedure.case(app_id).instance_id)
             passed = decisions[winner]["review_decision"] == "pass"
             assert instance.status == ("running" if passed else "finished")
             assert (instance.next_timer_at is not None) == passed
@@ -110,7 +110,7 @@ def test_council_votes_cast_at_the_same_moment_are_all_counted(app, procedure, s
         *add_people(app, "council", "理事", "council", 5, 4),
     ]
     with app.test_request_context():
-        applications = cases.in_vote(3, procedure.traveller)
+        cases = staged.in_vote(3, procedure.traveller)
     ballots = [{"vote": "approve"}] * 5 + [
         {"vote": "reject", "vote_comment": "材料不足"},
         {"vote": "reject", "vote_comment": "另议"},
@@ -119,8 +119,7 @@ def test_council_votes_cast_at_the_same_moment_are_all_counted(app, procedure, s
     plans = []
     for member, vote in zip(council, ballots, strict=True):
         steps = [
-            (f"/tasks/{procedure.task(a, 'council_vote', member).task_guid}", vote)
-            for a in applications
+            (f"/tasks/{procedure.task(a, 'council_vote', member).task_guid}", vote) for a in cases
         ]
         plans.append((member, steps))
     outcomes = run_synchronized(server.url, plans)
@@ -128,23 +127,23 @@ def test_council_votes_cast_at_the_same_moment_are_all_counted(app, procedure, s
     assert all(completed(*answer) for outcome in outcomes for answer in outcome), [
         [(status, page[:80]) for status, page in outcome] for outcome in outcomes
     ]
-    for app_id in applications:
-        application = procedure.application(app_id)
+    for app_id in cases:
+        case = procedure.case(app_id)
         # On failure, say where the application stands and what every client was told.
-        assert "vote_result" in application.facts, (
-            application.stage,
-            application.status,
+        assert "vote_result" in case.facts, (
+            case.stage,
+            case.status,
             procedure.open_ids(app_id),
             [[(status, page[-600:]) for status, page in outcome] for outcome in outcomes],
         )
-        tally = application.facts["vote_result"]
+        tally = case.facts["vote_result"]
         assert (tally["approve"], tally["reject"], tally["abstain"]) == (5, 2, 1)
         assert (tally["voted"], tally["eligible"], tally["passed"]) == (8, 8, True)
-        assert application.stage == "payment"
+        assert case.stage == "payment"
         with app.app_context():
             votes = db.session.scalars(
                 select(HumanTask).where(
-                    HumanTask.instance_id == application.instance_id,
+                    HumanTask.instance_id == case.instance_id,
                     HumanTask.bpmn_id == "council_vote",
                 )
             ).all()
@@ -161,8 +160,8 @@ def test_member_numbers_issued_at_once_are_unique_and_gapless(app, procedure, se
     per_process = 2
     count = PROCESSES * per_process
     with app.test_request_context():
-        applications = cases.awaiting_certificate(count, procedure.traveller)
-    guids = [procedure.task(a, "issue_certificate").task_guid for a in applications]
+        cases = staged.awaiting_certificate(count, procedure.traveller)
+    guids = [procedure.task(a, "issue_certificate").task_guid for a in cases]
     plans = [
         (user, [(f"/tasks/{g}", {"certificate_confirmed": "on"}) for g in guids[i::PROCESSES]])
         for i, user in enumerate(secretaries)
@@ -171,9 +170,7 @@ def test_member_numbers_issued_at_once_are_unique_and_gapless(app, procedure, se
 
     assert all(completed(*answer) for outcome in outcomes for answer in outcome), outcomes
     with app.app_context():
-        numbers = db.session.scalars(
-            select(Application.member_number).where(Application.id.in_(applications))
-        ).all()
+        numbers = db.session.scalars(select(Case.member_number).where(Case.id.in_(cases))).all()
         assert None not in numbers and len(set(numbers)) == count
         series = {n.rsplit("-", 1)[0] for n in numbers}
         assert len(series) == 1, series  # one year, one member type

@@ -85,9 +85,7 @@ def _reader(username: str, locale: str | None, email: str | None = None):
 
 
 def _task_waiting(recipients, **extra):
-    params = dict(
-        task_title="初审", application_name=APPLICANT_NAME, due_at=DUE, path="/applications/7"
-    )
+    params = dict(task_title="初审", application_name=APPLICANT_NAME, due_at=DUE, path="/cases/7")
     return notify.notify("task_waiting", recipients, **{**params, **extra})
 
 
@@ -246,7 +244,7 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
         messages = notify.notify_role(
             "vote_result", "council", exclude=[council.id], application_name=APPLICANT_NAME,
             vote_result=dict(approve=2, reject=1, abstain=0, eligible=3, passed=True),
-            path="/applications/7", files=ADMISSION,
+            path="/cases/7", files=ADMISSION,
         )  # fmt: skip
         assert [m.recipient_id for m in messages] == [finance.id]
         assert council2.id not in [m.recipient_id for m in messages]
@@ -256,16 +254,12 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
 
 def test_links_are_absolute_on_the_public_address_only(app):
     with app.app_context():
-        assert notify.absolute_url("/applications/7") == "http://127.0.0.1:5000/applications/7"
+        assert notify.absolute_url("/cases/7") == "http://127.0.0.1:5000/applications/7"
     app.config["PUBLIC_BASE_URL"] = "https://members.example.org"
     with app.test_request_context(base_url="https://portal.example.cn"):
-        assert (
-            notify.absolute_url("/applications/7") == "https://members.example.org/applications/7"
-        )
+        assert notify.absolute_url("/cases/7") == "https://members.example.org/applications/7"
     with app.app_context():
-        assert (
-            notify.absolute_url("/applications/7") == "https://members.example.org/applications/7"
-        )
+        assert notify.absolute_url("/cases/7") == "https://members.example.org/applications/7"
 
 
 @pytest.mark.parametrize(
@@ -281,14 +275,14 @@ def test_a_rejection_says_why_in_words(app, code, words):
     with app.app_context():
         [message] = notify.notify(
             "application_rejected", _reader("applicant", "en"), application_name=APPLICANT_NAME,
-            outcome_code=code, outcome_reason="材料不实", path="/applications/7", files=ADMISSION,
+            outcome_code=code, outcome_reason="材料不实", path="/cases/7", files=ADMISSION,
         )  # fmt: skip
     assert words in message.body and "Reasons: 材料不实" in message.body
 
 
 def test_every_event_renders_in_both_languages(app):
     params = dict(
-        application_name=APPLICANT_NAME, path="/applications/7", task_title="初审", due_at=DUE,
+        application_name=APPLICANT_NAME, path="/cases/7", task_title="初审", due_at=DUE,
         review_request="请补充营业执照复印件。", notice_closes_at=DUE, fee_amount=2000,
         fee_currency="CNY", fee_payment_method="银行转账", payment_deadline=DUE.date(),
         outcome_code="council_rejected", outcome_reason="理由", payment_check_reason="理由",
@@ -305,7 +299,7 @@ def test_every_event_renders_in_both_languages(app):
                 [m] = notify.notify(event, _reader("applicant", locale), **params)
                 assert m.subject and "\n" not in m.subject and "示范行业协会" in m.subject
                 assert APPLICANT_NAME in m.subject + m.body, event
-                assert "/applications/7" in m.body and "\n\n\n" not in m.body, event
+                assert "/cases/7" in m.body and "\n\n\n" not in m.body, event
     with app.app_context():
         [m] = notify.notify("application_approved", _reader("applicant", "en"), **params)
         assert "CN¥2,000.00" in m.body and "March 5, 2026" in m.body and "银行转账" in m.body
@@ -316,9 +310,9 @@ def test_every_event_renders_in_both_languages(app):
 def test_messages_page_shows_only_ones_own(app, actors):
     with app.app_context():
         notify.notify("application_received", _reader("applicant", "en"), files=ADMISSION,
-                      application_name="甲公司", path="/applications/1")  # fmt: skip
+                      application_name="甲公司", path="/cases/1")  # fmt: skip
         notify.notify("application_received", _reader("applicant2", "en"), files=ADMISSION,
-                      application_name="乙公司", path="/applications/2")  # fmt: skip
+                      application_name="乙公司", path="/cases/2")  # fmt: skip
         db.session.commit()
     page = actors("applicant").get("/messages").get_data(as_text=True)
     assert "甲公司" in page and "乙公司" not in page

@@ -32,13 +32,13 @@ from schemathesis.checks import (
 from schemathesis.errors import FailureGroup
 from sqlalchemy import select
 
-from tests import cases
-from tests.cases import open_tasks
+from tests import staged
+from tests.staged import open_tasks
 from tests.servers import Server
 from webapp.api import spec
 from webapp.extensions import db
-from webapp.models import Application, Certificate, HumanTask
-from webapp.services import api_tokens, applications, users
+from webapp.models import Case, Certificate, HumanTask
+from webapp.services import api_tokens, cases, users
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 CHECKS = [
@@ -118,14 +118,14 @@ def _world(app) -> dict:
     # real clock) is still running while the requests are sent.
     with time_machine.travel(datetime.now(shanghai) - timedelta(days=60), tick=False) as clock:
         with app.test_request_context():
-            [admitted] = cases.awaiting_certificate(1, clock)
-            cases.complete(
+            [admitted] = staged.awaiting_certificate(1, clock)
+            staged.complete(
                 "secretary", admitted, "issue_certificate", {"certificate_confirmed": "on"}
             )
     with app.test_request_context():
-        [on_notice] = cases.on_notice(1)
-        [in_review] = cases.submitted(1)
-        draft = applications.start(users.by_username("applicant")).id
+        [on_notice] = staged.on_notice(1)
+        [in_review] = staged.submitted(1)
+        draft = cases.start(users.by_username("applicant")).id
         tokens = {
             name: api_tokens.create(users.by_username(name), "schemathesis")[1]
             for name in CALLERS
@@ -134,7 +134,7 @@ def _world(app) -> dict:
         done = db.session.scalars(select(HumanTask).where(HumanTask.state == "completed")).first()
         certificate = db.session.scalars(select(Certificate)).one()
         world = {
-            "application_id": [draft, in_review, on_notice, admitted],
+            "case_id": [draft, in_review, on_notice, admitted],
             "task_guid": [
                 open_tasks(draft)[0].task_guid,
                 open_tasks(in_review)[0].task_guid,
@@ -146,7 +146,7 @@ def _world(app) -> dict:
             "tokens": tokens,
             "draft": draft,
         }
-        assert db.session.get(Application, on_notice).notice_closes_at is not None
+        assert db.session.get(Case, on_notice).notice_closes_at is not None
     return world
 
 
@@ -165,7 +165,7 @@ def _strategy(operation, world: dict):
     if operation.path.endswith("/documents"):
         parts.append(
             operation.as_strategy(
-                path_parameters={"application_id": world["draft"]},
+                path_parameters={"case_id": world["draft"]},
                 body={"field": "business_licence", "file": PDF},
                 media_type="multipart/form-data",
             )

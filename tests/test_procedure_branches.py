@@ -22,7 +22,7 @@ def test_more_material_requested_twice_then_passed(procedure):
     for round_no, request in enumerate(("请补充近三年财务报表。", "请于下周二上午来会面谈。"), 1):
         p.review(app_id, "more_material", review_request=request)
         assert p.open_ids(app_id) == ["provide_material"]
-        assert p.application(app_id).stage == "review"
+        assert p.case(app_id).stage == "review"
         page = p.actors("applicant").get(f"/tasks/{p.task(app_id, 'provide_material').task_guid}")
         assert request in page.get_data(as_text=True)
         (message,) = p.messages("applicant", "more_material_requested")[round_no - 1 :]
@@ -38,8 +38,8 @@ def test_more_material_requested_twice_then_passed(procedure):
         )
         assert p.open_ids(app_id) == ["preliminary_review"]
     p.review(app_id, "pass")
-    application = p.application(app_id)
-    assert application.stage == "notice" and application.facts["review_rounds"] == 3
+    case = p.case(app_id)
+    assert case.stage == "notice" and case.facts["review_rounds"] == 3
 
 
 def _with_objection(p, reason="该企业存在拖欠员工工资的情况，不符合诚信自律公约。"):
@@ -66,14 +66,14 @@ def test_objection_upheld_rejects_with_the_answer_as_reason(app, procedure):
         "answer_objection",
         {"objection_decision": "upheld", "objection_reply": answer},
     )
-    application = p.application(app_id)
-    assert application.status == "rejected" and application.outcome_code == "objection_upheld"
-    assert application.outcome_reason == answer
+    case = p.case(app_id)
+    assert case.status == "rejected" and case.outcome_code == "objection_upheld"
+    assert case.outcome_reason == answer
     with app.app_context():
         (objection,) = db.session.scalars(select(Objection)).all()
         assert objection.decision == "upheld" and objection.answer == answer
         assert objection.answered_by.username == "secretary"
-    page = p.actors("applicant").get(f"/applications/{app_id}").get_data(as_text=True)
+    page = p.actors("applicant").get(f"/cases/{app_id}").get_data(as_text=True)
     assert answer in page and "13800000000" not in page  # the objector stays private
 
 
@@ -87,7 +87,7 @@ def test_objection_dismissed_goes_to_the_council_with_the_answer_kept(procedure)
         "answer_objection",
         {"objection_decision": "dismissed", "objection_reply": answer},
     )
-    assert p.application(app_id).stage == "approval"
+    assert p.case(app_id).stage == "approval"
     vote_page = p.actors("council").get(
         f"/tasks/{p.task(app_id, 'council_vote', 'council').task_guid}"
     )
@@ -99,7 +99,7 @@ def test_objection_after_the_notice_period_is_refused(procedure):
     p = procedure
     app_id = p.submit()
     p.review(app_id)
-    closes = p.application(app_id).notice_closes_at
+    closes = p.case(app_id).notice_closes_at
     public = p.actors(None)
     token_page = f"/board/{app_id}/objection"
     token = public.token(token_page)
@@ -114,7 +114,7 @@ def test_objection_after_the_notice_period_is_refused(procedure):
         token_page, data={"csrf_token": token, "reason": "公示期后才提出的异议内容。"}
     )
     assert late.status_code == 409
-    assert p.application(app_id).stage == "approval"
+    assert p.case(app_id).stage == "approval"
 
 
 def test_objections_need_a_csrf_token_and_are_rate_limited(procedure):
@@ -134,10 +134,10 @@ def test_vote_without_quorum_rejects_at_the_vote_deadline(procedure):
     p.review(app_id)
     p.close_notice(app_id)
     p.vote(app_id, "council", "approve")  # one of three: below the two-thirds quorum
-    p.after(p.application(app_id).facts["vote_closes_at"])
-    application = p.application(app_id)
-    assert application.status == "rejected" and application.outcome_code == "no_quorum"
-    tally = application.facts["vote_result"]
+    p.after(p.case(app_id).facts["vote_closes_at"])
+    case = p.case(app_id)
+    assert case.status == "rejected" and case.outcome_code == "no_quorum"
+    tally = case.facts["vote_result"]
     assert (tally["approve"], tally["voted"], tally["eligible"]) == (1, 1, 3)
     assert tally["quorum_met"] is False
     assert p.open_ids(app_id) == []  # the votes not cast were withdrawn
@@ -152,12 +152,12 @@ def test_vote_rejected_by_the_majority_tells_the_applicant_why(procedure):
     p.vote(app_id, "council", "reject", "主营业务与本会宗旨不符。")
     p.vote(app_id, "council2", "reject", "申请材料显示经营年限不足。")
     p.vote(app_id, "council3", "approve")
-    application = p.application(app_id)
-    assert application.status == "rejected" and application.outcome_code == "council_rejected"
-    assert "主营业务与本会宗旨不符。" in application.outcome_reason
-    secretary_page = p.actors("secretary").get(f"/applications/{app_id}").get_data(as_text=True)
+    case = p.case(app_id)
+    assert case.status == "rejected" and case.outcome_code == "council_rejected"
+    assert "主营业务与本会宗旨不符。" in case.outcome_reason
+    secretary_page = p.actors("secretary").get(f"/cases/{app_id}").get_data(as_text=True)
     assert 'id="vote-tally"' in secretary_page
-    applicant_page = p.actors("applicant").get(f"/applications/{app_id}").get_data(as_text=True)
+    applicant_page = p.actors("applicant").get(f"/cases/{app_id}").get_data(as_text=True)
     assert 'id="vote-tally"' not in applicant_page and "主营业务与本会宗旨不符。" in applicant_page
 
 
@@ -180,10 +180,10 @@ def test_two_thirds_majority_is_expressible_in_the_diagram(app, procedure):
         strict=True,
     ):
         p.vote(app_id, member, vote, "" if vote == "approve" else "不同意。")
-    application = p.application(app_id)
+    case = p.case(app_id)
     # 3 of 5 is more than half but less than two thirds.
-    assert application.facts["vote_result"]["majority"] == ">=2/3"
-    assert application.status == "rejected" and application.outcome_code == "council_rejected"
+    assert case.facts["vote_result"]["majority"] == ">=2/3"
+    assert case.status == "rejected" and case.outcome_code == "council_rejected"
 
 
 def test_the_preliminary_reviewer_does_not_vote(app, procedure):
@@ -192,7 +192,7 @@ def test_the_preliminary_reviewer_does_not_vote(app, procedure):
     app_id = p.submit()
     p.do("dual", app_id, "preliminary_review", {"review_decision": "pass"})
     p.close_notice(app_id)
-    assert p.application(app_id).facts.get("vote_result") is None
+    assert p.case(app_id).facts.get("vote_result") is None
     with app.app_context():
         voters = set(p.open_ids(app_id))
     assert voters == {"council_vote"}
@@ -200,14 +200,14 @@ def test_the_preliminary_reviewer_does_not_vote(app, procedure):
     assert 'data-task="council_vote"' not in dual_inbox
     for member in ("council", "council2", "council3"):
         p.vote(app_id, member, "approve")
-    assert p.application(app_id).facts["vote_result"]["eligible"] == 3
+    assert p.case(app_id).facts["vote_result"]["eligible"] == 3
 
 
 def test_payment_reminder_three_working_days_before_the_deadline(procedure):
     p = procedure
     app_id = p.submit()
     p.to_payment(app_id)
-    facts = p.application(app_id).facts
+    facts = p.case(app_id).facts
     deadline = datetime.fromisoformat(facts["payment_deadline"])
     assert p.messages("applicant", "payment_reminder") == []
     p.after(deadline - timedelta(days=7))  # well before the reminder
@@ -216,10 +216,10 @@ def test_payment_reminder_three_working_days_before_the_deadline(procedure):
     # Three working days before: for a deadline on a Monday that is the Wednesday before.
     p.after(datetime(reminder_at.year, reminder_at.month, reminder_at.day, 23, tzinfo=SHANGHAI))
     (reminder,) = p.messages("applicant", "payment_reminder")
-    assert p.application(app_id).stage == "payment" and p.open_ids(app_id) == ["declare_payment"]
+    assert p.case(app_id).stage == "payment" and p.open_ids(app_id) == ["declare_payment"]
     p.declare_payment(app_id)
     p.confirm_payment(app_id)
-    assert p.application(app_id).stage == "certificate"
+    assert p.case(app_id).stage == "certificate"
     assert reminder.subject
 
 
@@ -227,12 +227,12 @@ def test_application_lapses_when_the_fee_is_not_paid_by_the_deadline(procedure):
     p = procedure
     app_id = p.submit()
     p.to_payment(app_id)
-    p.after(p.application(app_id).facts["payment_deadline"])
-    application = p.application(app_id)
-    assert application.status == "lapsed" and application.outcome_code == "lapsed"
+    p.after(p.case(app_id).facts["payment_deadline"])
+    case = p.case(app_id)
+    assert case.status == "lapsed" and case.outcome_code == "lapsed"
     assert p.open_ids(app_id) == []
     assert p.messages("applicant", "application_lapsed")
-    page = p.actors("applicant").get(f"/applications/{app_id}").get_data(as_text=True)
+    page = p.actors("applicant").get(f"/cases/{app_id}").get_data(as_text=True)
     assert 'data-status="lapsed"' in page
 
 
@@ -287,7 +287,7 @@ def test_certificate_is_issued_once_under_a_double_submit(app, procedure):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Member)) == 1
         assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
-    assert p.application(app_id).member_number == "2026-U-000001"
+    assert p.case(app_id).member_number == "2026-U-000001"
 
 
 def test_notice_counts_working_days_across_the_spring_festival(procedure):
@@ -297,7 +297,7 @@ def test_notice_counts_working_days_across_the_spring_festival(procedure):
     p.travel_to(datetime(2026, 2, 13, 10, 0, tzinfo=SHANGHAI))
     app_id = p.submit()
     p.review(app_id)
-    closes = p.application(app_id).notice_closes_at.astimezone(SHANGHAI)
+    closes = p.case(app_id).notice_closes_at.astimezone(SHANGHAI)
     assert closes.date().isoformat() == "2026-02-27"
 
 
@@ -312,7 +312,7 @@ def test_inbox_shows_due_dates_and_puts_overdue_tasks_first(procedure):
     assert due is not None
     p.travel_to(due + timedelta(hours=1))
     inbox = p.actors("secretary").get("/inbox").get_data(as_text=True)
-    assert inbox.index(f'data-application="{first}"') < inbox.index(f'data-application="{second}"')
+    assert inbox.index(f'data-case="{first}"') < inbox.index(f'data-case="{second}"')
     assert 'id="inbox-overdue"' in inbox and 'data-overdue="1"' in inbox
 
 
@@ -339,8 +339,8 @@ def _individual() -> dict:
 def test_draft_is_kept_and_offered_again(procedure):
     p = procedure
     applicant = p.actors("applicant")
-    application = applicant.start_application()
-    guid = p.task(application.id, "submit_application").task_guid
+    case = applicant.start_application()
+    guid = p.task(case.id, "submit_application").task_guid
     response = applicant.post(
         f"/tasks/{guid}",
         {
@@ -352,5 +352,5 @@ def test_draft_is_kept_and_offered_again(procedure):
     assert response.status_code == 302
     page = applicant.get(f"/tasks/{guid}").get_data(as_text=True)
     assert "草稿示例有限公司" in page and "申请表.pdf" in page and 'id="draft-note"' in page
-    assert p.open_ids(application.id) == ["submit_application"]  # nothing moved on
+    assert p.open_ids(case.id) == ["submit_application"]  # nothing moved on
     assert PAYMENT  # the module's payment data stays in use for other tests

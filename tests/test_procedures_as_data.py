@@ -97,18 +97,18 @@ def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedu
     assert answer.status_code == 200, answer.get_json()
     case_id = answer.get_json()["application"]["id"]
     with app.app_context():
-        from webapp.models import Application
+        from webapp.models import Case
 
-        case = db.session.get(Application, case_id)
+        case = db.session.get(Case, case_id)
         assert case.title == "名誉会员推荐" and case.outcome_code == "conferred"
         assert case.status == "conferred" and case.subject_member_id is not None
         assert case.applicant_id == users.by_username("applicant").id
     # The end event's message, written by the process owner, reached the member.
     [told] = messages(app, "honorary_conferred")
     assert told.recipient_id == case.applicant_id and told.subject.endswith("获授名誉会员")
-    assert f"/applications/{case_id}" in told.body and "决定授予" in told.body
+    assert f"/cases/{case_id}" in told.body and "决定授予" in told.body
     # The member the case is about follows it among its own cases.
-    assert "名誉会员推荐" in p.actors("applicant").get("/applications").get_data(as_text=True)
+    assert "名誉会员推荐" in p.actors("applicant").get("/cases").get_data(as_text=True)
 
 
 def test_the_api_lists_the_catalogue_and_starts_a_case_about_a_member(app, procedure):

@@ -25,7 +25,7 @@ PRIVATE = (
 
 
 def diagram(actor, app_id: int):
-    response = actor.get(f"/applications/{app_id}/diagram")
+    response = actor.get(f"/cases/{app_id}/diagram")
     assert response.status_code == 200, response.status_code
     assert response.headers["Cache-Control"] == "private, no-store"
     return response.get_json()
@@ -65,7 +65,7 @@ def test_vote_interrupted_by_its_deadline_is_marked_cancelled(app, actors, proce
     procedure.close_notice(app_id)
     procedure.vote(app_id, "council", "approve")
     assert diagram(actors("secretary"), app_id)["states"]["council_vote"] == "current"
-    procedure.after(procedure.application(app_id).facts["vote_closes_at"])
+    procedure.after(procedure.case(app_id).facts["vote_closes_at"])
 
     states = diagram(actors("secretary"), app_id)["states"]
     assert states["council_vote"] == "cancelled"
@@ -105,11 +105,11 @@ def test_applicant_sees_the_other_lanes_by_stage_only(app, actors, procedure):
 def test_diagram_is_served_to_its_applicant_and_the_committee_only(app, actors, procedure):
     app_id = procedure.submit()
     for username in ("applicant", "secretary", "council", "finance"):
-        assert actors(username).get(f"/applications/{app_id}/diagram").status_code == 200
+        assert actors(username).get(f"/cases/{app_id}/diagram").status_code == 200
     for username in ("applicant2", "owner"):
-        assert actors(username).get(f"/applications/{app_id}/diagram").status_code == 404
-    assert actors(None).get(f"/applications/{app_id}/diagram").status_code == 302
-    assert actors("secretary").get("/applications/9999/diagram").status_code == 404
+        assert actors(username).get(f"/cases/{app_id}/diagram").status_code == 404
+    assert actors(None).get(f"/cases/{app_id}/diagram").status_code == 302
+    assert actors("secretary").get("/cases/9999/diagram").status_code == 404
 
 
 def test_applicant_timeline_names_stages_not_the_committees_tasks(app, actors, procedure):
@@ -117,7 +117,7 @@ def test_applicant_timeline_names_stages_not_the_committees_tasks(app, actors, p
     procedure.review(app_id)
     procedure.close_notice(app_id)
     procedure.approve_by_council(app_id)
-    page = actors("applicant").get(f"/applications/{app_id}").get_data(as_text=True)
+    page = actors("applicant").get(f"/cases/{app_id}").get_data(as_text=True)
     timeline = page[page.index('id="stage-timeline"') :]
     timeline = timeline[: timeline.index("</ol>")]
     assert "填写入会申请" in timeline  # its own step by name
@@ -134,5 +134,5 @@ def test_applicant_timeline_names_stages_not_the_committees_tasks(app, actors, p
     assert "理事会表决" not in timeline
     assert timeline.count('data-timeline-stage="approval"') == 1  # three votes, one line
     assert 'id="progress-diagram"' in page and 'id="diagram-legend"' in page
-    committee = actors("secretary").get(f"/applications/{app_id}").get_data(as_text=True)
+    committee = actors("secretary").get(f"/cases/{app_id}").get_data(as_text=True)
     assert 'data-task="council_vote"' in committee and 'id="stage-timeline"' not in committee

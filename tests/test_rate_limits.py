@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import cases
+from tests import staged
 from tests.conftest import Actor, _config
 from webapp import create_app
 from webapp.errors import HTTP_MESSAGES
@@ -65,8 +65,8 @@ def test_successful_logins_are_not_counted(low_login_limit):
 def test_objections_from_one_address_are_throttled(app):
     app.config["OBJECTION_RATE_LIMIT"] = "2 per hour"
     with app.test_request_context():
-        (application_id,) = cases.on_notice(1)
-    url = f"/board/{application_id}/objection"
+        (case_id,) = staged.on_notice(1)
+    url = f"/board/{case_id}/objection"
     objector = _visitor(app)
     reason = {"reason": "申请人存在未披露的重大违法记录，请秘书处核查。"}
     assert [objector.post(url, reason, token_page=url).status_code for _ in range(2)] == [302, 302]

@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from tests import cases
+from tests import staged
 from tests.conftest import Actor, _config, add_user, reload
 from tests.procedure import PAYMENT, START
 from tests.route_matrix_table import CASES, ROLES, SAMPLE_VALUES, Case
@@ -27,7 +27,7 @@ from webapp.extensions import db
 from webapp.models import HumanTask
 from webapp.services import (
     api_tokens,
-    applications,
+    cases,
     delegations,
     groups,
     members,
@@ -124,12 +124,12 @@ class World:
     def fresh_review(self, applicant: str) -> str:
         """A new application of that applicant, submitted: its review task."""
         with self.app.test_request_context():
-            [application_id] = cases.submitted(1, applicant=applicant)
-            return cases.open_tasks(application_id, "preliminary_review")[0].task_guid
+            [case_id] = staged.submitted(1, applicant=applicant)
+            return staged.open_tasks(case_id, "preliminary_review")[0].task_guid
 
 
-def _task(application_id: int, bpmn_id: str, username: str | None = None) -> str:
-    query = cases.open_tasks(application_id, bpmn_id)
+def _task(case_id: int, bpmn_id: str, username: str | None = None) -> str:
+    query = staged.open_tasks(case_id, bpmn_id)
     if username is not None:
         user_id = users.by_username(username).id
         query = [t for t in query if t.assignee_id == user_id]
@@ -142,29 +142,29 @@ def build_world(app: Flask, traveller) -> World:
     add_user(app, "both", "既是申请人又是秘书处", "applicant,secretariat")
     add_user(app, "spare", "备用账号", "applicant")
     with app.test_request_context():
-        later = cases.on_notice(6)
+        later = staged.on_notice(6)
         vote_app, declare_app, confirm_app, issue_app, issue_app2, admitted = later
         closes = max(reload(app, i).notice_closes_at for i in later)
         traveller.move_to(closes.timestamp() + 60)
         timers.fire_due()
-        for application_id in later[1:]:
-            for member in cases.COUNCIL:
-                cases.complete(member, application_id, "council_vote", {"vote": "approve"})
-        for application_id in later[2:]:
-            cases.complete("applicant", application_id, "declare_payment", PAYMENT)
-        for application_id in later[3:]:
-            cases.complete("finance", application_id, "confirm_payment", RECEIVED)
-        cases.complete("secretary", admitted, "issue_certificate", {"certificate_confirmed": "on"})
-        [in_review] = cases.submitted(1)
-        [own] = cases.submitted(1, applicant="both")
-        [on_notice] = cases.on_notice(1)
+        for case_id in later[1:]:
+            for member in staged.COUNCIL:
+                staged.complete(member, case_id, "council_vote", {"vote": "approve"})
+        for case_id in later[2:]:
+            staged.complete("applicant", case_id, "declare_payment", PAYMENT)
+        for case_id in later[3:]:
+            staged.complete("finance", case_id, "confirm_payment", RECEIVED)
+        staged.complete("secretary", admitted, "issue_certificate", {"certificate_confirmed": "on"})
+        [in_review] = staged.submitted(1)
+        [own] = staged.submitted(1, applicant="both")
+        [on_notice] = staged.on_notice(1)
         done = db.session.scalars(
             select(HumanTask).where(
                 HumanTask.instance_id == reload(app, on_notice).instance_id,
                 HumanTask.bpmn_id == "preliminary_review",
             )
         ).one()
-        draft = applications.start(users.by_username("applicant"))
+        draft = cases.start(users.by_username("applicant"))
         version = live_version("admission")
         workdays.set_day(date(2031, 1, 2), "holiday", "矩阵", users.by_username("owner"))
         board = groups.create("matrix_board", "矩阵监事会", "Matrix board", None)

@@ -67,7 +67,7 @@ def test_script_holding_a_core_at_a_timer_fails_that_tick_within_the_limit(app, 
     deploy(app, with_script_before(ADMISSION_BPMN, "prepare_vote", HOLDS_A_CORE))
     app_id = procedure.submit()
     procedure.review(app_id)
-    closes = procedure.application(app_id).notice_closes_at
+    closes = procedure.case(app_id).notice_closes_at
     before = _snapshot(app, app_id)
 
     started = time.monotonic()

@@ -25,7 +25,7 @@ def test_a_stage_renamed_in_the_model_data_is_shown_by_its_new_name(app, procedu
         process_models.deploy("admission", version.bpmn, forms)
         db.session.commit()
     app_id = procedure.submit()
-    page = procedure.actors("applicant").get(f"/applications/{app_id}").get_data(as_text=True)
+    page = procedure.actors("applicant").get(f"/cases/{app_id}").get_data(as_text=True)
     assert 'data-stage="review"' in page and "资格初审" in page
     inbox = procedure.actors("secretary").get("/inbox").get_data(as_text=True)
     assert "资格初审" in inbox

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests import cases
+from tests import staged
 from tests.servers import PUBLIC_BASE_URL, SECRET_KEY
 from webapp.extensions import db
-from webapp.models import Application, AuditEvent, HumanTask, OutboxMessage, ProcessInstance
+from webapp.models import AuditEvent, Case, HumanTask, OutboxMessage, ProcessInstance
 from webapp.services import timers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,8 +89,8 @@ def wait_until_fired(app, ids: list[int], timeout: float = 240) -> None:
         with app.app_context():
             waiting = db.session.scalar(
                 select(func.count())
-                .select_from(Application)
-                .where(Application.id.in_(ids), Application.stage == "notice")
+                .select_from(Case)
+                .where(Case.id.in_(ids), Case.stage == "notice")
             )
         if not waiting:
             return
@@ -102,7 +102,7 @@ def wait_until_fired(app, ids: list[int], timeout: float = 240) -> None:
 def on_notice(app, procedure):
     """Applications whose notice periods ended months ago (the clock is set back to June)."""
     with app.test_request_context():
-        return cases.on_notice(TIMERS)
+        return staged.on_notice(TIMERS)
 
 
 def test_three_tickers_fire_each_due_timer_exactly_once(app, database_url, on_notice):
@@ -115,7 +115,7 @@ def test_three_tickers_fire_each_due_timer_exactly_once(app, database_url, on_no
 
     with app.app_context():
         instance_ids = db.session.scalars(
-            select(Application.instance_id).where(Application.id.in_(on_notice))
+            select(Case.instance_id).where(Case.id.in_(on_notice))
         ).all()
         fired = Counter(
             db.session.scalars(
@@ -127,9 +127,7 @@ def test_three_tickers_fire_each_due_timer_exactly_once(app, database_url, on_no
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "timer_failed")
         )
         # Every application is in its council vote, with one vote task per council member.
-        stages = Counter(
-            db.session.scalars(select(Application.stage).where(Application.id.in_(on_notice)))
-        )
+        stages = Counter(db.session.scalars(select(Case.stage).where(Case.id.in_(on_notice))))
         assert stages == {"approval": TIMERS}
         votes = Counter(
             db.session.scalars(
@@ -142,8 +140,8 @@ def test_three_tickers_fire_each_due_timer_exactly_once(app, database_url, on_no
         # The vote opening was announced once per application and council member.
         opened = Counter(
             db.session.execute(
-                select(OutboxMessage.application_id, OutboxMessage.recipient_id).where(
-                    OutboxMessage.application_id.in_(on_notice),
+                select(OutboxMessage.case_id, OutboxMessage.recipient_id).where(
+                    OutboxMessage.case_id.in_(on_notice),
                     OutboxMessage.event == "task_waiting",
                 )
             ).all()
@@ -167,9 +165,9 @@ def test_a_ticker_skips_an_instance_another_ticker_holds(app, procedure):
         if db.engine.dialect.name != "postgresql":
             pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite has one writer at a time")
     with app.test_request_context():
-        ids = cases.on_notice(3)
-        held = db.session.get(Application, ids[0]).instance_id
-        closes = db.session.get(Application, ids[0]).notice_closes_at
+        ids = staged.on_notice(3)
+        held = db.session.get(Case, ids[0]).instance_id
+        closes = db.session.get(Case, ids[0]).notice_closes_at
     assert procedure.after(closes, timedelta(minutes=-1)) == 0  # not yet due
     procedure.travel_to(closes + timedelta(minutes=1))
     with app.app_context():
@@ -189,4 +187,4 @@ def test_a_ticker_skips_an_instance_another_ticker_holds(app, procedure):
         fired = db.session.scalars(
             select(AuditEvent.instance_id).where(AuditEvent.action == "timer_fired")
         ).all()
-    assert sorted(fired) == sorted(procedure.application(i).instance_id for i in ids)
+    assert sorted(fired) == sorted(procedure.case(i).instance_id for i in ids)

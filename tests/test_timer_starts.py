@@ -15,14 +15,14 @@ from tests.procedure import SHANGHAI
 from tests.test_model_editor import post_json
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     Member,
     ScheduledStart,
     TimerStartCase,
     User,
 )
-from webapp.services import applications, members, scheduled_starts, users
+from webapp.services import cases, members, scheduled_starts, users
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY = "annual_confirmation"
@@ -47,9 +47,9 @@ def make_member(app, username: str, member_type: str = "unit", status: str = "ac
     """An entry in the register for the user, made directly through the service; its id."""
     with app.test_request_context():
         user = users.by_username(username)
-        application = applications.start(user)
-        application.name, application.member_type = f"{username} 有限公司", member_type
-        members.admit(application, datetime.now(UTC))
+        case = cases.start(user)
+        case.name, case.member_type = f"{username} 有限公司", member_type
+        members.admit(case, datetime.now(UTC))
         member = db.session.scalars(select(Member).where(Member.user_id == user.id)).one()
         member.status = status
         db.session.commit()
@@ -72,13 +72,13 @@ def tick(app) -> int:
         return scheduled_starts.start_due()
 
 
-def started_cases(app) -> list[Application]:
+def started_cases(app) -> list[Case]:
     with app.app_context():
         return list(
             db.session.scalars(
-                select(Application)
-                .join(TimerStartCase, TimerStartCase.application_id == Application.id)
-                .order_by(Application.id)
+                select(Case)
+                .join(TimerStartCase, TimerStartCase.case_id == Case.id)
+                .order_by(Case.id)
             )
         )
 
@@ -112,7 +112,7 @@ def test_a_yearly_timer_start_opens_one_case_per_active_member_once(app, procedu
     assert {c.stage for c in cases} == {"confirmation"}
     with app.app_context():
         started = list(
-            db.session.scalars(select(AuditEvent).where(AuditEvent.action == "application_started"))
+            db.session.scalars(select(AuditEvent).where(AuditEvent.action == "case_started"))
         )[-2:]
         assert {e.actor_id for e in started} == {None}  # the system started them
         assert {e.data["occurrence"] for e in started} == {OPENS.astimezone(UTC).isoformat()}
@@ -123,7 +123,7 @@ def test_a_yearly_timer_start_opens_one_case_per_active_member_once(app, procedu
     # The member finds its case and its task, and completes it (logged in afresh: the clock
     # went past the idle time of the login made in June).
     member = Actor(app, "applicant")
-    assert "年度会员信息确认" in member.get("/applications").get_data(as_text=True)
+    assert "年度会员信息确认" in member.get("/cases").get_data(as_text=True)
     own = next(c for c in cases if c.subject_member_id == ids["applicant"])
     task = p.task(own.id, "confirm")
     page = member.get(f"/tasks/{task.task_guid}").get_data(as_text=True)
@@ -131,8 +131,8 @@ def test_a_yearly_timer_start_opens_one_case_per_active_member_once(app, procedu
     assert Actor(app, "member2").get(f"/tasks/{task.task_guid}").status_code in (403, 404)
     done = member.complete(task.task_guid, CONFIRM)
     assert done.status_code == 302, done.get_data(as_text=True)[:2000]
-    assert p.application(own.id).status == "confirmed"  # as its diagram's outcome says
-    assert p.application(own.id).outcome_code == "confirmed"
+    assert p.case(own.id).status == "confirmed"  # as its diagram's outcome says
+    assert p.case(own.id).outcome_code == "confirmed"
 
     # A year later: one case each again, for the new occurrence.
     p.travel_to(OPENS.replace(year=2028) + timedelta(hours=1))
@@ -259,15 +259,13 @@ def test_three_tickers_start_each_members_case_exactly_once(app, actors, databas
     assert said == count, logs
     with app.app_context():
         subjects = db.session.scalars(
-            select(Application.subject_member_id).join(
-                TimerStartCase, TimerStartCase.application_id == Application.id
-            )
+            select(Case.subject_member_id).join(TimerStartCase, TimerStartCase.case_id == Case.id)
         ).all()
         assert len(subjects) == len(set(subjects)) == count
         audited = db.session.scalar(
             select(func.count())
             .select_from(AuditEvent)
-            .where(AuditEvent.action == "application_started", AuditEvent.actor_id.is_(None))
+            .where(AuditEvent.action == "case_started", AuditEvent.actor_id.is_(None))
         )
         assert audited == count
         assert db.session.scalars(select(ScheduledStart)).one().next_at > datetime.now(UTC)

@@ -52,7 +52,7 @@ def message_for(error: Exception) -> str:
             return _("Only applicant accounts can start an application.")
         if error.reason == "not_assignee":
             return _("This task was given to another person.")
-        if error.reason == "own_application":
+        if error.reason == "own_case":
             return _("You cannot review, vote on or otherwise decide your own application.")
         if error.reason == "not_startable":
             return _("You may not start this procedure.")

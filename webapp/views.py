@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, redirect, send_from_directory, url_for
+from flask import Flask, abort, current_app, redirect, request, send_from_directory, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -57,6 +57,11 @@ def register(app: Flask) -> None:
     app.register_blueprint(start_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
+    # Links mailed before cases were called cases keep working.
+    app.add_url_rule("/cases", "old_case_path", old_case_path)
+    app.add_url_rule("/cases/<path:rest>", "old_case_path", old_case_path)
+    app.add_url_rule("/api/v1/cases", "old_api_case_path", old_case_path, methods=_ANY)
+    app.add_url_rule("/api/v1/cases/<path:rest>", "old_api_case_path", old_case_path, methods=_ANY)
     app.context_processor(_template_helpers)
 
 
@@ -70,7 +75,18 @@ def home():
         return redirect(url_for("admin.models"))
     if current_user.has_role(ADMINISTRATOR) and not current_user.has_role(APPLICANT):
         return redirect(url_for("people.account_list"))
-    return redirect(url_for("portal.applications"))
+    return redirect(url_for("portal.cases"))
+
+
+_ANY = ["GET", "POST"]
+
+
+def old_case_path(rest: str = ""):
+    """The same page under /cases; 308 keeps an API client's method and body."""
+    path = request.path.replace("/cases", "/cases", 1)
+    if request.query_string:
+        path += "?" + request.query_string.decode("ascii", "replace")
+    return redirect(path, 308 if request.path.startswith("/api/") else 301)
 
 
 def vendor(filename: str):
@@ -88,8 +104,8 @@ def _is_overdue(task) -> bool:
     return task.state == "ready" and task.due_at is not None and task.due_at < utcnow()
 
 
-def _stages_of(application) -> list[str]:
-    return order_of(application.instance.version_id)
+def _stages_of(case) -> list[str]:
+    return order_of(case.instance.version_id)
 
 
 def _open_incidents() -> int | None:

@@ -21,7 +21,7 @@ from tests.test_model_editor import post_json
 from tests.test_procedures_as_data import KEY as NOMINATION
 from tests.test_procedures_as_data import bundle
 from webapp.extensions import db
-from webapp.models import Application, AuditEvent, Group, GroupMembership
+from webapp.models import AuditEvent, Case, Group, GroupMembership
 
 pytestmark = pytest.mark.browser
 
@@ -217,7 +217,7 @@ def test_start_page_offers_what_each_may_start(browser, live_server, app, actors
         assert card.locator("[name=member_number]").input_value() == "2026-U-999999"
         shoot(secretary, artifacts, "start-unknown-member")
         with app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(Application)) == 2
+            assert db.session.scalar(select(func.count()).select_from(Case)) == 2
         card.locator("[name=member_number]").fill(number)
         card.locator("button[type=submit]").click()
         secretary.wait_for_selector("#task-form")
@@ -227,7 +227,7 @@ def test_start_page_offers_what_each_may_start(browser, live_server, app, actors
         secretary.goto(f"{base}/inbox")
         expect(secretary.locator("#inbox tr[data-task=nominate]")).to_contain_text("北京示例")
         shoot(secretary, artifacts, "inbox-new-case")
-        clerk.goto(f"{base}/applications")
+        clerk.goto(f"{base}/cases")
         expect(clerk.locator("main")).to_contain_text("名誉会员推荐")
         shoot(clerk, artifacts, "own-cases")
 
@@ -288,7 +288,7 @@ def test_a_substitute_votes_for_the_absent_council_member(
 
         # The trail names the substitute, for the member away.
         secretary = login(browser, base, "secretary")
-        secretary.goto(f"{base}/applications/{app_id}/audit")
+        secretary.goto(f"{base}/cases/{app_id}/audit")
         votes = secretary.locator("#audit tr[data-action=task_completed]", has_text="代")
         expect(votes).to_have_count(1)
         expect(votes).to_contain_text("钱理事（理事会） 代 赵理事（理事会）")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from webapp.models import Application
+from webapp.models import Case
 from webapp.services import timers
 
 pytestmark = pytest.mark.browser
@@ -101,8 +101,8 @@ def test_application_to_downloaded_certificate_in_chromium(
         with app.app_context():
             from webapp.extensions import db
 
-            application = db.session.query(Application).one()
-            app_id, closes = application.id, application.notice_closes_at
+            case = db.session.query(Case).one()
+            app_id, closes = case.id, case.notice_closes_at
         run_ticker_after(app, traveller, closes)
 
         for member in ("council", "council2", "council3"):
@@ -112,7 +112,7 @@ def test_application_to_downloaded_certificate_in_chromium(
             submit(council)
             council.context.close()
 
-        applicant.goto(f"{base}/applications/{app_id}")
+        applicant.goto(f"{base}/cases/{app_id}")
         assert "5,000" in applicant.locator("#fee-notice").inner_text() or "5000" in (
             applicant.locator("#fee-notice").inner_text()
         )
@@ -133,7 +133,7 @@ def test_application_to_downloaded_certificate_in_chromium(
         secretary.check("input[name=certificate_confirmed]")
         submit(secretary)
 
-        applicant.goto(f"{base}/applications/{app_id}")
+        applicant.goto(f"{base}/cases/{app_id}")
         outcome = applicant.locator("#outcome").inner_text()
         assert "2026-U-000001" in outcome
         applicant.screenshot(path=str(artifacts / "03-admitted-zh.png"), full_page=True)

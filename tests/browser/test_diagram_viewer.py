@@ -43,8 +43,8 @@ def label_of(page, element_id) -> str:
 def test_applicant_sees_its_current_step_and_the_legend(browser, live_server, artifacts):
     base, app = live_server
     applicant = Actor(app, "applicant")
-    application = applicant.start_application()
-    url = f"{base}/applications/{application.id}"
+    case = applicant.start_application()
+    url = f"{base}/cases/{case.id}"
 
     page = login(browser, base, "applicant")
     open_diagram(page, url)
@@ -63,7 +63,7 @@ def test_applicant_sees_its_current_step_and_the_legend(browser, live_server, ar
     assert all(text.strip() for _cls, text in swatches)
     page.screenshot(path=str(artifacts / "diagram-applicant-form.png"), full_page=True)
 
-    applicant.complete(open_task(app, application.id).task_guid, VALID_APPLICATION)
+    applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
     open_diagram(page, url)
     [current] = marked(page, "current")
     # The secretariat's review: marked where it is drawn, named by its stage only.

@@ -11,10 +11,10 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from tests import cases
+from tests import staged
 from tests.test_incidents import BROKEN
 from webapp.extensions import db
-from webapp.models import Application
+from webapp.models import Case
 from webapp.services import process_models, timers
 
 pytestmark = pytest.mark.browser
@@ -40,8 +40,8 @@ def test_incidents_page_for_the_secretary_and_the_owners_retry(live_server, brow
             forms = process_models.read_forms(app.config["FORMS_DIR"] / "admission")
             process_models.deploy("admission", BROKEN, forms)
             db.session.commit()
-            [app_id] = cases.on_notice(1)
-            closes = db.session.get(Application, app_id).notice_closes_at
+            [app_id] = staged.on_notice(1)
+            closes = db.session.get(Case, app_id).notice_closes_at
             traveller.move_to(closes + timedelta(minutes=1))
             assert timers.fire_due() == 0  # it failed: an incident
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from tests.conftest import ROOT, open_task
 from tests.procedure import Procedure
 from webapp.extensions import db
-from webapp.models import Application, ModelVersion, ProcessInstance, ProcessModel
+from webapp.models import Case, ModelVersion, ProcessInstance, ProcessModel
 from webapp.services import process_models, workdays
 
 pytestmark = pytest.mark.browser
@@ -79,16 +79,16 @@ def semantic_parts(xml: str) -> list[tuple]:
     )
 
 
-def version_number(app, application_id) -> int:
+def version_number(app, case_id) -> int:
     """The version the application's instance runs on."""
     with app.app_context():
-        application = db.session.get(Application, application_id)
-        return db.session.get(ProcessInstance, application.instance_id).version.number
+        case = db.session.get(Case, case_id)
+        return db.session.get(ProcessInstance, case.instance_id).version.number
 
 
-def notice_days(app, proc, application_id) -> int:
+def notice_days(app, proc, case_id) -> int:
     """Working days from the review (today, on the travelling clock) to the end of the notice."""
-    closes = proc.application(application_id).notice_closes_at.astimezone(SHANGHAI).date()
+    closes = proc.case(case_id).notice_closes_at.astimezone(SHANGHAI).date()
     with app.app_context():
         return workdays.working_days_between(START.date(), closes)
 
@@ -178,17 +178,17 @@ def test_owner_edits_notice_period_and_form_label_and_deploys_version_2(
         assert notice_days(app, proc, after_submitted) == 7
 
         # Version 1's notice ends first; version 2's two working days later.
-        assert proc.after(proc.application(before_submitted).notice_closes_at) == 1
-        assert proc.application(before_submitted).stage == "approval"
-        assert proc.application(after_submitted).stage == "notice"
-        assert proc.after(proc.application(after_submitted).notice_closes_at) == 1
+        assert proc.after(proc.case(before_submitted).notice_closes_at) == 1
+        assert proc.case(before_submitted).stage == "approval"
+        assert proc.case(after_submitted).stage == "notice"
+        assert proc.after(proc.case(after_submitted).notice_closes_at) == 1
 
         # The diagram saved by the modeler runs to the end.
         proc.approve_by_council(after_submitted)
         proc.declare_payment(after_submitted)
         proc.confirm_payment(after_submitted)
         proc.issue_certificate(after_submitted)
-        finished = proc.application(after_submitted)
+        finished = proc.case(after_submitted)
         assert finished.status == "admitted" and finished.member_number
 
 

@@ -17,12 +17,12 @@ import time_machine
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from tests import cases
+from tests import staged
 from tests.conftest import VALID_APPLICATION
 from tests.procedure import PAYMENT
 from webapp.extensions import db
-from webapp.models import Application, Certificate, User
-from webapp.services import applications, notice, tasks, timers, users
+from webapp.models import Case, Certificate, User
+from webapp.services import cases, notice, tasks, timers, users
 
 pytestmark = pytest.mark.browser
 
@@ -79,27 +79,27 @@ FIND_INJECTED = """() => {
 
 
 def _submit(applicant: User) -> int:
-    application = applications.start(applicant)
-    guid = cases.open_tasks(application.id)[0].task_guid
+    case = cases.start(applicant)
+    guid = staged.open_tasks(case.id)[0].task_guid
     files = {k: FileStorage(io.BytesIO(data), name) for k, (data, name) in UPLOADS.items()}
     tasks.complete(applicant, guid, MultiDict(APPLICATION), files)
-    return application.id
+    return case.id
 
 
-def _review(application_id: int, decision: str, **extra) -> None:
+def _review(case_id: int, decision: str, **extra) -> None:
     data = {"review_decision": decision, "review_notes": payload(2000), **extra}
-    cases.complete("secretary", application_id, "preliminary_review", data)
+    staged.complete("secretary", case_id, "preliminary_review", data)
 
 
-def _vote(application_id: int, members=cases.COUNCIL) -> None:
+def _vote(case_id: int, members=staged.COUNCIL) -> None:
     for member in members:
         data = {"vote": "approve", "vote_comment": payload(2000)}
-        cases.complete(member, application_id, "council_vote", data)
+        staged.complete(member, case_id, "council_vote", data)
 
 
-def _declare(application_id: int) -> None:
+def _declare(case_id: int) -> None:
     data = {**PAYMENT, "payment_reference": payload(100)}
-    cases.complete("xss", application_id, "declare_payment", data)
+    staged.complete("xss", case_id, "declare_payment", data)
 
 
 def _before_notice_ends(app) -> dict[str, int]:
@@ -112,7 +112,7 @@ def _before_notice_ends(app) -> dict[str, int]:
         db.session.commit()
         ids = {name: _submit(user) for name in "ABEG"}
         _review(ids["A"], "more_material", review_request=payload(2000))
-        cases.complete("xss", ids["A"], "provide_material", {"material_response": LONG})
+        staged.complete("xss", ids["A"], "provide_material", {"material_response": LONG})
         _review(ids["B"], "reject", review_reasons=payload(2000))
         for name in "AEG":
             _review(ids[name], "pass")
@@ -124,24 +124,24 @@ def _after_notice_ends(app, ids: dict[str, int]) -> None:
     """A goes on to its certificate (payment sent back once); E waits for `council`'s vote
     and G for finance, each with script in what the earlier steps wrote."""
     with app.test_request_context():
-        closes = max(db.session.get(Application, ids[n]).notice_closes_at for n in "AEG")
+        closes = max(db.session.get(Case, ids[n]).notice_closes_at for n in "AEG")
     with time_machine.travel(closes + timedelta(minutes=1), tick=True):
         with app.test_request_context():
             timers.fire_due()
             for name in "AE":
                 data = {"objection_decision": "dismissed", "objection_reply": LONG}
-                cases.complete("secretary", ids[name], "answer_objection", data)
+                staged.complete("secretary", ids[name], "answer_objection", data)
             _vote(ids["A"])
             _vote(ids["G"])
             _vote(ids["E"], ("council2", "council3"))
             _declare(ids["A"])
             _declare(ids["G"])
             returned = {"payment_check": "not_received", "payment_check_reason": payload(1000)}
-            cases.complete("finance", ids["A"], "confirm_payment", returned)
+            staged.complete("finance", ids["A"], "confirm_payment", returned)
             _declare(ids["A"])
-            cases.complete("finance", ids["A"], "confirm_payment", {"payment_check": "received"})
+            staged.complete("finance", ids["A"], "confirm_payment", {"payment_check": "received"})
             issued = {"certificate_confirmed": "on", "issue_remarks": payload(1000)}
-            cases.complete("secretary", ids["A"], "issue_certificate", issued)
+            staged.complete("secretary", ids["A"], "issue_certificate", issued)
 
 
 def _now_waiting(app, ids: dict[str, int]) -> dict[str, str]:
@@ -155,10 +155,10 @@ def _now_waiting(app, ids: dict[str, int]) -> dict[str, str]:
         _review(ids["D"], "more_material", review_request=payload(2000))
 
         def guid(name: str, bpmn_id: str) -> str:
-            return cases.open_tasks(ids[name], bpmn_id)[0].task_guid
+            return staged.open_tasks(ids[name], bpmn_id)[0].task_guid
 
         certificate = db.session.scalars(
-            select(Certificate).where(Certificate.application_id == ids["A"])
+            select(Certificate).where(Certificate.case_id == ids["A"])
         ).one()
         return {
             "material": guid("D", "provide_material"),
@@ -227,7 +227,7 @@ def test_script_in_every_free_text_field_never_runs_on_any_page(browser, live_se
     visitor.page.wait_for_load_state()
     assert visitor.page.url.endswith("/board")
     with app.app_context():
-        assert len(notice.objections_of(db.session.get(Application, ids["A"]))) == 1
+        assert len(notice.objections_of(db.session.get(Case, ids["A"]))) == 1
 
     _after_notice_ends(app, ids)
     waiting = _now_waiting(app, ids)
@@ -239,16 +239,16 @@ def test_script_in_every_free_text_field_never_runs_on_any_page(browser, live_se
 
     pages = {
         "xss": [
-            "/applications",
-            *(f"/applications/{ids[n]}" for n in "ABDG"),
+            "/cases",
+            *(f"/cases/{ids[n]}" for n in "ABDG"),
             f"/tasks/{waiting['material']}",
             "/messages",
         ],
         "secretary": [
             "/inbox",
             f"/tasks/{waiting['review']}",
-            *(f"/applications/{ids[n]}" for n in "ABE"),
-            f"/applications/{ids['A']}/audit",
+            *(f"/cases/{ids[n]}" for n in "ABE"),
+            f"/cases/{ids['A']}/audit",
             "/members",
             "/messages",
         ],

@@ -107,7 +107,7 @@ def deploy(key: str):
         )
     if outcome.created:
         message = _(
-            "Version %(n)d is now live. New applications use it; running ones stay on their "
+            "Version %(n)d is now live. New cases use it; running ones stay on their "
             "version.",
             n=outcome.number,
         )

@@ -10,7 +10,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Imported for their routes, after `bp` exists.
 from webapp.api import (  # noqa: E402,F401
     access,
-    applications,
     cases,
     models,
     public,

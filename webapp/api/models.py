@@ -16,7 +16,6 @@ from webapp.services.errors import NotFound
 # by the router instead of overflowing in the database.
 
 
-
 def _model(model, rows: list[model_editor.VersionRow]) -> dict:
     live = next((row.version.number for row in rows if row.is_live), None)
     return {

@@ -32,7 +32,7 @@ def list_notices():
     """The applicants whose notice period is running, the soonest to close first."""
     items = [
         {
-            "application_id": entry.application_id,
+            "case_id": entry.case_id,
             "name": entry.name,
             "member_type": entry.member_type,
             "region": entry.region,

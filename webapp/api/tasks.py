@@ -14,9 +14,9 @@ from webapp.api import bp
 from webapp.api.access import api_login_required, require_committee
 from webapp.api.public import iso
 from webapp.limits import json_body
-from webapp.models import Application, HumanTask, User, utcnow
+from webapp.models import Case, HumanTask, User, utcnow
 from webapp.routing import MAX_PAGE
-from webapp.services import applications, inbox, tasks
+from webapp.services import cases, inbox, tasks
 from webapp.services.errors import DomainError, Forbidden, InvalidFormData
 from webapp.services.groups import lane_group, lane_names
 
@@ -41,7 +41,7 @@ class NotJson(DomainError):
 
 def task_summary(
     task: HumanTask,
-    application: Application,
+    case: Case,
     process: str | None = None,
     claimers: dict[int, User] | None = None,
 ) -> dict:
@@ -62,7 +62,7 @@ def task_summary(
         "claimed_by": (
             {"id": holder.id, "display_name": holder.display_name} if holder is not None else None
         ),
-        "application": {"id": application.id, "name": application.name},
+        "application": {"id": case.id, "name": case.name},
         "process": process,
     }
 
@@ -86,8 +86,8 @@ def list_tasks():
     found = inbox.open_tasks(current_user, **_list_arguments())
     return jsonify(
         items=[
-            task_summary(task, application, found.processes.get(task.instance_id), found.claimers)
-            for task, application in found.rows
+            task_summary(task, case, found.processes.get(task.instance_id), found.claimers)
+            for task, case in found.rows
         ],
         page=found.page,
         per_page=found.per_page,
@@ -146,22 +146,22 @@ def _whole_number(raw: str, largest: int, name: str, errors: dict) -> int:
 @api_login_required
 def task(task_guid: str):
     """One open task the caller may work: its summary, its form, and what its page shows."""
-    found, application = tasks.find(current_user, task_guid)
+    found, case = tasks.find(current_user, task_guid)
     schema, ui = tasks.form_of(found)
     return jsonify(
         {
-            **task_summary(found, application),
+            **task_summary(found, case),
             "form": {"schema": schema, "ui_schema": ui},
-            "data": _page_data(found, application),
+            "data": _page_data(found, case),
         }
     )
 
 
-def _page_data(task: HumanTask, application: Application) -> dict:
+def _page_data(task: HumanTask, case: Case) -> dict:
     """What the task's page shows the caller besides the form: the application's data, the
     saved draft, what the task is about, and — for the committee — earlier decisions."""
-    data = {"application": application.data or {}, "draft": task.draft, "item": task.item}
-    if application.applicant_id == current_user.id:
+    data = {"application": case.data or {}, "draft": task.draft, "item": task.item}
+    if case.applicant_id == current_user.id:
         return data
     # As on the page: the peers of a multi-instance task (the other council members' votes)
     # stay hidden, so that nobody votes by looking at the others.
@@ -173,7 +173,7 @@ def _page_data(task: HumanTask, application: Application) -> dict:
             "completed_by": done.completed_by.display_name if done.completed_by else None,
             "data": done.submitted_data,
         }
-        for done in applications.progress(application).history
+        for done in cases.progress(case).history
         if done.submitted_data
         and not tasks.is_case_form(done)
         and not (task.item is not None and done.bpmn_id == task.bpmn_id)
@@ -185,16 +185,16 @@ def _page_data(task: HumanTask, application: Application) -> dict:
 @api_login_required
 def claim(task_guid: str):
     """Take the task on, so that the others of its lane leave it to the caller."""
-    claimed, application = tasks.claim(current_user, task_guid)
-    return jsonify(task_summary(claimed, application))
+    claimed, case = tasks.claim(current_user, task_guid)
+    return jsonify(task_summary(claimed, case))
 
 
 @bp.post("/tasks/<task_guid>/unclaim")
 @api_login_required
 def unclaim(task_guid: str):
     """Give the caller's claim on the task up."""
-    released, application = tasks.unclaim(current_user, task_guid)
-    return jsonify(task_summary(released, application))
+    released, case = tasks.unclaim(current_user, task_guid)
+    return jsonify(task_summary(released, case))
 
 
 @bp.post("/tasks/<task_guid>/complete")
@@ -202,13 +202,13 @@ def unclaim(task_guid: str):
 def complete(task_guid: str):
     """Complete the task with `{"data": {...}}`, checked against the task's form."""
     body = json_object()
-    completed, application = tasks.complete_with(current_user, task_guid, body.get("data"))
+    completed, case = tasks.complete_with(current_user, task_guid, body.get("data"))
     return jsonify(
-        task=task_summary(completed, application),
-        application={
-            "id": application.id,
-            "stage": application.stage,
-            "status": application.status,
+        task=task_summary(completed, case),
+        case={
+            "id": case.id,
+            "stage": case.stage,
+            "status": case.status,
         },
     )
 

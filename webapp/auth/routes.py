@@ -125,7 +125,7 @@ def register():
         else:
             _start_session(user)
             flash(_("Welcome! You can now start an application."), "success")
-            return redirect(url_for("portal.applications"))
+            return redirect(url_for("portal.cases"))
     return render_template("auth/register.html", form=form)
 
 

@@ -47,21 +47,21 @@ def _objection_limit() -> str:
     return current_app.config["OBJECTION_RATE_LIMIT"]
 
 
-@bp.route("/board/<id:application_id>/objection", methods=["GET", "POST"])
+@bp.route("/board/<id:case_id>/objection", methods=["GET", "POST"])
 @limiter.limit(_objection_limit, methods=["POST"])
-def objection(application_id: int):
+def objection(case_id: int):
     """File an objection to an applicant while its notice period runs."""
     try:
-        entry = notice.entry(application_id)
+        entry = notice.entry(case_id)
     except NotFound:
-        closed = notice.closed_at(application_id)
+        closed = notice.closed_at(case_id)
         if closed is None:
             raise
         raise NoticeClosed(closed) from None
     form = ObjectionForm()
     if form.validate_on_submit():
         notice.file_objection(
-            application_id, form.reason.data, form.contact.data, source=request.remote_addr
+            case_id, form.reason.data, form.contact.data, source=request.remote_addr
         )
         flash(_("Your objection has been recorded. The secretariat will examine it."), "success")
         return redirect(url_for("board.notices"))

@@ -12,12 +12,11 @@ from webapp.services import member_types, members
 bp = Blueprint("certificates", __name__)
 
 
-
-@bp.get("/applications/<id:application_id>/certificate.pdf")
+@bp.get("/cases/<id:case_id>/certificate.pdf")
 @login_required
-def pdf(application_id: int):
+def pdf(case_id: int):
     """The certificate of an application, for its applicant and the committee only."""
-    certificate = members.certificate_for(current_user, application_id)
+    certificate = members.certificate_for(current_user, case_id)
     body = members.render_pdf(certificate, members.verify_url(certificate.verify_token))
     response = send_file(
         BytesIO(body),

@@ -82,6 +82,7 @@ _BUILTINS: dict[str, Any] = {
 }
 BUILTINS = _BUILTINS  # what validation may assume every expression can call
 
+
 @lru_cache(maxsize=4096)
 def compile_expression(source: str):
     """Compile a condition or timer expression; raises SandboxViolation with the reason."""

@@ -64,7 +64,7 @@ def migrate(model_key: str):
             "errors/error.html", status=400, message=_("The request could not be processed.")
         ), 400
     if not chosen:
-        flash(_("Choose at least one application to migrate."), "warning")
+        flash(_("Choose at least one case to migrate."), "warning")
         return redirect(url_for("migration.index", model_key=model_key, target=form.target.data))
     outcomes = migration.migrate_chosen(current_user, model_key, form.target.data, chosen)
     status = 409 if any(o.status == migration.CONFLICT for o in outcomes) else 200

@@ -1,9 +1,9 @@
 """The database models, typed SQLAlchemy 2.0."""
 
 from webapp.models.access import ApiToken, LoginSession
-from webapp.models.applications import Application, MemberNumberCounter
 from webapp.models.audit import AuditChainHead, AuditEvent
 from webapp.models.calendar import CalendarDay
+from webapp.models.cases import Case, MemberNumberCounter
 from webapp.models.delegations import Delegation
 from webapp.models.documents import Document
 from webapp.models.groups import Group, GroupMembership
@@ -18,7 +18,7 @@ from webapp.models.users import User
 
 __all__ = [
     "ApiToken",
-    "Application",
+    "Case",
     "AuditChainHead",
     "AuditEvent",
     "CalendarDay",

@@ -34,8 +34,14 @@ class AuditEvent(db.Model):
     def digest(self, seq: int, prev_hash: str) -> str:
         """The hash of this row at this place of the chain."""
         return row_digest(
-            seq, prev_hash, self.at, self.action, self.actor_id, self.instance_id,
-            self.task_guid, self.data,
+            seq,
+            prev_hash,
+            self.at,
+            self.action,
+            self.actor_id,
+            self.instance_id,
+            self.task_guid,
+            self.data,
         )
 
 
@@ -63,8 +69,18 @@ def row_digest(
     moment = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     canonical_data = json.loads(json.dumps(data)) if data is not None else None
     payload = json.dumps(
-        [seq, prev_hash, moment.strftime("%Y-%m-%dT%H:%M:%S.%f"), action, actor_id,
-         instance_id, task_guid, canonical_data],
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        [
+            seq,
+            prev_hash,
+            moment.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            action,
+            actor_id,
+            instance_id,
+            task_guid,
+            canonical_data,
+        ],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -16,7 +16,7 @@ class Document(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(36), unique=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     field: Mapped[str] = mapped_column(String(100))
     original_name: Mapped[str] = mapped_column(String(255))
@@ -26,4 +26,4 @@ class Document(db.Model):
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    application = relationship("Application")
+    case = relationship("Case")

@@ -26,7 +26,7 @@ class Incident(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
-    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
     element_id: Mapped[str] = mapped_column(String(200), default="")
     element_name: Mapped[str] = mapped_column(String(300), default="")
     message: Mapped[str] = mapped_column(Text)
@@ -40,5 +40,5 @@ class Incident(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     instance = relationship("ProcessInstance")
-    application = relationship("Application")
+    case = relationship("Case")
     resolved_by = relationship("User")

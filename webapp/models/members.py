@@ -16,7 +16,7 @@ class Member(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_number: Mapped[str] = mapped_column(String(40), unique=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     member_type: Mapped[str] = mapped_column(String(20))
@@ -26,7 +26,7 @@ class Member(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    application = relationship("Application", foreign_keys=[application_id])
+    case = relationship("Case", foreign_keys=[case_id])
 
 
 class Certificate(db.Model):
@@ -35,7 +35,7 @@ class Certificate(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     # One certificate per admission: a second issuance of the same application is refused here.
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), unique=True)
     verify_token: Mapped[str] = mapped_column(String(40), unique=True)
     issued_on: Mapped[date] = mapped_column(Date)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

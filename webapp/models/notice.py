@@ -13,7 +13,7 @@ from webapp.models.types import UTCDateTime, utcnow
 
 class Objection(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     # Optional and never published: only the secretariat sees how to reach the objector.
     contact: Mapped[str | None] = mapped_column(String(200))
@@ -25,5 +25,5 @@ class Objection(db.Model):
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    application = relationship("Application")
+    case = relationship("Case")
     answered_by = relationship("User")

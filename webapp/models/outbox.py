@@ -24,7 +24,7 @@ class OutboxMessage(db.Model):
     to_address: Mapped[str] = mapped_column(String(254), default="")
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     event: Mapped[str] = mapped_column(String(50))
-    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

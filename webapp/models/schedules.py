@@ -55,5 +55,5 @@ class TimerStartCase(db.Model):
     occurrence_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The member's id, or 0 for a case about no member: a unique key holds NULLs distinct.
     member_key: Mapped[int] = mapped_column(default=0)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -60,8 +60,7 @@ class User(UserMixin, db.Model):
         """Sits now on a group that keeps the register (certificates, audit trails)."""
         today = association_today()
         return any(
-            m.group.keeps_register and m.group.active and m.current(today)
-            for m in self.memberships
+            m.group.keeps_register and m.group.active and m.current(today) for m in self.memberships
         )
 
     @property

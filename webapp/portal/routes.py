@@ -16,65 +16,65 @@ from flask_login import current_user, login_required
 
 from webapp import formschema
 from webapp.routing import page_arg
-from webapp.services import applications, audit, members, notice, progress, tasks, users
+from webapp.services import audit, cases, members, notice, progress, tasks, users
 
 bp = Blueprint("portal", __name__)
 
 
-@bp.get("/applications", endpoint="applications")
+@bp.get("/cases", endpoint="cases")
 @login_required
-def applications_list():
+def cases_list():
     """The user's own applications with their stage and what they wait for, a page at a time."""
     page = page_arg()
-    own, has_next = applications.for_applicant(current_user, page)
-    waiting = applications.waiting_on(own)
+    own, has_next = cases.for_applicant(current_user, page)
+    waiting = cases.waiting_on(own)
     rows = [(a, waiting[a.id]) for a in own]
-    return render_template("portal/applications.html", rows=rows, page=page, has_next=has_next)
+    return render_template("portal/cases.html", rows=rows, page=page, has_next=has_next)
 
 
-@bp.post("/applications")
+@bp.post("/cases")
 @login_required
 def start():
     """Start a new application and open its form."""
-    application = applications.start(current_user)
-    waiting = applications.progress(application).for_applicant
+    case = cases.start(current_user)
+    waiting = cases.progress(case).for_applicant
     if waiting:
         return redirect(url_for("tasks.show", task_guid=waiting[0].task_guid))
-    return redirect(url_for("portal.detail", application_id=application.id))
+    return redirect(url_for("portal.detail", case_id=case.id))
 
 
-@bp.get("/applications/<id:application_id>")
+@bp.get("/cases/<id:case_id>")
 @login_required
-def detail(application_id: int):
+def detail(case_id: int):
     """One application: stage bar, outcome, who it waits on, and its timeline."""
-    application = applications.visible(current_user, application_id)
-    progress = applications.progress(application)
-    is_owner = application.applicant_id == current_user.id
+    case = cases.visible(current_user, case_id)
+    progress = cases.progress(case)
+    is_owner = case.applicant_id == current_user.id
     committee_view = current_user.is_committee and not is_owner
     summary = None
-    if application.data:
+    if case.data:
         schema, ui = tasks.application_form(progress)
-        summary = formschema.build_form(schema, ui, str(get_locale()), values=application.data)
+        summary = formschema.build_form(schema, ui, str(get_locale()), values=case.data)
     return render_template(
         "portal/detail.html",
-        application=application,
+        case=case,
         progress=progress,
         is_owner=is_owner,
         committee_view=committee_view,
         summary=summary,
         applicant_tasks=progress.for_applicant if is_owner else [],
-        certificate=members.certificate_of(application.id),
-        objections=notice.objections_of(application) if committee_view else [],
+        certificate=members.certificate_of(case.id),
+        objections=notice.objections_of(case) if committee_view else [],
         can_audit=committee_view and current_user.keeps_register,
     )
 
 
-@bp.get("/applications/<id:application_id>/diagram")
+@bp.get("/cases/<id:case_id>/diagram")
 @login_required
-def diagram(application_id: int):
+def diagram(case_id: int):
     """The diagram of the application's own version and where it stands on it, as JSON for the
     viewer: drawn in full for the committee, by stage only for the applicant."""
-    view = progress.diagram_of(current_user, application_id)
+    view = progress.diagram_of(current_user, case_id)
     response = jsonify(xml=view.xml, states=view.states, sanitized=view.sanitized)
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -85,40 +85,40 @@ def _progress_helpers() -> dict:
     return {"stage_timeline_of": progress.stage_timeline}
 
 
-def _audit_events(application_id: int):
-    application = applications.visible(current_user, application_id)
-    if not current_user.keeps_register or application.applicant_id == current_user.id:
+def _audit_events(case_id: int):
+    case = cases.visible(current_user, case_id)
+    if not current_user.keeps_register or case.applicant_id == current_user.id:
         abort(403)
-    events = audit.trail(application.instance_id)
+    events = audit.trail(case.instance_id)
     # A substitute's act names the person it was done for: "B for A".
     people = {e.actor_id for e in events} | {(e.data or {}).get("on_behalf_of") for e in events}
-    return application, events, users.display_names(people)
+    return case, events, users.display_names(people)
 
 
-@bp.get("/applications/<id:application_id>/audit")
+@bp.get("/cases/<id:case_id>/audit")
 @login_required
-def audit_trail(application_id: int):
+def audit_trail(case_id: int):
     """Every recorded action on an application, for the secretariat."""
-    application, events, names = _audit_events(application_id)
+    case, events, names = _audit_events(case_id)
     return render_template(
         "portal/audit.html",
-        application=application,
+        case=case,
         events=events,
         names=names,
         action_label=audit.action_label,
     )
 
 
-@bp.get("/applications/<id:application_id>/audit.csv")
+@bp.get("/cases/<id:case_id>/audit.csv")
 @login_required
-def audit_csv(application_id: int):
+def audit_csv(case_id: int):
     """The audit trail of an application as a CSV download."""
-    application, events, names = _audit_events(application_id)
+    case, events, names = _audit_events(case_id)
     return Response(
         audit.as_csv(events, names),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f"attachment; filename=audit-{application.id}.csv",
+            "Content-Disposition": f"attachment; filename=audit-{case.id}.csv",
             "Cache-Control": "private, no-store",
         },
     )

@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from webapp.services import applications, catalogue, tasks
+from webapp.services import cases, catalogue, tasks
 from webapp.services.errors import Forbidden, InvalidFormData
 
 bp = Blueprint("start", __name__)
@@ -26,20 +26,20 @@ def start(key: str):
     """Start a case and open its first step when it is the starter's, else the case's page."""
     member_number = request.form.get("member_number", "")[:40]
     try:
-        application = applications.start(current_user, key[:80], member_number or None)
+        case = cases.start(current_user, key[:80], member_number or None)
     except InvalidFormData as err:
         return _with_errors(key, err.errors, member_number), 400
     except Forbidden as err:
-        if err.reason != "own_application":
+        if err.reason != "own_case":
             raise
         # Said beside the number typed, where the error page would leave the starter guessing.
         own = _("This is your own membership: nobody starts a case about themselves. Ask a "
                 "colleague to start it.")  # fmt: skip
         return _with_errors(key, {"member_number": [own]}, member_number), 403
-    first = tasks.first_for(current_user, application)
+    first = tasks.first_for(current_user, case)
     if first is not None:
         return redirect(url_for("tasks.show", task_guid=first.task_guid))
-    return redirect(url_for("portal.detail", application_id=application.id))
+    return redirect(url_for("portal.detail", case_id=case.id))
 
 
 def _with_errors(key: str, errors: dict, member_number: str) -> str:

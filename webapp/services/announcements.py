@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from webapp.engine import EngineResult
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, User
+from webapp.models import Case, HumanTask, User
 from webapp.roles import APPLICANT
 from webapp.services import notify
 from webapp.services.groups import lane_group
@@ -20,10 +20,10 @@ TASK_FOR_SUBJECT = "applicant_action"
 TASK_FOR_GROUP = "task_waiting"
 
 
-def after_step(application: Application, result: EngineResult, offered: list[HumanTask]) -> None:
+def after_step(case: Case, result: EngineResult, offered: list[HumanTask]) -> None:
     """Queue the notifications of one transition, in the transition's own transaction."""
-    applicant = db.session.get(User, application.applicant_id)
-    files = notify.model_files(application)
+    applicant = db.session.get(User, case.applicant_id)
+    files = notify.model_files(case)
     told_applicant = False
     for event in result.events:
         name = event.properties.get("notify")
@@ -31,12 +31,10 @@ def after_step(application: Application, result: EngineResult, offered: list[Hum
             continue
         role = event.properties.get("notifyRole", APPLICANT)
         if role == APPLICANT:
-            notify.notify(name, applicant, application, files)
+            notify.notify(name, applicant, case, files)
             told_applicant = True
         else:
-            notify.notify_role(
-                name, role, application, exclude=[application.applicant_id], files=files
-            )
+            notify.notify_role(name, role, case, exclude=[case.applicant_id], files=files)
     properties = {t.id: t.info.properties for t in result.ready_tasks}
     for task in offered:
         # One message per step: an applicant told of the event (e.g. the payment notice) is
@@ -44,23 +42,23 @@ def after_step(application: Application, result: EngineResult, offered: list[Hum
         if told_applicant and lane_group(task.lane) == APPLICANT:
             continue
         own = (properties.get(task.task_guid) or {}).get("notify")
-        _announce_task(application, applicant, task, own, files)
+        _announce_task(case, applicant, task, own, files)
 
 
-def _announce_task(application, applicant, task: HumanTask, own: str | None, files) -> None:
+def _announce_task(case, applicant, task: HumanTask, own: str | None, files) -> None:
     params = {"task_title": task.title, "due_at": task.due_at, "path": f"/tasks/{task.task_guid}"}
     role = lane_group(task.lane)
     if role == APPLICANT:
-        notify.notify(own or TASK_FOR_SUBJECT, applicant, application, files, **params)
+        notify.notify(own or TASK_FOR_SUBJECT, applicant, case, files, **params)
     elif task.assignee_id is not None:
         assignee = db.session.get(User, task.assignee_id)
-        notify.notify(own or TASK_FOR_GROUP, assignee, application, files, **params)
+        notify.notify(own or TASK_FOR_GROUP, assignee, case, files, **params)
     elif role is not None:
         notify.notify_role(
             own or TASK_FOR_GROUP,
             role,
-            application,
-            exclude=[application.applicant_id],
+            case,
+            exclude=[case.applicant_id],
             files=files,
             **params,
         )

@@ -20,7 +20,7 @@ from webapp.models.audit import GENESIS
 # What the audit trail of a case says for each action recorded on it; an action not named
 # here shows as recorded.
 ACTION_LABELS = {
-    "application_started": _l("Case started"),
+    "case_started": _l("Case started"),
     "draft_saved": _l("Draft saved"),
     "task_completed": _l("Task completed"),
     "objection_filed": _l("Objection filed"),

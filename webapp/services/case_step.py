@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.models import Application
+from webapp.models import Case
 
 _KEY = "case_step"
 
@@ -36,15 +36,13 @@ def act_as(actor_id: int | None) -> None:
         step.actor_id = actor_id
 
 
-def current() -> tuple[Application, int | None]:
+def current() -> tuple[Case, int | None]:
     """The case being moved and who moves it; ValueError outside a case's step (a diagram
     function reports it at the element that called it)."""
     step = db.session.info.get(_KEY)
     case = None
     if step is not None:
-        case = db.session.scalars(
-            select(Application).where(Application.instance_id == step.instance_id)
-        ).first()
+        case = db.session.scalars(select(Case).where(Case.instance_id == step.instance_id)).first()
     if case is None:
         raise ValueError("this function acts on a case and can only run in a step of one")
     return case, step.actor_id

@@ -64,7 +64,7 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     pdf.setLineWidth(1)
     pdf.line(centre - 120, height - 198, centre + 120, height - 198)
 
-    version_id = member.application.instance.version_id if member.application else None
+    version_id = member.case.instance.version_id if member.case else None
     type_label, type_english = member_types.certificate_wording(member.member_type, version_id)
     pdf.setFillColor(INK)
     pdf.setFont(font, 14)

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     Certificate,
     HumanTask,
     Member,
@@ -37,14 +37,14 @@ class Problem:
 
     message: str
     instance_id: int | None = None
-    application_id: int | None = None
+    case_id: int | None = None
 
     def __str__(self) -> str:
         where = []
         if self.instance_id is not None:
             where.append(f"instance {self.instance_id}")
-        if self.application_id is not None:
-            where.append(f"application {self.application_id}")
+        if self.case_id is not None:
+            where.append(f"application {self.case_id}")
         return f"{', '.join(where) or 'database'}: {self.message}"
 
 
@@ -114,8 +114,8 @@ def _check_batch(batch: list[ProcessInstance], report: Report) -> None:
         report.instances += 1
         report.running += instance.status == "running"
         report.tasks += found[instance.id][0]
-        application_id, messages = found[instance.id][2], found[instance.id][1]
-        report.problems += [Problem(m, instance.id, application_id) for m in messages]
+        case_id, messages = found[instance.id][2], found[instance.id][1]
+        report.problems += [Problem(m, instance.id, case_id) for m in messages]
 
 
 def _findings(batch: list[ProcessInstance]) -> dict[int, tuple[int, list[str], int | None]]:
@@ -135,27 +135,25 @@ def _findings(batch: list[ProcessInstance]) -> dict[int, tuple[int, list[str], i
         )
     ):
         audits[instance_id][action].append(task_guid)
-    applications = {
+    cases = {
         a.instance_id: a
         for a in db.session.scalars(
-            select(Application)
-            .where(Application.instance_id.in_(ids))
-            .execution_options(populate_existing=True)
+            select(Case).where(Case.instance_id.in_(ids)).execution_options(populate_existing=True)
         )
     }
     found = {}
     for instance in batch:
-        application = applications.get(instance.id)
-        messages = _check_instance(instance, tasks[instance.id], audits[instance.id], application)
+        case = cases.get(instance.id)
+        messages = _check_instance(instance, tasks[instance.id], audits[instance.id], case)
         found[instance.id] = (
             len(tasks[instance.id]),
             messages,
-            application.id if application else None,
+            case.id if case else None,
         )
     return found
 
 
-def _check_instance(instance, tasks, audits, application) -> list[str]:
+def _check_instance(instance, tasks, audits, case) -> list[str]:
     problems = []
     try:
         view = engine.inspect(source_for(instance.version_id), instance.state)
@@ -179,8 +177,8 @@ def _check_instance(instance, tasks, audits, application) -> list[str]:
         if count > 1:
             problems.append(f"task {guid} has {count} task_completed audit rows")
 
-    if application is not None:
-        problems += _check_application(instance, application, audits)
+    if case is not None:
+        problems += _check_application(instance, case, audits)
     return problems
 
 
@@ -231,22 +229,18 @@ def _compare_projection(ready: dict, offered: dict) -> list[str]:
     return problems
 
 
-def _check_application(instance, application, audits) -> list[str]:
+def _check_application(instance, case, audits) -> list[str]:
     problems = []
-    if "application_started" not in audits:
+    if "case_started" not in audits:
         problems.append("no application_started audit row")
     finished = instance.status == "finished"
-    if finished != (application.status != "in_progress"):
-        problems.append(
-            f"application is {application.status} but its instance is {instance.status}"
-        )
+    if finished != (case.status != "in_progress"):
+        problems.append(f"application is {case.status} but its instance is {instance.status}")
     # What a diagram did to the register leaves its audit row in the same step.
-    entered = db.session.scalar(select(Member.id).where(Member.application_id == application.id))
+    entered = db.session.scalar(select(Member.id).where(Member.case_id == case.id))
     if entered is not None and "member_registered" not in audits:
         problems.append("entered into the register without a member_registered audit row")
-    certified = db.session.scalar(
-        select(Certificate.id).where(Certificate.application_id == application.id)
-    )
+    certified = db.session.scalar(select(Certificate.id).where(Certificate.case_id == case.id))
     if certified is not None and "certificate_issued" not in audits:
         problems.append("a certificate without a certificate_issued audit row")
     return problems
@@ -261,16 +255,14 @@ def _check_audit_chain(report: Report) -> None:
 def _check_member_numbers(report: Report) -> None:
     """Each series (year and member type) holds exactly the numbers 1…last of its counter."""
     members = db.session.execute(
-        select(Member.member_number, Member.member_type, Application).join(
-            Application, Application.id == Member.application_id
-        )
+        select(Member.member_number, Member.member_type, Case).join(Case, Case.id == Member.case_id)
     ).all()
     report.members = len(members)
     issued = defaultdict(list)
-    for number, member_type, application in members:
+    for number, member_type, case in members:
         # The series is the year of admission (UTC, as issued) and the member type's code.
-        series = f"{application.admitted_at.year}-{member_types.number_code(member_type)}"
-        issued[series].append((number, application))
+        series = f"{case.admitted_at.year}-{member_types.number_code(member_type)}"
+        issued[series].append((number, case))
     fmt = current_app.config["MEMBER_NUMBER_FORMAT"]
     counters = {
         series: last
@@ -287,28 +279,28 @@ def _check_member_numbers(report: Report) -> None:
         numbers = [number for number, _ in issued[series]]
         for number in sorted(expected - set(numbers)):
             report.problems.append(Problem(f"member number {number} was never issued (a gap)"))
-        for number, application in issued[series]:
+        for number, case in issued[series]:
             if number not in expected:
                 report.problems.append(
                     Problem(
                         f"member number {number} is outside its series {series} "
                         f"(1…{counters.get(series, 0)})",
-                        application.instance_id,
-                        application.id,
+                        case.instance_id,
+                        case.id,
                     )
                 )
     duplicates = db.session.execute(
-        select(Application.member_number, func.count())
-        .where(Application.member_number.is_not(None))
-        .group_by(Application.member_number)
+        select(Case.member_number, func.count())
+        .where(Case.member_number.is_not(None))
+        .group_by(Case.member_number)
         .having(func.count() > 1)
     ).all()
     for number, count in duplicates:
         report.problems.append(Problem(f"member number {number} is given to {count} applications"))
     without_certificate = db.session.execute(
-        select(Application.instance_id, Application.id)
-        .join(Member, Member.application_id == Application.id)
+        select(Case.instance_id, Case.id)
+        .join(Member, Member.case_id == Case.id)
         .where(~select(Certificate.id).where(Certificate.member_id == Member.id).exists())
     ).all()
-    for instance_id, application_id in without_certificate:
-        report.problems.append(Problem("member without a certificate", instance_id, application_id))
+    for instance_id, case_id in without_certificate:
+        report.problems.append(Problem("member without a certificate", instance_id, case_id))

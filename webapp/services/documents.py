@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import event, select
 
 from webapp.extensions import db
-from webapp.models import Application, Document, User
+from webapp.models import Case, Document, User
 from webapp.services.errors import InvalidFormData, NotFound
 
 
@@ -56,7 +56,7 @@ def document_fields(schema: dict) -> list[str]:
     ]
 
 
-def accept_uploads(user: User, application: Application, schema: dict, files, data: dict) -> dict:
+def accept_uploads(user: User, case: Case, schema: dict, files, data: dict) -> dict:
     """Store the uploaded files of the form's document fields and put their tokens into `data`.
     A field without a new file keeps its current token (read from `<name>__current`) if that is
     a document of this application. Raises InvalidFormData, storing nothing, if a file is
@@ -72,23 +72,23 @@ def accept_uploads(user: User, application: Application, schema: dict, files, da
             if checked is not None:
                 accepted.append(checked)
     current = [data[n] for n in names if isinstance(data.get(n), str)]
-    known = _of_application(application, current)
+    known = _of_case(case, current)
     for name in names:
         if name in data and not (isinstance(data[name], str) and data[name] in known):
             del data[name]  # tampered with, or another application's: ignored
     if errors:
         raise InvalidFormData(errors, data)
     for checked in accepted:
-        data[checked.field] = _store(user, application, checked).token
+        data[checked.field] = _store(user, case, checked).token
     return data
 
 
-def check_tokens(application: Application, schema: dict, data: dict) -> dict[str, list[str]]:
+def check_tokens(case: Case, schema: dict, data: dict) -> dict[str, list[str]]:
     """Errors for document fields whose value is not a document of this application."""
     names = [name for name in document_fields(schema) if data.get(name) not in (None, "")]
-    known = _of_application(application, [data[n] for n in names if isinstance(data[n], str)])
+    known = _of_case(case, [data[n] for n in names if isinstance(data[n], str)])
     return {
-        name: [_("This document does not belong to this application.")]
+        name: [_("This document does not belong to this case.")]
         for name in names
         if not (isinstance(data[name], str) and data[name] in known)
     }
@@ -110,8 +110,8 @@ def document_for_download(user: User, token: str) -> tuple[Document, Path]:
 def _may_download(user: User, document: Document) -> bool:
     if user.is_committee:
         return True
-    application = db.session.get(Application, document.application_id)
-    return application is not None and application.applicant_id == user.id
+    case = db.session.get(Case, document.case_id)
+    return case is not None and case.applicant_id == user.id
 
 
 def describe(tokens) -> dict[str, Document]:
@@ -141,14 +141,12 @@ def upload_dir() -> Path:
     return path
 
 
-def _of_application(application: Application, tokens: list[str]) -> set[str]:
+def _of_case(case: Case, tokens: list[str]) -> set[str]:
     if not tokens:
         return set()
     return set(
         db.session.scalars(
-            select(Document.token).where(
-                Document.application_id == application.id, Document.token.in_(tokens)
-            )
+            select(Document.token).where(Document.case_id == case.id, Document.token.in_(tokens))
         )
     )
 
@@ -245,7 +243,7 @@ def _clean_name(filename: str, kind: Kind) -> str:
     return name
 
 
-def _store(user: User, application: Application, checked: _Checked) -> Document:
+def _store(user: User, case: Case, checked: _Checked) -> Document:
     """Write the file under a fresh random name and add its row to the session."""
     folder = upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -256,7 +254,7 @@ def _store(user: User, application: Application, checked: _Checked) -> Document:
     _remove_on_rollback(path)
     document = Document(
         token=str(uuid.uuid4()),
-        application_id=application.id,
+        case_id=case.id,
         owner_id=user.id,
         field=checked.field,
         original_name=checked.original_name,
@@ -296,12 +294,12 @@ class UploadTooLarge(InvalidFormData):
     status = 413
 
 
-def store_upload(user: User, application: Application, field: str, upload) -> Document:
+def store_upload(user: User, case: Case, field: str, upload) -> Document:
     """Check one file and keep it as a document of the user's own application, for a later
     submission of `field` to name by its token; the caller has checked that the field is one
     of a form waiting for the user. Raises NotFound, UploadTooLarge or InvalidFormData
     (under the key "file"). Commits."""
-    if application.applicant_id != user.id:
+    if case.applicant_id != user.id:
         raise NotFound("application")
     errors: dict[str, list[str]] = {}
     limit = current_app.config.get("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
@@ -314,7 +312,7 @@ def store_upload(user: User, application: Application, field: str, upload) -> Do
         raise InvalidFormData(errors, {})
     checked.field = field
     try:
-        document = _store(user, application, checked)
+        document = _store(user, case, checked)
         db.session.commit()
     except BaseException:
         db.session.rollback()

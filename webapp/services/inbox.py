@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 
 from webapp.extensions import db
 from webapp.models import (
-    Application,
+    Case,
     HumanTask,
     ModelVersion,
     ProcessInstance,
@@ -55,7 +55,7 @@ class Count:
 class InboxPage:
     """One page of the inbox and the counts around it."""
 
-    rows: list[tuple[HumanTask, Application]]
+    rows: list[tuple[HumanTask, Case]]
     counts: dict[str, Count]  # by lane, for every lane the user works
     total: Count
     overdue: Count
@@ -85,19 +85,19 @@ def page_of(user: User, lane: str | None = None, sort: str = "due", page: int = 
         overdue=overdue,
         page=page,
         has_next=len(ordered) > start + PAGE_SIZE,
-        claimers=claimers_of(task for task, _application in rows),
+        claimers=claimers_of(task for task, _case in rows),
     )
 
 
-def standing_in(user: User) -> list[tuple[User, list[tuple[HumanTask, Application]]]]:
+def standing_in(user: User) -> list[tuple[User, list[tuple[HumanTask, Case]]]]:
     """For each person the user stands in for today, the first page of their inbox that the
     user may do for them: never a case about the user, nor a task kept to its person."""
     shown = []
     for principal in delegations.principals(user):
         rows = [
-            (task, application)
-            for task, application in page_of(principal).rows
-            if application.applicant_id != user.id and delegations.delegable(task)
+            (task, case)
+            for task, case in page_of(principal).rows
+            if case.applicant_id != user.id and delegations.delegable(task)
         ]
         shown.append((principal, rows))
     return shown
@@ -110,7 +110,7 @@ SORTS = ("due", "-due", "created", "-created")
 class TaskPage:
     """One page of open tasks for the API, with what its summaries need besides the rows."""
 
-    rows: list[tuple[HumanTask, Application]]
+    rows: list[tuple[HumanTask, Case]]
     processes: dict[int, str]  # instance id → process model key
     claimers: dict[int, User]
     page: int
@@ -166,8 +166,8 @@ def open_tasks(
     rows = ordered[start : start + per_page]
     return TaskPage(
         rows=rows,
-        processes=process_keys({task.instance_id for task, _application in rows}),
-        claimers=claimers_of(task for task, _application in rows),
+        processes=process_keys({task.instance_id for task, _case in rows}),
+        claimers=claimers_of(task for task, _case in rows),
         page=page,
         per_page=per_page,
         has_next=len(ordered) > start + per_page,
@@ -224,22 +224,22 @@ def claimers_of(tasks) -> dict[int, User]:
 def _open_tasks(user: User, lane: str):
     """The user's open tasks in one lane, as a query the index (state, lane, …) serves."""
     return (
-        select(HumanTask, Application)
-        .join(Application, Application.instance_id == HumanTask.instance_id)
+        select(HumanTask, Case)
+        .join(Case, Case.instance_id == HumanTask.instance_id)
         .where(
             HumanTask.state == "ready",
             HumanTask.lane == lane,
             _assignable(user),
-            Application.applicant_id != user.id,
+            Case.applicant_id != user.id,
         )
     )
 
 
-def _fetch(query, limit: int) -> list[tuple[HumanTask, Application]]:
-    return [(task, application) for task, application in db.session.execute(query.limit(limit))]
+def _fetch(query, limit: int) -> list[tuple[HumanTask, Case]]:
+    return [(task, case) for task, case in db.session.execute(query.limit(limit))]
 
 
-def _by_due(user: User, lanes: list[str], limit: int) -> list[tuple[HumanTask, Application]]:
+def _by_due(user: User, lanes: list[str], limit: int) -> list[tuple[HumanTask, Case]]:
     # Two index ranges per lane: tasks with a deadline by deadline, then those without by age.
     due = heapq.merge(
         *(
@@ -259,9 +259,7 @@ def _by_due(user: User, lanes: list[str], limit: int) -> list[tuple[HumanTask, A
     return rows
 
 
-def _waiting(
-    user: User, lanes: list[str], limit: int, *where
-) -> list[tuple[HumanTask, Application]]:
+def _waiting(user: User, lanes: list[str], limit: int, *where) -> list[tuple[HumanTask, Case]]:
     merged = heapq.merge(
         *(
             _fetch(
@@ -288,7 +286,7 @@ def _own_open_tasks(user: User) -> list[tuple[str, datetime | None]]:
             # without statistics would rather scan every open task.
             select(HumanTask.lane, HumanTask.due_at).where(
                 HumanTask.instance_id.in_(
-                    select(Application.instance_id).where(Application.applicant_id == user.id)
+                    select(Case.instance_id).where(Case.applicant_id == user.id)
                 ),
                 HumanTask.state == "ready",
             )

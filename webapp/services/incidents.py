@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Application, Incident, ModelVersion, ProcessInstance, User
+from webapp.models import Case, Incident, ModelVersion, ProcessInstance, User
 from webapp.models.incidents import OPEN, RESOLVED
 from webapp.roles import PROCESS_OWNER
 from webapp.services import audit
@@ -59,7 +59,7 @@ def listing(user: User) -> tuple[list[Incident], list[Incident]]:
             .where(Incident.state == state)
             .order_by(order, Incident.id)
             .options(
-                selectinload(Incident.application),
+                selectinload(Incident.case),
                 selectinload(Incident.resolved_by),
                 selectinload(Incident.instance)
                 .selectinload(ProcessInstance.version)
@@ -99,9 +99,7 @@ def record_failure(
     if incident is None:
         incident = Incident(
             instance_id=instance.id,
-            application_id=db.session.scalar(
-                select(Application.id).where(Application.instance_id == instance.id)
-            ),
+            case_id=db.session.scalar(select(Case.id).where(Case.instance_id == instance.id)),
             first_at=now,
             attempts=0,
         )

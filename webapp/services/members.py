@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from webapp.config import DEV_BASE_URL
 from webapp.extensions import db
-from webapp.models import Application, Certificate, Member, User
-from webapp.services import applications, register
+from webapp.models import Case, Certificate, Member, User
+from webapp.services import cases, register
 from webapp.services.certificate_pdf import render_pdf
 from webapp.services.errors import NotFound
 
@@ -27,21 +27,21 @@ __all__ = [
 ]
 
 
-def admit(application: Application, now: datetime, actor_id: int | None = None) -> Certificate:
+def admit(case: Case, now: datetime, actor_id: int | None = None) -> Certificate:
     """Enter the applicant into the register and issue its certificate, once; does not commit.
     (A diagram does this with register_member() and issue_certificate().)"""
-    member = register.enter(application, now, actor_id)
-    return register.certify(application, member, now, actor_id)
+    member = register.enter(case, now, actor_id)
+    return register.certify(case, member, now, actor_id)
 
 
 revoke = register.revoke
 local_date = register.local_date
 
 
-def certificate_for(user: User, application_id: int) -> Certificate:
+def certificate_for(user: User, case_id: int) -> Certificate:
     """The certificate of an application the user may see; NotFound if none or not theirs."""
-    application = applications.visible(user, application_id)
-    certificate = certificate_of(application.id)
+    case = cases.visible(user, case_id)
+    certificate = certificate_of(case.id)
     if certificate is None:
         raise NotFound("certificate")
     return certificate
@@ -76,8 +76,6 @@ def verify_url(token: str) -> str:
     return adapter.build("certificates.verify", {"token": token}, force_external=True)
 
 
-def certificate_of(application_id: int) -> Certificate | None:
+def certificate_of(case_id: int) -> Certificate | None:
     """The certificate issued for an application, if any."""
-    return db.session.scalars(
-        select(Certificate).where(Certificate.application_id == application_id)
-    ).first()
+    return db.session.scalars(select(Certificate).where(Certificate.case_id == case_id)).first()

@@ -17,8 +17,8 @@ from webapp.engine import EngineError
 from webapp.engine.migration import MigrationPlan, MigrationRefused
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     HumanTask,
     ModelVersion,
     ProcessInstance,
@@ -41,7 +41,7 @@ class Candidate:
     """A running instance on an older version, and what migrating it would do."""
 
     instance: ProcessInstance
-    application: Application | None
+    case: Case | None
     version: ModelVersion
     plan: MigrationPlan
 
@@ -66,7 +66,7 @@ class Outcome:
     plan: MigrationPlan | None = None
     by: str | None = None  # conflict: who moved it first
     detail: str = ""
-    application: Application | None = None
+    case: Case | None = None
 
 
 def _require_owner(user: User) -> None:
@@ -106,8 +106,8 @@ def overview(user: User, model_key: str, target_id: int | None = None) -> Overvi
     )
     older = {v.id: v for v in versions if v.number < target.number}
     rows = db.session.execute(
-        select(ProcessInstance, Application)
-        .outerjoin(Application, Application.instance_id == ProcessInstance.id)
+        select(ProcessInstance, Case)
+        .outerjoin(Case, Case.instance_id == ProcessInstance.id)
         .where(ProcessInstance.version_id.in_(older), ProcessInstance.status == "running")
         .order_by(ProcessInstance.id)
         .limit(PREVIEW_LIMIT + 1)
@@ -138,12 +138,10 @@ def migrate_chosen(
     found = {
         a.instance_id: a
         for a in db.session.scalars(
-            select(Application).where(
-                Application.instance_id.in_([o.instance_id for o in outcomes])
-            )
+            select(Case).where(Case.instance_id.in_([o.instance_id for o in outcomes]))
         )
     }
-    return [replace(o, application=found.get(o.instance_id)) for o in outcomes]
+    return [replace(o, case=found.get(o.instance_id)) for o in outcomes]
 
 
 def migrate_one(user: User, target: ModelVersion, instance_id: int, seen_version: int) -> Outcome:

@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp.engine import InvalidDiagram
 from webapp.extensions import db
 from webapp.models import (
-    Application,
     AuditEvent,
+    Case,
     ModelVersion,
     ProcessInstance,
     ProcessModel,
@@ -86,10 +86,10 @@ def model_list() -> list[tuple[ProcessModel, list[VersionRow]]]:
     """Every model with its versions (newest first) and where their applications stand."""
     stages: dict[int, dict[str, int]] = {}
     for version_id, stage, n in db.session.execute(
-        select(ProcessInstance.version_id, Application.stage, func.count())
-        .join(Application, Application.instance_id == ProcessInstance.id)
+        select(ProcessInstance.version_id, Case.stage, func.count())
+        .join(Case, Case.instance_id == ProcessInstance.id)
         .where(ProcessInstance.status == "running")
-        .group_by(ProcessInstance.version_id, Application.stage)
+        .group_by(ProcessInstance.version_id, Case.stage)
     ):
         stages.setdefault(version_id, {})[stage] = n
     return [

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, Objection, User, parse_iso, utcnow
+from webapp.models import Case, HumanTask, Objection, User, parse_iso, utcnow
 from webapp.services import audit, notify, steps
 from webapp.services.errors import NotFound, NoticeClosed, ProcessError
 from webapp.services.workflow import engine, lock_instance, source_for
@@ -26,7 +26,7 @@ MAX_CONTACT = 200
 class BoardEntry:
     """What may be published of an applicant: nothing beyond these fields."""
 
-    application_id: int
+    case_id: int
     name: str | None
     member_type: str | None
     region: str | None
@@ -39,36 +39,36 @@ def on_notice(now: datetime | None = None, limit: int = 500) -> list[BoardEntry]
     now = now or utcnow()
     rows = db.session.execute(
         select(
-            Application.id,
-            Application.name,
-            Application.member_type,
-            Application.region,
-            Application.industry,
-            Application.notice_closes_at,
+            Case.id,
+            Case.name,
+            Case.member_type,
+            Case.region,
+            Case.industry,
+            Case.notice_closes_at,
         )
-        .where(Application.notice_closes_at > now, Application.status == "in_progress")
-        .order_by(Application.notice_closes_at, Application.id)
+        .where(Case.notice_closes_at > now, Case.status == "in_progress")
+        .order_by(Case.notice_closes_at, Case.id)
         .limit(limit)
     ).all()
     return [BoardEntry(*row) for row in rows]
 
 
-def recently_admitted(limit: int = 50) -> list[Application]:
+def recently_admitted(limit: int = 50) -> list[Case]:
     """The admission announcements: newest members first."""
     return list(
         db.session.scalars(
-            select(Application)
-            .where(Application.admitted_at.is_not(None))
-            .order_by(Application.admitted_at.desc())
+            select(Case)
+            .where(Case.admitted_at.is_not(None))
+            .order_by(Case.admitted_at.desc())
             .limit(limit)
         )
     )
 
 
-def entry(application_id: int, now: datetime | None = None) -> BoardEntry:
+def entry(case_id: int, now: datetime | None = None) -> BoardEntry:
     """One applicant of the board, or NotFound if it is not (or no longer) on notice."""
     for item in on_notice(now):
-        if item.application_id == application_id:
+        if item.case_id == case_id:
             return item
     raise NotFound("notice")
 
@@ -81,23 +81,23 @@ def _source_hash(source: str | None) -> str | None:
 
 
 def file_objection(
-    application_id: int, reason: str, contact: str | None, source: str | None = None
+    case_id: int, reason: str, contact: str | None, source: str | None = None
 ) -> Objection:
     """Record an objection while the notice runs and hand it to the process; one transaction."""
     reason = (reason or "").strip()[:MAX_REASON]
     contact = (contact or "").strip()[:MAX_CONTACT] or None
-    application = db.session.get(Application, application_id)
-    if application is None:
+    case = db.session.get(Case, case_id)
+    if case is None:
         raise NotFound("notice")
     try:
-        instance = lock_instance(application.instance_id)
-        db.session.refresh(application)
+        instance = lock_instance(case.instance_id)
+        db.session.refresh(case)
         now = utcnow()
-        closes = application.notice_closes_at
-        if application.status != "in_progress" or closes is None or closes <= now:
-            raise NoticeClosed(closes or closed_at(application.id))
+        closes = case.notice_closes_at
+        if case.status != "in_progress" or closes is None or closes <= now:
+            raise NoticeClosed(closes or closed_at(case.id))
         objection = Objection(
-            application_id=application.id,
+            case_id=case.id,
             reason=reason,
             contact=contact,
             source_hash=_source_hash(source),
@@ -106,9 +106,7 @@ def file_objection(
         db.session.add(objection)
         db.session.flush()
         filed = db.session.scalars(
-            select(Objection)
-            .where(Objection.application_id == application.id)
-            .order_by(Objection.id)
+            select(Objection).where(Objection.case_id == case.id).order_by(Objection.id)
         )
         # The process sees what it needs to route and answer them, never who filed them.
         listed = [{"kind": "objection", "id": o.id, "reason": o.reason} for o in filed]
@@ -118,9 +116,9 @@ def file_objection(
             )
         except EngineError as err:
             raise ProcessError.of(err) from err
-        steps.store(instance, result, application)
+        steps.store(instance, result, case)
         audit.record("objection_filed", None, instance.id, data={"objection_id": objection.id})
-        _announce_objection(application, result)
+        _announce_objection(case, result)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -128,32 +126,30 @@ def file_objection(
     return objection
 
 
-def _announce_objection(application: Application, result) -> None:
+def _announce_objection(case: Case, result) -> None:
     """Tell whom the notice's timer names (`notifyOnObjection`, to the group of
     `notifyOnObjectionRole`) that an objection arrived; the diagram may name nobody."""
     for timer in result.timers:
         props = timer.properties
         name, role = props.get("notifyOnObjection"), props.get("notifyOnObjectionRole")
         if props.get("publicNotice") == "true" and name and role:
-            notify.notify_role(name, role, application, exclude=[application.applicant_id])
+            notify.notify_role(name, role, case, exclude=[case.applicant_id])
             return
 
 
-def closed_at(application_id: int) -> datetime | None:
+def closed_at(case_id: int) -> datetime | None:
     """When the notice of an application closed, if it was ever on notice."""
-    application = db.session.get(Application, application_id)
-    if application is None:
+    case = db.session.get(Case, case_id)
+    if case is None:
         return None
-    return parse_iso((application.facts or {}).get("notice_closes_at"))
+    return parse_iso((case.facts or {}).get("notice_closes_at"))
 
 
-def objections_of(application: Application) -> list[Objection]:
+def objections_of(case: Case) -> list[Objection]:
     """Every objection to an application with its answer (committee pages only)."""
     return list(
         db.session.scalars(
-            select(Objection)
-            .where(Objection.application_id == application.id)
-            .order_by(Objection.id)
+            select(Objection).where(Objection.case_id == case.id).order_by(Objection.id)
         )
     )
 

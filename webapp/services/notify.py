@@ -20,7 +20,7 @@ from werkzeug.routing import BuildError
 from webapp.config import DEV_BASE_URL
 from webapp.extensions import db
 from webapp.models import (
-    Application,
+    Case,
     Certificate,
     OutboxMessage,
     ProcessInstance,
@@ -40,7 +40,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+([+-]\d{2}:?\d{2}|Z)?)?")
 def notify(
     event: str,
     recipients: User | Iterable[User],
-    application: Application | None = None,
+    case: Case | None = None,
     files: Mapping[str, object] | None = None,
     **params,
 ) -> list[OutboxMessage]:
@@ -51,9 +51,9 @@ def notify(
     template gets the case (name, facts, status, outcome, member number) and `params`."""
     if isinstance(recipients, User):
         recipients = [recipients]
-    if files is None and application is not None:
-        files = model_files(application)
-    context = _event_context(application, params)
+    if files is None and case is not None:
+        files = model_files(case)
+    context = _event_context(case, params)
     messages, seen = [], set()
     for user in recipients:
         if user is None or user.id in seen:
@@ -75,7 +75,7 @@ def notify(
             to_address=address,
             locale=locale,
             event=event,
-            application_id=application.id if application is not None else None,
+            case_id=case.id if case is not None else None,
             subject=subject[:300],
             body=body,
             created_at=utcnow(),
@@ -91,7 +91,7 @@ def notify(
 def notify_role(
     event: str,
     role: str,
-    application: Application | None = None,
+    case: Case | None = None,
     exclude: Iterable[int] = (),
     **params,
 ) -> list[OutboxMessage]:
@@ -99,7 +99,7 @@ def notify_role(
     excluded = {getattr(x, "id", x) for x in exclude}
     ids = [i for i in groups.members(role) if i not in excluded]
     users = db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id)).all()
-    return notify(event, users, application, **params)
+    return notify(event, users, case, **params)
 
 
 def recipient_locale(user: User) -> str:
@@ -117,9 +117,9 @@ class MessageFailed(Exception):
     """A model's message template raised while it was rendered."""
 
 
-def model_files(application: Application) -> Mapping[str, object]:
+def model_files(case: Case) -> Mapping[str, object]:
     """The files of the version the application's instance runs on (its messages among them)."""
-    instance = db.session.get(ProcessInstance, application.instance_id)
+    instance = db.session.get(ProcessInstance, case.instance_id)
     return version_content(instance.version_id).forms or {} if instance is not None else {}
 
 
@@ -218,28 +218,26 @@ def messages_for(user_id: int, limit: int = 200) -> list[OutboxMessage]:
     )
 
 
-def case_context(application: Application) -> dict:
+def case_context(case: Case) -> dict:
     """What every message about a case may say: the case and the facts its process published,
     ISO dates among them as datetimes."""
-    facts = {key: _parsed(value) for key, value in (application.facts or {}).items()}
+    facts = {key: _parsed(value) for key, value in (case.facts or {}).items()}
     context = {
         **facts,
         "facts": facts,
-        "application_name": application.name or "",
-        "name": application.name or "",
-        "title": application.title or "",
-        "status": application.status,
-        "stage": application.stage,
-        "outcome_code": application.outcome_code or "",
-        "outcome_reason": application.outcome_reason or "",
-        "member_number": application.member_number,
-        "path": _application_path(application.id),
+        "application_name": case.name or "",
+        "name": case.name or "",
+        "title": case.title or "",
+        "status": case.status,
+        "stage": case.stage,
+        "outcome_code": case.outcome_code or "",
+        "outcome_reason": case.outcome_reason or "",
+        "member_number": case.member_number,
+        "path": _case_path(case.id),
     }
-    certificate = db.session.scalar(
-        select(Certificate.id).where(Certificate.application_id == application.id)
-    )
+    certificate = db.session.scalar(select(Certificate.id).where(Certificate.case_id == case.id))
     if certificate is not None:
-        context["certificate_path"] = _path("certificates.pdf", application_id=application.id)
+        context["certificate_path"] = _path("certificates.pdf", case_id=case.id)
     return context
 
 
@@ -249,8 +247,8 @@ def _parsed(value):
     return value
 
 
-def _event_context(application: Application | None, params: dict) -> dict:
-    context = case_context(application) if application is not None else {}
+def _event_context(case: Case | None, params: dict) -> dict:
+    context = case_context(case) if case is not None else {}
     context.update(params)
     # Every `path` / `*_path` value gets its absolute link: `url`, `certificate_url`, …
     for key, value in list(context.items()):
@@ -261,8 +259,8 @@ def _event_context(application: Application | None, params: dict) -> dict:
     return context
 
 
-def _application_path(application_id: int) -> str:
-    return _path("portal.detail", application_id=application_id)
+def _case_path(case_id: int) -> str:
+    return _path("portal.detail", case_id=case_id)
 
 
 def _path(endpoint: str, **values) -> str:

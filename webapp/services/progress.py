@@ -16,9 +16,9 @@ from lxml import etree
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, ProcessInstance, User, parse_iso, utcnow
+from webapp.models import Case, HumanTask, ProcessInstance, User, parse_iso, utcnow
 from webapp.roles import APPLICANT
-from webapp.services import applications
+from webapp.services import cases
 from webapp.services.groups import lane_group, lane_label
 from webapp.services.stages import order_of, stage_label
 from webapp.services.workflow import engine, source_for, version_content
@@ -74,14 +74,14 @@ class DiagramView:
     sanitized: bool
 
 
-def diagram_of(user: User, application_id: int) -> DiagramView:
+def diagram_of(user: User, case_id: int) -> DiagramView:
     """The diagram of an application's own version with its progress; raises NotFound."""
-    application = applications.visible(user, application_id)
-    instance = db.session.get(ProcessInstance, application.instance_id)
+    case = cases.visible(user, case_id)
+    instance = db.session.get(ProcessInstance, case.instance_id)
     source = source_for(instance.version_id)
     states = engine.element_states(source, instance.state)
     xml = version_content(instance.version_id).source.bpmn
-    if application.applicant_id != user.id:
+    if case.applicant_id != user.id:
         return DiagramView(xml.decode("utf-8"), states, sanitized=False)
     text, ids = for_applicant(xml)
     return DiagramView(text, {ids.get(k, k): v for k, v in states.items()}, sanitized=True)
@@ -218,12 +218,12 @@ class StageEvent:
     until: datetime | None = None  # the end of a period (the public notice)
 
 
-def stage_timeline(application: Application) -> list[StageEvent]:
+def stage_timeline(case: Case) -> list[StageEvent]:
     """What happened to an application, in stages: the applicant's own steps by name, the
     committee's only by stage, each stage's steps merged into one line, oldest first."""
     rows = db.session.scalars(
         select(HumanTask)
-        .where(HumanTask.instance_id == application.instance_id)
+        .where(HumanTask.instance_id == case.instance_id)
         .order_by(HumanTask.created_at, HumanTask.id)
     )
     events: list[StageEvent] = []
@@ -238,27 +238,27 @@ def stage_timeline(application: Application) -> list[StageEvent]:
             events[-1] = StageEvent(max(previous.at, at), row.stage, title, state, own)
             continue
         events.append(StageEvent(at, row.stage, title, row.state, own))
-    return _with_notice(application, events)
+    return _with_notice(case, events)
 
 
-def _with_notice(application: Application, events: list[StageEvent]) -> list[StageEvent]:
+def _with_notice(case: Case, events: list[StageEvent]) -> list[StageEvent]:
     """The public notice has no task unless someone objects: its period comes from the facts,
     placed after the review that opened it."""
-    facts = application.facts or {}
+    facts = case.facts or {}
     closes, stage = parse_iso(facts.get("notice_closes_at")), facts.get("notice_stage")
     if closes is None or not stage:
         return events
-    running = application.status == "in_progress" and closes > utcnow()
+    running = case.status == "in_progress" and closes > utcnow()
     for i, event in enumerate(events):
         if event.stage == stage:  # objections were answered: that line carries the period
             events[i] = replace(event, until=closes)
             return events
     # Placed after the last step of the stages the flow reaches before the notice's.
-    order = order_of(application.instance.version_id)
+    order = order_of(case.instance.version_id)
     rank = order.index(stage) if stage in order else len(order)
     earlier = set(order[:rank])
     after = max((i for i, e in enumerate(events) if e.stage in earlier), default=-1)
-    opened = events[after].at if after >= 0 else application.created_at
+    opened = events[after].at if after >= 0 else case.created_at
     notice = StageEvent(
         opened, stage, stage_label(stage), "ready" if running else "completed", False, closes
     )

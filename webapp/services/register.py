@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import Application, Certificate, Member, MemberNumberCounter, utcnow
+from webapp.models import Case, Certificate, Member, MemberNumberCounter, utcnow
 from webapp.services import audit, case_step, member_types
 
 # The register's own states (004, 002: 暂停, 退会, 除名, 视为自动退会). Which procedure leads to
@@ -62,7 +62,7 @@ def next_member_number(
 
 
 def enter(
-    case: Application,
+    case: Case,
     now: datetime,
     actor_id: int | None = None,
     name: str | None = None,
@@ -98,7 +98,7 @@ def enter(
             # A number given earlier in the case (at approval) is kept.
             member_number=case.member_number
             or next_member_number(member_type, now, case.instance.version_id),
-            application_id=case.id,
+            case_id=case.id,
             user_id=case.applicant_id,
             name=name,
             member_type=member_type,
@@ -122,16 +122,14 @@ def enter(
     return member
 
 
-def certify(case: Application, member: Member, now: datetime, actor_id: int | None = None):
+def certify(case: Case, member: Member, now: datetime, actor_id: int | None = None):
     """Issue the member a certificate under this case, once per case; does not commit."""
-    existing = db.session.scalars(
-        select(Certificate).where(Certificate.application_id == case.id)
-    ).first()
+    existing = db.session.scalars(select(Certificate).where(Certificate.case_id == case.id)).first()
     if existing is not None:
         return existing  # issuing twice must never hand out a second certificate
     certificate = Certificate(
         member=member,
-        application_id=case.id,
+        case_id=case.id,
         verify_token=secrets.token_urlsafe(18),
         issued_on=local_date(now),
         issued_at=now,
@@ -154,9 +152,7 @@ def revoke(certificate: Certificate, now: datetime, actor_id: int | None = None)
     if certificate.revoked_at is not None:
         return
     certificate.revoked_at = now
-    instance_id = db.session.scalar(
-        select(Application.instance_id).where(Application.id == certificate.application_id)
-    )
+    instance_id = db.session.scalar(select(Case.instance_id).where(Case.id == certificate.case_id))
     audit.record(
         "certificate_revoked",
         actor_id,
@@ -165,11 +161,11 @@ def revoke(certificate: Certificate, now: datetime, actor_id: int | None = None)
     )
 
 
-def _member_of(case: Application) -> Member | None:
+def _member_of(case: Case) -> Member | None:
     """The member the case is about: the one it chose, or the one it entered."""
     if case.subject_member_id is not None:
         return db.session.get(Member, case.subject_member_id)
-    return db.session.scalars(select(Member).where(Member.application_id == case.id)).first()
+    return db.session.scalars(select(Member).where(Member.case_id == case.id)).first()
 
 
 def _text(value, what: str) -> str | None:

@@ -41,7 +41,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.services import announcements, audit, catalogue
-from webapp.services.applications import model_data, open_case
+from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
 from webapp.services.workflow import engine, version_content
 
@@ -217,7 +217,7 @@ def _start_batch(
             break
         try:
             with db.session.begin_nested():
-                application, result, offered = open_case(
+                case, result, offered = open_case(
                     row.version_id,
                     model.name,
                     member.user_id,
@@ -233,7 +233,7 @@ def _start_batch(
                         element_id=row.element_id,
                         occurrence_at=row.occurrence_at,
                         member_key=member.id,
-                        application_id=application.id,
+                        case_id=case.id,
                     )
                 )
                 db.session.flush()
@@ -246,11 +246,11 @@ def _start_batch(
             return started, True
         # Outside the savepoint: audit rows are chained at commit, and must all be written.
         if offered:
-            announcements.after_step(application, result, offered)
+            announcements.after_step(case, result, offered)
         audit.record(
-            "application_started",
+            "case_started",
             None,
-            application.instance_id,
+            case.instance_id,
             data={
                 "version": number,
                 "process": model.key,

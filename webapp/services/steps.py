@@ -8,21 +8,19 @@ from sqlalchemy import select
 
 from webapp.engine import EngineResult
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, ProcessInstance
-from webapp.services import announcements, applications
+from webapp.models import Case, HumanTask, ProcessInstance
+from webapp.services import announcements, cases
 from webapp.services.workflow import save_result
 
 
 def store(
-    instance: ProcessInstance, result: EngineResult, application: Application | None = None
+    instance: ProcessInstance, result: EngineResult, case: Case | None = None
 ) -> list[HumanTask]:
     """Write the step into the current transaction (no commit); the tasks it offered."""
     offered = save_result(instance, result)
-    if application is None:
-        application = db.session.scalars(
-            select(Application).where(Application.instance_id == instance.id)
-        ).first()
-    if application is not None:
-        applications.sync(application, result)
-        announcements.after_step(application, result, offered)
+    if case is None:
+        case = db.session.scalars(select(Case).where(Case.instance_id == instance.id)).first()
+    if case is not None:
+        cases.sync(case, result)
+        announcements.after_step(case, result, offered)
     return offered

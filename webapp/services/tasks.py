@@ -12,13 +12,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from webapp import formschema
 from webapp.engine import EngineError, TaskNotReady
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, ProcessInstance, User, utcnow
+from webapp.models import Case, HumanTask, ProcessInstance, User, utcnow
 from webapp.roles import APPLICANT
 from webapp.services import (
     announcements,
-    applications,
     audit,
     case_step,
+    cases,
     delegations,
     documents,
     json_data,
@@ -47,19 +47,19 @@ from webapp.services.workflow import (
 TASK_GUID = re.compile(r"[0-9a-fA-F-]{1,36}")
 
 
-def authorize(user: User, task: HumanTask, application: Application) -> User | None:
+def authorize(user: User, task: HumanTask, case: Case) -> User | None:
     """Raise unless the user may work this task: its lane's group, and never its own case.
     Returns the person the user stands in for, when only a delegation lets the user in."""
     try:
-        _may_work(user, task, application)
+        _may_work(user, task, case)
     except Forbidden as refusal:
         for principal in delegations.principals(user):
             try:
-                _may_work(principal, task, application)
+                _may_work(principal, task, case)
             except (Forbidden, NotFound):
                 continue
-            if application.applicant_id == user.id:
-                raise Forbidden("own_application") from None  # four eyes bind both of them
+            if case.applicant_id == user.id:
+                raise Forbidden("own_case") from None  # four eyes bind both of them
             if not delegations.delegable(task):
                 raise Forbidden("not_delegable") from None
             return principal
@@ -67,24 +67,24 @@ def authorize(user: User, task: HumanTask, application: Application) -> User | N
     return None
 
 
-def _may_work(user: User, task: HumanTask, application: Application) -> None:
+def _may_work(user: User, task: HumanTask, case: Case) -> None:
     role = lane_group(task.lane)
     if role == APPLICANT:
-        if application.applicant_id != user.id:
+        if case.applicant_id != user.id:
             raise NotFound("task")  # another applicant's task: do not confirm it exists
         return
     if role is None or not user.has_role(role):
         raise Forbidden("not_your_lane")
-    if application.applicant_id == user.id:
-        raise Forbidden("own_application")
+    if case.applicant_id == user.id:
+        raise Forbidden("own_case")
     if task.assignee_id is not None and task.assignee_id != user.id:
         raise Forbidden("not_assignee")  # e.g. another council member's vote
 
 
-def find(user: User, task_guid: str) -> tuple[HumanTask, Application]:
+def find(user: User, task_guid: str) -> tuple[HumanTask, Case]:
     """A task the user may see, with its application; raises NotFound, Forbidden, TaskNotOpen."""
     found = _lookup(user, task_guid)
-    return found.task, found.application
+    return found.task, found.case
 
 
 def acting_for(user: User, task_guid: str) -> User | None:
@@ -95,7 +95,7 @@ def acting_for(user: User, task_guid: str) -> User | None:
 @dataclass
 class _Found:
     task: HumanTask
-    application: Application
+    case: Case
     version_id: int
     # Held so that the session (whose identity map keeps only weak references) still has the
     # applicant when the step's notifications look for it: one query fewer per transition.
@@ -108,16 +108,16 @@ def _lookup(user: User, task_guid: str) -> _Found:
     if not TASK_GUID.fullmatch(task_guid):
         raise NotFound("task")
     row = db.session.execute(
-        select(HumanTask, Application, ProcessInstance.version_id, User)
-        .join(Application, Application.instance_id == HumanTask.instance_id)
+        select(HumanTask, Case, ProcessInstance.version_id, User)
+        .join(Case, Case.instance_id == HumanTask.instance_id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .join(User, User.id == Application.applicant_id)
+        .join(User, User.id == Case.applicant_id)
         .where(HumanTask.task_guid == task_guid)
     ).first()
     if row is None:
         raise NotFound("task")
     found = _Found(*row)
-    found.principal = authorize(user, found.task, found.application)
+    found.principal = authorize(user, found.task, found.case)
     if found.task.state != "ready":
         raise _not_open(found.task)
     return found
@@ -131,7 +131,7 @@ def form_of(task: HumanTask, version_id: int | None = None) -> tuple[dict, dict]
     return forms.get(task.form or "", {"type": "object"}), forms.get(task.ui_form or "", {})
 
 
-def application_form(progress: applications.Progress) -> tuple[dict, dict]:
+def application_form(progress: cases.Progress) -> tuple[dict, dict]:
     """The schema and UI schema the application's own data was entered with."""
     for task in progress.history:
         if task.form and is_case_form(task):
@@ -139,15 +139,15 @@ def application_form(progress: applications.Progress) -> tuple[dict, dict]:
     return {"properties": {}}, {}
 
 
-def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Application]:
+def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Case]:
     """Keep what the user entered so far (and its uploads) without validating or moving on."""
     found = _lookup(user, task_guid)
-    task, application = found.task, found.application
+    task, case = found.task, found.case
     _refuse_if_claimed(task, user, found.principal)
     schema, _ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
-        data = documents.accept_uploads(user, application, schema, files or {}, data)
+        data = documents.accept_uploads(user, case, schema, files or {}, data)
         saved = db.session.execute(
             update(HumanTask)
             .where(HumanTask.id == task.id, HumanTask.state == "ready")
@@ -161,23 +161,23 @@ def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask,
     except BaseException:
         db.session.rollback()
         raise
-    return task, application
+    return task, case
 
 
-def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Application]:
+def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Case]:
     """Validate the submitted form and move the instance on, all in one transaction."""
     found = _lookup(user, task_guid)
-    task, application = found.task, found.application
+    task, case = found.task, found.case
     _refuse_if_claimed(task, user, found.principal)
     schema, ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
     try:
-        data = documents.accept_uploads(user, application, schema, files or {}, data)
+        data = documents.accept_uploads(user, case, schema, files or {}, data)
     except InvalidFormData:
         db.session.rollback()
         raise
     errors = formschema.validate(schema, data, ui)
-    for name, messages in documents.check_tokens(application, schema, data).items():
+    for name, messages in documents.check_tokens(case, schema, data).items():
         errors.setdefault(name, []).extend(messages)
     if errors:
         # The files that passed their checks are kept with the application, so the form shown
@@ -187,17 +187,17 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, A
     return _move_on(user, task_guid, found, data)
 
 
-def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Application]:
+def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Case]:
     """Complete the task with typed data (the JSON API): the same schema and checks as the
     form, document fields naming documents already uploaded to the application."""
     found = _lookup(user, task_guid)
-    task, application = found.task, found.application
+    task, case = found.task, found.case
     _refuse_if_claimed(task, user, found.principal)
     schema, ui = form_of(task, found.version_id)
     data, errors = json_data.read(schema, payload)
     if not errors:
         errors = formschema.validate(schema, data, ui)
-        for name, messages in documents.check_tokens(application, schema, data).items():
+        for name, messages in documents.check_tokens(case, schema, data).items():
             errors.setdefault(name, []).extend(messages)
     if errors:
         db.session.rollback()
@@ -205,9 +205,7 @@ def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Appli
     return _move_on(user, task_guid, found, data)
 
 
-def _move_on(
-    user: User, task_guid: str, found: _Found, data: dict
-) -> tuple[HumanTask, Application]:
+def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[HumanTask, Case]:
     """The transition itself, under the instance lock, with valid data. `found` stays
     referenced until the commit, so its applicant is still in the session for the step's
     notifications."""
@@ -216,7 +214,7 @@ def _move_on(
         # was seen above may have changed while we waited for it (completed, claimed).
         case = lock_case(found.task.instance_id)
         case_step.act_as(user.id)
-        instance, application = case.instance, case.application
+        instance, case = case.instance, case.case
         task = _ready_under_lock(case.ready, task_guid)
         _refuse_if_claimed(task, user, found.principal)
         try:
@@ -228,9 +226,9 @@ def _move_on(
         except EngineError as err:
             raise ProcessError.of(err) from err
         offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
-        applications.sync(application, result, completed=task, submitted=data, actor_id=user.id)
+        cases.sync(case, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
-        announcements.after_step(application, result, offered)
+        announcements.after_step(case, result, offered)
         done = {"task": task.bpmn_id, "data": data}
         if found.principal is not None:
             done["on_behalf_of"] = found.principal.id  # "B for A" in the trail and history
@@ -245,22 +243,22 @@ def _move_on(
     except BaseException:
         db.session.rollback()
         raise
-    return task, application
+    return task, case
 
 
-def claim(user: User, task_guid: str) -> tuple[HumanTask, Application]:
+def claim(user: User, task_guid: str) -> tuple[HumanTask, Case]:
     """Take a committee task on, so that the others of the lane leave it; claiming one's own
     claim again changes nothing. One transaction under the instance lock."""
     return _change_claim(user, task_guid, take=True)
 
 
-def unclaim(user: User, task_guid: str) -> tuple[HumanTask, Application]:
+def unclaim(user: User, task_guid: str) -> tuple[HumanTask, Case]:
     """Give one's claim on a task up; a task nobody holds stays as it is. Someone else's claim
     is theirs to release. One transaction under the instance lock."""
     return _change_claim(user, task_guid, take=False)
 
 
-def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Application]:
+def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Case]:
     found = _lookup(user, task_guid)
     _claimable(found.task)
     try:
@@ -275,7 +273,7 @@ def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Ap
     except BaseException:
         db.session.rollback()
         raise
-    return task, case.application
+    return task, case.case
 
 
 def claimable(task: HumanTask) -> bool:
@@ -329,11 +327,11 @@ def _not_open(task: HumanTask) -> TaskNotOpen:
     return TaskNotOpen(task.state, by=by, at=task.completed_at)
 
 
-def first_for(user: User, application: Application) -> HumanTask | None:
+def first_for(user: User, case: Case) -> HumanTask | None:
     """The first open task of the case that the user may do now (after starting it)."""
-    for task in applications.progress(application).open_tasks:
+    for task in cases.progress(case).open_tasks:
         try:
-            authorize(user, task, application)
+            authorize(user, task, case)
         except (Forbidden, NotFound):
             continue
         return task

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
 from webapp.extensions import db
-from webapp.models import Application, HumanTask, ModelVersion, ProcessInstance, User, utcnow
+from webapp.models import Case, HumanTask, ModelVersion, ProcessInstance, User, utcnow
 from webapp.services import case_step
 from webapp.services.diagram_functions import diagram_functions
 
@@ -115,7 +115,7 @@ class LockedCase:
     read afresh after the lock was granted."""
 
     instance: ProcessInstance
-    application: Application | None
+    case: Case | None
     ready: dict[str, HumanTask]
 
 
@@ -133,8 +133,8 @@ def lock_case(instance_id: int) -> LockedCase:
             select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update()
         )
     rows = db.session.execute(
-        select(ProcessInstance, Application, HumanTask)
-        .outerjoin(Application, Application.instance_id == ProcessInstance.id)
+        select(ProcessInstance, Case, HumanTask)
+        .outerjoin(Case, Case.instance_id == ProcessInstance.id)
         .outerjoin(
             HumanTask,
             (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "ready"),

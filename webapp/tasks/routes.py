@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from webapp import formschema
 from webapp.errors import message_for
 from webapp.limits import body_limit
-from webapp.services import applications, notice, tasks
+from webapp.services import cases, notice, tasks
 from webapp.services.errors import InvalidFormData, TaskClaimed
 
 bp = Blueprint("tasks", __name__)
@@ -20,8 +20,8 @@ bp = Blueprint("tasks", __name__)
 @login_required
 def show(task_guid: str):
     """The task's form, empty or with what the user entered last time."""
-    task, application = tasks.find(current_user, task_guid)
-    return _render(task, application)
+    task, case = tasks.find(current_user, task_guid)
+    return _render(task, case)
 
 
 @bp.post("/tasks/<task_guid>")
@@ -32,22 +32,20 @@ def submit(task_guid: str):
     with the user's values."""
     if request.form.get("action") == "draft":
         try:
-            task, application = tasks.save_draft(
-                current_user, task_guid, request.form, request.files
-            )
+            task, case = tasks.save_draft(current_user, task_guid, request.form, request.files)
         except InvalidFormData as err:
-            task, application = tasks.find(current_user, task_guid)
-            return _render(task, application, values=err.values, errors=err.errors), 400
+            task, case = tasks.find(current_user, task_guid)
+            return _render(task, case, values=err.values, errors=err.errors), 400
         flash(_("Draft saved. You can come back and finish it later."), "success")
         return redirect(url_for("tasks.show", task_guid=task_guid))
     try:
-        task, application = tasks.complete(current_user, task_guid, request.form, request.files)
+        task, case = tasks.complete(current_user, task_guid, request.form, request.files)
     except InvalidFormData as err:
-        task, application = tasks.find(current_user, task_guid)
-        return _render(task, application, values=err.values, errors=err.errors), 400
+        task, case = tasks.find(current_user, task_guid)
+        return _render(task, case, values=err.values, errors=err.errors), 400
     flash(_("Done: “%(task)s” has been submitted.", task=task.title), "success")
-    if application.applicant_id == current_user.id:
-        return redirect(url_for("portal.detail", application_id=application.id))
+    if case.applicant_id == current_user.id:
+        return redirect(url_for("portal.detail", case_id=case.id))
     return redirect(url_for("inbox.index"))
 
 
@@ -77,20 +75,18 @@ def unclaim(task_guid: str):
     return redirect(url_for("tasks.show", task_guid=task_guid))
 
 
-def _render(task, application, values=None, errors=None):
+def _render(task, case, values=None, errors=None):
     locale = str(get_locale())
     schema, ui = tasks.form_of(task)
     if values is None and task.draft:
         values = task.draft
-    elif values is None and application.data and tasks.is_case_form(task):
-        values = application.data  # the applicant revises what it entered before
+    elif values is None and case.data and tasks.is_case_form(task):
+        values = case.data  # the applicant revises what it entered before
     form = formschema.build_form(schema, ui, locale, values=values, errors=errors)
-    progress = applications.progress(application)
+    progress = cases.progress(case)
     summary = None
-    if application.data and not tasks.is_case_form(task):
-        summary = formschema.build_form(
-            *tasks.application_form(progress), locale, values=application.data
-        )
+    if case.data and not tasks.is_case_form(task):
+        summary = formschema.build_form(*tasks.application_form(progress), locale, values=case.data)
     # What earlier steps decided, labelled with their own forms (committee members only).
     # Peers of a multi-instance task (the other council members' votes) stay hidden until
     # one's own is cast, so that nobody votes by looking at the others.
@@ -101,11 +97,11 @@ def _render(task, application, values=None, errors=None):
         and not tasks.is_case_form(done)
         and not (task.item is not None and done.bpmn_id == task.bpmn_id)
     ]
-    is_owner = application.applicant_id == current_user.id
+    is_owner = case.applicant_id == current_user.id
     return render_template(
         "tasks/form.html",
         task=task,
-        application=application,
+        case=case,
         form=form,
         progress=progress,
         summary=summary,
@@ -114,5 +110,5 @@ def _render(task, application, values=None, errors=None):
         claimable=not is_owner and tasks.claimable(task),
         holder=tasks.holder(task),
         principal=None if is_owner else tasks.acting_for(current_user, task.task_guid),
-        objections=[] if is_owner else notice.objections_of(application),
+        objections=[] if is_owner else notice.objections_of(case),
     )

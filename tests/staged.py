@@ -12,20 +12,20 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from tests.conftest import VALID_APPLICATION
 from tests.procedure import PAYMENT
 from webapp.extensions import db
-from webapp.models import Application, HumanTask
-from webapp.services import applications, tasks, timers, users
+from webapp.models import Case, HumanTask
+from webapp.services import cases, tasks, timers, users
 
 FORM = {k: v for k, v in VALID_APPLICATION.items() if not isinstance(v, tuple)}
 UPLOADS = {k: v for k, v in VALID_APPLICATION.items() if isinstance(v, tuple)}
 COUNCIL = ("council", "council2", "council3")  # the demo council: the voters of every vote
 
 
-def open_tasks(application_id: int, bpmn_id: str | None = None) -> list[HumanTask]:
+def open_tasks(case_id: int, bpmn_id: str | None = None) -> list[HumanTask]:
     """The application's ready tasks (of one BPMN id), oldest first."""
     query = (
         select(HumanTask)
-        .join(Application, Application.instance_id == HumanTask.instance_id)
-        .where(Application.id == application_id, HumanTask.state == "ready")
+        .join(Case, Case.instance_id == HumanTask.instance_id)
+        .where(Case.id == case_id, HumanTask.state == "ready")
         .order_by(HumanTask.id)
     )
     if bpmn_id is not None:
@@ -33,10 +33,10 @@ def open_tasks(application_id: int, bpmn_id: str | None = None) -> list[HumanTas
     return list(db.session.scalars(query))
 
 
-def complete(username: str, application_id: int, bpmn_id: str, data: dict) -> None:
+def complete(username: str, case_id: int, bpmn_id: str, data: dict) -> None:
     """Complete the user's open task of that id (their own vote, for a vote)."""
     user = users.by_username(username)
-    candidates = open_tasks(application_id, bpmn_id)
+    candidates = open_tasks(case_id, bpmn_id)
     task = next(t for t in candidates if t.assignee_id in (None, user.id))
     tasks.complete(user, task.task_guid, MultiDict(data))
 
@@ -46,19 +46,19 @@ def submitted(count: int, applicant: str = "applicant") -> list[int]:
     user = users.by_username(applicant)
     ids = []
     for _ in range(count):
-        application = applications.start(user)
-        guid = open_tasks(application.id)[0].task_guid
+        case = cases.start(user)
+        guid = open_tasks(case.id)[0].task_guid
         files = {k: FileStorage(io.BytesIO(data), name) for k, (data, name) in UPLOADS.items()}
         tasks.complete(user, guid, MultiDict(FORM), files)
-        ids.append(application.id)
+        ids.append(case.id)
     return ids
 
 
 def on_notice(count: int) -> list[int]:
     """Applications passed in review: each waits for its notice period to end."""
     ids = submitted(count)
-    for application_id in ids:
-        complete("secretary", application_id, "preliminary_review", {"review_decision": "pass"})
+    for case_id in ids:
+        complete("secretary", case_id, "preliminary_review", {"review_decision": "pass"})
     return ids
 
 
@@ -66,7 +66,7 @@ def in_vote(count: int, traveller) -> list[int]:
     """Applications whose notice ended: each waits for the council's votes. Moves the
     caller's clock (`traveller`, a time-machine traveller) past the notice periods."""
     ids = on_notice(count)
-    closes = max(db.session.get(Application, i).notice_closes_at for i in ids)
+    closes = max(db.session.get(Case, i).notice_closes_at for i in ids)
     traveller.move_to(closes.replace(microsecond=0).timestamp() + 60)
     timers.fire_due()
     return ids
@@ -75,9 +75,9 @@ def in_vote(count: int, traveller) -> list[int]:
 def awaiting_certificate(count: int, traveller) -> list[int]:
     """Applications approved by the council and paid: each waits for its certificate."""
     ids = in_vote(count, traveller)
-    for application_id in ids:
+    for case_id in ids:
         for member in COUNCIL:
-            complete(member, application_id, "council_vote", {"vote": "approve"})
-        complete("applicant", application_id, "declare_payment", PAYMENT)
-        complete("finance", application_id, "confirm_payment", {"payment_check": "received"})
+            complete(member, case_id, "council_vote", {"vote": "approve"})
+        complete("applicant", case_id, "declare_payment", PAYMENT)
+        complete("finance", case_id, "confirm_payment", {"payment_check": "received"})
     return ids

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
 from webapp.models import (
-    Application,
+    Case,
     HumanTask,
     Member,
     ModelVersion,
@@ -40,13 +40,13 @@ def model_data(forms: dict) -> dict:
     }
 
 
-def start(user: User, key: str | None = None, member_number: str | None = None) -> Application:
+def start(user: User, key: str | None = None, member_number: str | None = None) -> Case:
     """A new case of a procedure of the catalogue that the user may start. Without a key, the
     one an applicant starts about itself (membership admission), if exactly one says so."""
     procedure = _procedure(user, key)
     member = _subject_member(user, procedure, member_number)
     subject_id = member.user_id if member is not None else user.id
-    application, result, offered = open_case(
+    case, result, offered = open_case(
         procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
     )
     # The starter is at its own first form already; anyone else the first steps wait on (a
@@ -55,19 +55,19 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
         lane_group(t.lane) == APPLICANT for t in offered
     )
     if offered and not own_form:
-        announcements.after_step(application, result, offered)
+        announcements.after_step(case, result, offered)
     audit.record(
-        "application_started",
+        "case_started",
         user.id,
-        application.instance_id,
+        case.instance_id,
         data={
             "version": db.session.get(ModelVersion, procedure.version_id).number,
             "process": procedure.key,
-            "member_id": application.subject_member_id,
+            "member_id": case.subject_member_id,
         },
     )
     db.session.commit()
-    return application
+    return case
 
 
 def open_case(
@@ -79,7 +79,7 @@ def open_case(
     extra: dict | None = None,
     timer_start: str | None = None,
     occurrence: datetime | None = None,
-) -> tuple[Application, EngineResult, list[HumanTask]]:
+) -> tuple[Case, EngineResult, list[HumanTask]]:
     """Start an instance of the version and its case about `subject_id` (and `member`), in the
     caller's transaction; the case, the engine's result and the tasks first offered. With
     `timer_start`, the instance begins past that timer start event, due at `occurrence`."""
@@ -101,7 +101,7 @@ def open_case(
     except EngineError as err:
         raise ProcessError.of(err) from err
     instance, offered = create_instance(version, result)
-    application = Application(
+    case = Case(
         instance_id=instance.id,
         applicant_id=subject_id,
         model_id=version.model_id,
@@ -112,11 +112,11 @@ def open_case(
     )
     if member is not None:
         for name in SUMMARY_FIELDS:
-            setattr(application, name, getattr(member, name, None))
-    db.session.add(application)
+            setattr(case, name, getattr(member, name, None))
+    db.session.add(case)
     db.session.flush()
-    sync(application, result)
-    return application, result, offered
+    sync(case, result)
+    return case, result, offered
 
 
 def _procedure(user: User, key: str | None) -> catalogue.Procedure:
@@ -151,7 +151,7 @@ def _subject_member(user: User, procedure, member_number: str | None) -> Member 
             message = _("There is no active member with this member number.")
             raise InvalidFormData({"member_number": [message]}, {"member_number": member_number})
         if member.user_id == user.id:
-            raise Forbidden("own_application")  # nobody starts a case about themselves
+            raise Forbidden("own_case")  # nobody starts a case about themselves
         return member
     if procedure.starters == (catalogue.MEMBER,):
         return catalogue.own_membership(user)  # a member's case about its own membership
@@ -159,7 +159,7 @@ def _subject_member(user: User, procedure, member_number: str | None) -> Member 
 
 
 def sync(
-    application: Application,
+    case: Case,
     result: EngineResult,
     completed: HumanTask | None = None,
     submitted: dict | None = None,
@@ -168,37 +168,37 @@ def sync(
     """Bring the application row in line with a transition of its instance."""
     now = utcnow()
     if completed is not None and submitted is not None and is_case_form(completed):
-        application.data = dict(submitted)
+        case.data = dict(submitted)
         for name in SUMMARY_FIELDS:
-            setattr(application, name, submitted.get(name))
-        application.submitted_at = application.submitted_at or now
+            setattr(case, name, submitted.get(name))
+        case.submitted_at = case.submitted_at or now
     stages = [t.info.stage for t in result.ready_tasks if t.info.stage]
     stages += [t.properties["stage"] for t in result.timers if t.properties.get("stage")]
     if stages:
-        application.stage = stages[0]
-    facts = dict(application.facts or {})
-    facts.update({k: result.data[k] for k in published(application) if k in result.data})
+        case.stage = stages[0]
+    facts = dict(case.facts or {})
+    facts.update({k: result.data[k] for k in published(case) if k in result.data})
     notice = [t for t in result.timers if t.properties.get("publicNotice") == "true"]
-    application.notice_closes_at = min(t.due_at for t in notice) if notice else None
+    case.notice_closes_at = min(t.due_at for t in notice) if notice else None
     if notice:
         # Kept after the period ends: the timeline places the notice by its stage.
         facts["notice_stage"] = notice[0].properties.get("stage") or ""
-    application.facts = facts
+    case.facts = facts
     if result.finished:
         outcome = result.data.get("outcome")
         # A finished case stands as its diagram's outcome says ("admitted", "withdrawn", …).
-        application.status = _outcome_status(outcome)
-        application.outcome_code = str(result.data.get("outcome_code") or "") or None
+        case.status = _outcome_status(outcome)
+        case.outcome_code = str(result.data.get("outcome_code") or "") or None
         reason = result.data.get("outcome_reason")
-        application.outcome_reason = str(reason) if reason else None
-    application.updated_at = now
+        case.outcome_reason = str(reason) if reason else None
+    case.updated_at = now
 
 
-def published(application: Application) -> tuple[str, ...]:
+def published(case: Case) -> tuple[str, ...]:
     """The process variables the case keeps as its facts for the pages and messages to show:
     the diagram names them in its process-level property `facts` (README, "Published
     variables")."""
-    listed = catalogue.properties_of(application.instance.version_id).get("facts", "")
+    listed = catalogue.properties_of(case.instance.version_id).get("facts", "")
     return tuple(name.strip() for name in listed.split(",") if name.strip())
 
 
@@ -211,14 +211,14 @@ def _outcome_status(outcome) -> str:
 PAGE_SIZE = 20
 
 
-def for_applicant(user: User, page: int = 1) -> tuple[list[Application], bool]:
+def for_applicant(user: User, page: int = 1) -> tuple[list[Case], bool]:
     """A page of the user's own applications, newest first, and whether more follow."""
     page = max(1, page)
     rows = list(
         db.session.scalars(
-            select(Application)
-            .where(Application.applicant_id == user.id)
-            .order_by(Application.created_at.desc(), Application.id.desc())
+            select(Case)
+            .where(Case.applicant_id == user.id)
+            .order_by(Case.created_at.desc(), Case.id.desc())
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
         )
@@ -226,7 +226,7 @@ def for_applicant(user: User, page: int = 1) -> tuple[list[Application], bool]:
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
-def waiting_on(rows: list[Application]) -> dict[int, Progress]:
+def waiting_on(rows: list[Case]) -> dict[int, Progress]:
     """The open tasks of many applications in one query, by application id (for lists, which
     show what each waits on but not its history)."""
     by_instance: dict[int, list[HumanTask]] = {a.instance_id: [] for a in rows}
@@ -240,14 +240,14 @@ def waiting_on(rows: list[Application]) -> dict[int, Progress]:
     return {a.id: Progress(open_tasks=by_instance[a.instance_id], history=[]) for a in rows}
 
 
-def visible(user: User, application_id: int) -> Application:
+def visible(user: User, case_id: int) -> Case:
     """An application the user may see: its own, or any for a committee member."""
-    application = db.session.get(Application, application_id)
-    if application is None:
+    case = db.session.get(Case, case_id)
+    if case is None:
         raise NotFound("application")
-    if application.applicant_id != user.id and not user.is_committee:
+    if case.applicant_id != user.id and not user.is_committee:
         raise NotFound("application")  # not "forbidden": do not confirm it exists
-    return application
+    return case
 
 
 @dataclass
@@ -263,12 +263,12 @@ class Progress:
         return [t for t in self.open_tasks if lane_group(t.lane) == APPLICANT]
 
 
-def progress(application: Application) -> Progress:
+def progress(case: Case) -> Progress:
     """Open and finished human tasks of the application, from the projection."""
     rows = list(
         db.session.scalars(
             select(HumanTask)
-            .where(HumanTask.instance_id == application.instance_id)
+            .where(HumanTask.instance_id == case.instance_id)
             .order_by(HumanTask.created_at, HumanTask.id)
         )
     )

@@ -1,4 +1,4 @@
-"""Applications for membership and the member numbers they are given."""
+"""Cases — what each process instance is about — and the member numbers they are given."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
 
 
-class Application(db.Model):
+class Case(db.Model):
     """The case a process instance carries: an application for membership, or any procedure
-    about an account or a member of the register (`applicant_id` is the account it is about)."""
+    about an account or a member of the register (`applicant_id` is the account it is about;
+    none for a case the ticker started about no one)."""
 
-    __table_args__ = (Index("ix_application_applicant", "applicant_id", "created_at"),)
+    # "case" is an SQL keyword; the table is the case file (案卷), as User is user_account.
+    __tablename__ = "case_file"
+    __table_args__ = (Index("ix_case_file_applicant", "applicant_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
-    applicant_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    applicant_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # The procedure (process model), its title when the case began, and the member of the
     # register the case is about, if it is about one.
     model_id: Mapped[int | None] = mapped_column(ForeignKey("process_model.id"), index=True)
@@ -39,7 +42,7 @@ class Application(db.Model):
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     # What the process has published about the case (vote tally, fee notice…), for pages.
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Set while the application is on public notice; the board reads it through its index.
+    # Set while the case is on public notice; the board reads it through its index.
     notice_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     member_number: Mapped[str | None] = mapped_column(String(40), unique=True)

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import VALID_APPLICATION, open_task, reload
 from webapp.extensions import db
-from webapp.models import Application, Document
-from webapp.services import api_tokens, applications, users
+from webapp.models import Case, Document
+from webapp.services import api_tokens, cases, users
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
 FORM = {k: v for k, v in VALID_APPLICATION.items() if not isinstance(v, tuple)}
@@ -36,9 +36,9 @@ class Api:
     def post(self, url: str, **kwargs):
         return self.client.post(url, headers=self.headers, **kwargs)
 
-    def upload(self, application_id: int, field: str, content: bytes, name: str = "scan.pdf"):
+    def upload(self, case_id: int, field: str, content: bytes, name: str = "scan.pdf"):
         return self.post(
-            f"/api/v1/applications/{application_id}/documents",
+            f"/api/v1/cases/{case_id}/documents",
             data={"field": field, "file": (io.BytesIO(content), name)},
             content_type="multipart/form-data",
         )
@@ -49,17 +49,17 @@ def _documents(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Document))
 
 
-def _applications(app) -> int:
+def _cases(app) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Application))
+        return db.session.scalar(select(func.count()).select_from(Case))
 
 
 def test_an_applicant_starts_uploads_and_submits_through_the_api(app):
     api = Api(app, "applicant")
-    started = api.post("/api/v1/applications")
+    started = api.post("/api/v1/cases")
     assert started.status_code == 201, started.get_json()
     body = started.get_json()
-    assert started.headers["Location"].endswith(f"/api/v1/applications/{body['id']}")
+    assert started.headers["Location"].endswith(f"/api/v1/cases/{body['id']}")
     assert (body["status"], body["stage"]) == ("in_progress", "application")
     [form_task] = body["open_tasks"]
     assert form_task["stage"] == "application" and form_task["state"] == "ready"
@@ -80,33 +80,33 @@ def test_an_applicant_starts_uploads_and_submits_through_the_api(app):
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["application"]["stage"] == "review"
 
-    detail = api.get(f"/api/v1/applications/{body['id']}").get_json()
+    detail = api.get(f"/api/v1/cases/{body['id']}").get_json()
     assert detail["name"] == FORM["name"] and detail["open_tasks"] == []
     assert detail["data"]["business_licence"] == tokens["business_licence"]
     assert [(e["stage"], e["state"]) for e in detail["timeline"]] == [
         ("application", "completed"),
         ("review", "ready"),
     ]
-    listed = api.get("/api/v1/applications").get_json()
+    listed = api.get("/api/v1/cases").get_json()
     assert [item["id"] for item in listed["items"]] == [body["id"]]
     assert (listed["page"], listed["has_next"]) == (1, False)
 
 
 def test_only_applicant_accounts_start_applications(app):
-    before = _applications(app)
-    refused = Api(app, "secretary").post("/api/v1/applications")
+    before = _cases(app)
+    refused = Api(app, "secretary").post("/api/v1/cases")
     assert refused.status_code == 403 and refused.get_json()["error"] == "forbidden"
-    anonymous = Api(app, None).post("/api/v1/applications")
+    anonymous = Api(app, None).post("/api/v1/cases")
     assert anonymous.status_code == 401 and anonymous.get_json()["error"] == "unauthorized"
-    assert _applications(app) == before
+    assert _cases(app) == before
 
 
 def test_another_applicant_does_not_find_it_and_the_committee_sees_it(app, submitted):
-    url = f"/api/v1/applications/{submitted.id}"
+    url = f"/api/v1/cases/{submitted.id}"
     hidden = Api(app, "applicant2").get(url)
     assert hidden.status_code == 404 and hidden.get_json()["error"] == "not_found"
     assert submitted.name not in hidden.get_data(as_text=True)
-    assert Api(app, "applicant2").get("/api/v1/applications").get_json()["items"] == []
+    assert Api(app, "applicant2").get("/api/v1/cases").get_json()["items"] == []
 
     seen = Api(app, "secretary").get(url)
     assert seen.status_code == 200
@@ -119,16 +119,16 @@ def test_another_applicant_does_not_find_it_and_the_committee_sees_it(app, submi
 def test_the_list_goes_a_page_at_a_time_and_refuses_a_page_that_cannot_be(app):
     with app.app_context():
         owner = users.by_username("applicant")
-        ids = [applications.start(owner).id for _ in range(applications.PAGE_SIZE + 1)]
+        ids = [cases.start(owner).id for _ in range(cases.PAGE_SIZE + 1)]
     api = Api(app, "applicant")
-    first = api.get("/api/v1/applications").get_json()
-    second = api.get("/api/v1/applications?page=2").get_json()
-    assert (len(first["items"]), first["has_next"]) == (applications.PAGE_SIZE, True)
+    first = api.get("/api/v1/cases").get_json()
+    second = api.get("/api/v1/cases?page=2").get_json()
+    assert (len(first["items"]), first["has_next"]) == (cases.PAGE_SIZE, True)
     assert (len(second["items"]), second["has_next"]) == (1, False)
     listed = [item["id"] for item in first["items"] + second["items"]]
     assert sorted(listed) == sorted(ids) and listed[0] == max(ids)  # newest first
     for page in ("0", "-1", "abc", "1.5", "99999999999999999999", "١"):
-        refused = api.get(f"/api/v1/applications?page={page}")
+        refused = api.get(f"/api/v1/cases?page={page}")
         assert refused.status_code == 400, page
         assert (
             refused.get_json()["error"] == "invalid_data" and "page" in refused.get_json()["fields"]
@@ -138,10 +138,10 @@ def test_the_list_goes_a_page_at_a_time_and_refuses_a_page_that_cannot_be(app):
 def test_ids_that_cannot_exist_are_not_found(app):
     api = Api(app, "applicant")
     for url in (
-        "/api/v1/applications/0",
-        "/api/v1/applications/99999999999999999999",
-        "/api/v1/applications/2147483647",
-        "/api/v1/applications/x",
+        "/api/v1/cases/0",
+        "/api/v1/cases/99999999999999999999",
+        "/api/v1/cases/2147483647",
+        "/api/v1/cases/x",
     ):
         response = api.get(url)
         assert response.status_code == 404 and response.get_json()["error"] == "not_found", url
@@ -149,30 +149,28 @@ def test_ids_that_cannot_exist_are_not_found(app):
 
 def test_a_refused_file_says_why_and_nothing_is_kept(app):
     api = Api(app, "applicant")
-    application_id = api.post("/api/v1/applications").get_json()["id"]
+    case_id = api.post("/api/v1/cases").get_json()["id"]
     before = _documents(app)
 
-    html = api.upload(application_id, "business_licence", b"<html><script>x</script>", "a.pdf")
+    html = api.upload(case_id, "business_licence", b"<html><script>x</script>", "a.pdf")
     assert html.status_code == 400
     assert html.get_json()["error"] == "invalid_data" and "file" in html.get_json()["fields"]
 
-    unknown = api.upload(application_id, "payment_receipt", PDF)
+    unknown = api.upload(case_id, "payment_receipt", PDF)
     assert unknown.status_code == 400 and list(unknown.get_json()["fields"]) == ["field"]
 
     missing = api.post(
-        f"/api/v1/applications/{application_id}/documents",
+        f"/api/v1/cases/{case_id}/documents",
         data={"field": "business_licence"},
         content_type="multipart/form-data",
     )
     assert missing.status_code == 400 and list(missing.get_json()["fields"]) == ["file"]
 
-    as_json = api.post(
-        f"/api/v1/applications/{application_id}/documents", json={"field": "cv", "file": "x"}
-    )
+    as_json = api.post(f"/api/v1/cases/{case_id}/documents", json={"field": "cv", "file": "x"})
     assert as_json.status_code == 415 and as_json.get_json()["error"] == "unsupported_media_type"
 
     app.config["MAX_DOCUMENT_BYTES"] = 1024
-    large = api.upload(application_id, "business_licence", PDF[:-6] + b" " * 2048 + b"%%EOF\n")
+    large = api.upload(case_id, "business_licence", PDF[:-6] + b" " * 2048 + b"%%EOF\n")
     assert large.status_code == 413
     assert large.get_json()["error"] == "too_large" and "file" in large.get_json()["fields"]
     assert _documents(app) == before
@@ -201,8 +199,8 @@ def test_only_the_applicant_uploads_and_only_to_a_form_waiting_on_it(app, submit
 
 def test_a_document_of_another_application_is_refused_in_a_submission(app):
     api = Api(app, "applicant")
-    first = api.post("/api/v1/applications").get_json()
-    second = api.post("/api/v1/applications").get_json()
+    first = api.post("/api/v1/cases").get_json()
+    second = api.post("/api/v1/cases").get_json()
     foreign = api.upload(first["id"], "application_form_scan", PDF).get_json()["token"]
     own = api.upload(second["id"], "business_licence", PDF).get_json()["token"]
     data = {**TYPED_FORM, "application_form_scan": foreign, "business_licence": own}
