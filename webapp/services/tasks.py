@@ -99,7 +99,7 @@ class _Found:
     version_id: int
     # Held so that the session (whose identity map keeps only weak references) still has the
     # applicant when the step's notifications look for it: one query fewer per transition.
-    applicant: User
+    applicant: User | None
     principal: User | None = None  # whom the user stands in for, if a delegation let it in
 
 
@@ -111,7 +111,7 @@ def _lookup(user: User, task_guid: str) -> _Found:
         select(HumanTask, Case, ProcessInstance.version_id, User)
         .join(Case, Case.instance_id == HumanTask.instance_id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .join(User, User.id == Case.applicant_id)
+        .outerjoin(User, User.id == Case.applicant_id)  # a case about no one has none
         .where(HumanTask.task_guid == task_guid)
     ).first()
     if row is None:
@@ -212,10 +212,10 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
     try:
         # Everything the step reads is read again under the lock, in one statement: whatever
         # was seen above may have changed while we waited for it (completed, claimed).
-        case = lock_case(found.task.instance_id)
+        locked = lock_case(found.task.instance_id)
         case_step.act_as(user.id)
-        instance, case = case.instance, case.case
-        task = _ready_under_lock(case.ready, task_guid)
+        instance, case = locked.instance, locked.case
+        task = _ready_under_lock(locked.ready, task_guid)
         _refuse_if_claimed(task, user, found.principal)
         try:
             result = engine.complete(
@@ -225,7 +225,9 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError.of(err) from err
-        offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
+        offered = save_result(
+            instance, result, actor_id=user.id, submitted=data, ready=locked.ready
+        )
         cases.sync(case, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
         announcements.after_step(case, result, offered)
@@ -262,8 +264,8 @@ def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Ca
     found = _lookup(user, task_guid)
     _claimable(found.task)
     try:
-        case = lock_case(found.task.instance_id)
-        task = _ready_under_lock(case.ready, task_guid)
+        locked = lock_case(found.task.instance_id)
+        task = _ready_under_lock(locked.ready, task_guid)
         _refuse_if_claimed(task, user)
         if (task.claimed_by_id is None) == take:
             task.claimed_by_id, task.claimed_at = (user.id, utcnow()) if take else (None, None)
@@ -273,7 +275,7 @@ def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Ca
     except BaseException:
         db.session.rollback()
         raise
-    return task, case.case
+    return task, locked.case
 
 
 def claimable(task: HumanTask) -> bool:
