@@ -5,6 +5,9 @@ A process's properties (process-level `spiffworkflow:properties`) say whom a cas
 - `startFor`: `members` — one case per active member of the register, about that member
   (the member does the tasks of the applicant/member lane, as in any case about it).
 - `startForTypes`: optionally, the member types (comma-separated keys) that get one.
+- `startOncePer`: optionally `year` — at most one case per member and calendar year (the
+  association's), whatever the occurrences: a timer moved within the year, or a model
+  re-deployed with another date, starts nothing new for the members already started that year.
 
 Deploying a version keeps its `scheduled_start` rows in step; the ticker reads the due ones by
 their index on `next_at`. Each case an occurrence opens is recorded under the unique key (model,
@@ -18,7 +21,7 @@ PostgreSQL, the single writer lock on SQLite.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,14 +46,20 @@ from webapp.models import (
 from webapp.services import announcements, audit, catalogue
 from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
+from webapp.services.register import local_date
 from webapp.services.workflow import engine, version_content
 
 START_FOR, START_FOR_TYPES, MEMBERS = "startFor", "startForTypes", "members"
+ONCE_PER, YEAR = "startOncePer", "year"
 BATCH = 50  # cases per commit: a large register in many short transactions
 RETRY_AFTER = timedelta(hours=1)  # after a start that failed (a diagram's mistake)
 UNKNOWN_START_FOR = N_(
     "The process property startFor is %(value)s; it may only be members (one case per active "
     "member of the register)."
+)
+UNKNOWN_ONCE_PER = N_(
+    "The process property startOncePer is %(value)s; it may only be year (one case per member "
+    "and calendar year)."
 )
 NO_SUBJECT = N_(
     "The process starts by a timer, but does not say for whom: set the process property "
@@ -67,6 +76,8 @@ def problems(bpmn: bytes, forms: dict) -> list[Problem]:
     found = []
     if start_for not in ("", MEMBERS):
         found.append(Problem("", "", UNKNOWN_START_FOR, {"value": start_for}))
+    if props.get(ONCE_PER, "") not in ("", YEAR):
+        found.append(Problem("", "", UNKNOWN_ONCE_PER, {"value": props[ONCE_PER]}))
     if not _may_have_timers(bpmn):
         return found  # most diagrams: no second parse
     try:
@@ -183,12 +194,22 @@ def _claim(now: datetime, passed: set[int]) -> ScheduledStart | None:
     return None
 
 
-def _pending_members(row: ScheduledStart, types: list[str], size: int) -> list[Member]:
-    """Active members (of those types) that have no case of this occurrence yet, by id."""
+def start_key(occurrence: datetime, once_per: str) -> datetime:
+    """The occurrence a started case is recorded under: the occurrence itself, or with
+    `startOncePer` = year the first moment of its (local) year, so one per member and year."""
+    if once_per != YEAR:
+        return occurrence
+    return datetime(local_date(occurrence).year, 1, 1, tzinfo=UTC)
+
+
+def _pending_members(
+    row: ScheduledStart, key_at: datetime, types: list[str], size: int
+) -> list[Member]:
+    """Active members (of those types) that have no case of this occurrence (or year) yet."""
     done = exists().where(
         TimerStartCase.model_id == row.model_id,
         TimerStartCase.element_id == row.element_id,
-        TimerStartCase.occurrence_at == row.occurrence_at,
+        TimerStartCase.occurrence_at == key_at,
         TimerStartCase.member_key == Member.id,
     )
     query = select(Member).where(Member.status == "active", ~done)
@@ -205,7 +226,8 @@ def _start_batch(
     model = db.session.get(ProcessModel, row.model_id)
     props = catalogue.properties_of(row.version_id)
     types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()]
-    pending = _pending_members(row, types, size) if row.occurrence_at is not None else []
+    key_at = start_key(row.occurrence_at, props.get(ONCE_PER, "")) if row.occurrence_at else None
+    pending = _pending_members(row, key_at, types, size) if key_at is not None else []
     if not pending:
         _advance(row, now)
         db.session.commit()
@@ -231,7 +253,7 @@ def _start_batch(
                     TimerStartCase(
                         model_id=row.model_id,
                         element_id=row.element_id,
-                        occurrence_at=row.occurrence_at,
+                        occurrence_at=key_at,
                         member_key=member.id,
                         case_id=case.id,
                     )
