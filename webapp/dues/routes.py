@@ -19,6 +19,7 @@ from webapp.models.dues import OWING
 from webapp.services import dues, member_types
 
 bp = Blueprint("dues", __name__)
+MAX_PAGE = 100_000  # far past any register; a larger number would overflow the database's offset
 
 STATE_LABELS = {
     "open": _l("Not paid"),
@@ -47,9 +48,11 @@ def _filter() -> tuple[dues.ArrearsFilter, dict]:
     year = None
     if args.get("year"):
         try:
-            year = int(args["year"])
+            year = int(args["year"][:6])
         except ValueError:
-            problems["year"] = _("Enter a year such as 2027.")
+            year = None
+        if year is None or not 1900 <= year <= 2200:
+            problems["year"], year = _("Enter a year such as 2027."), None
     state = args.get("state") or None
     if state is not None and state not in OWING:
         problems["state"] = _("Choose one of the listed states.")
@@ -91,7 +94,7 @@ def arrears():
     _check()
     flt, problems = _filter()
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(max(1, int(request.args.get("page", "1")[:7])), MAX_PAGE)
     except ValueError:
         page = 1
     rows, has_next = dues.arrears(current_user, flt, page)
