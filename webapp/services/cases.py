@@ -47,9 +47,13 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
     procedure = _procedure(user, key)
     member = _subject_member(user, procedure, member_number)
     subject_id = member.user_id if member is not None else user.id
-    case, result, offered = open_case(
-        procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
-    )
+    try:
+        case, result, offered = open_case(
+            procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
+        )
+    except ProcessError:
+        db.session.rollback()  # the instance and case rows written before the engine ran
+        raise
     # The starter is at its own first form already; anyone else the first steps wait on (a
     # member a group opened a case about, a committee) learns of them.
     own_form = procedure.subject == "starter" and all(
