@@ -101,8 +101,11 @@ def test_a_year_of_dues_paid_returned_reminded_and_suspended(app, procedure):
     notice = p.messages("applicant", "dues_notice")[0]
     assert "2027" in notice.subject and "5,000" in notice.body
 
-    # The member declares with a receipt; finance confirms.
+    # The member declares with a receipt (its task shows the payment notice); finance confirms.
     a = cases[ids["applicant"]].id
+    form = p.actors("applicant").get(f"/tasks/{p.task(a, 'declare_dues').task_guid}")
+    assert 'id="fee-notice"' in form.get_data(as_text=True)
+    assert "5000" in form.get_data(as_text=True)
     p.do("applicant", a, "declare_dues", declaration("5000"))
     assert entry(app, ids["applicant"]).state == "declared"
     assert entry(app, ids["applicant"]).declared_receipt
@@ -154,7 +157,7 @@ def test_a_year_of_dues_paid_returned_reminded_and_suspended(app, procedure):
     assert "is-invalid" in finance.get("/dues/arrears?year=abc").get_data(as_text=True)
 
     # The period ends unpaid: the secretariat decides (the model's default consequence).
-    p.after(p.case(c).facts["dues_deadline"])
+    p.after(p.case(c).facts["payment_deadline"])
     assert p.open_ids(c) == ["decide_arrears"]
     assert finance.get("/dues/arrears?overdue=1").get_data(as_text=True).count("arrears-row") == 1
     p.do("secretary", c, "decide_arrears", {"arrears_decision": "extend"}, expect=400)
@@ -225,7 +228,7 @@ def test_automatic_lapse_when_the_model_says_so(app, procedure):
     p.travel_to(OPENS + timedelta(minutes=1))
     assert start_due(app) == 1
     case_id = dues_cases(app)[member_id].id
-    p.after(p.case(case_id).facts["dues_deadline"])
+    p.after(p.case(case_id).facts["payment_deadline"])
     with app.app_context():
         assert db.session.get(Member, member_id).status == "lapsed"
     assert p.case(case_id).status == "lapsed"
