@@ -181,7 +181,7 @@ def test_a_year_of_dues_paid_returned_reminded_and_suspended(app, procedure):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert [r[0] for r in rows[1:]] == [late_number]
-    assert rows[1][3:5] == ["2027", "5000.00"] and rows[1][7] == "unpaid"
+    assert rows[1][3:5] == ["2027", "5000.00"] and rows[1][7] == "逾期未缴"
     assert finance.get("/dues/arrears.csv?year=2026").get_data(as_text=True).count("\n") == 1
     response = Actor(app, "secretary").get("/dues/arrears.xlsx?state=unpaid")
     assert response.status_code == 200
@@ -234,6 +234,16 @@ def test_automatic_lapse_when_the_model_says_so(app, procedure):
     assert p.case(case_id).status == "lapsed"
     assert entry(app, member_id).state == "unpaid"
     assert len(p.messages("applicant", "membership_lapsed")) == 1
+
+
+def test_an_unknown_start_once_per_is_refused_by_name(app, procedure):
+    model = bundle("R/2027-01-10T09:00:00+08:00/P1Y")
+    model["bpmn"] = model["bpmn"].replace(
+        'name="startOncePer" value="year"', 'name="startOncePer" value="month"'
+    )
+    refused = post_json(procedure.actors("owner"), f"/models/{KEY}/deploy", model)
+    assert refused.status_code == 422
+    assert any("startOncePer" in p["message"] for p in refused.get_json()["problems"])
 
 
 def _number(app, member_id: int) -> str:

@@ -118,7 +118,7 @@ def arrears_csv():
     """What the filter shows, every page, as CSV (streamed)."""
     _check()
     flt, _problems = _filter()
-    lines = dues.export_csv(current_user, flt, _headers())
+    lines = dues.export_csv(current_user, flt, _headers(), _state_label)
     return Response(
         stream_with_context(lines),
         mimetype="text/csv",
@@ -135,7 +135,7 @@ def arrears_xlsx():
     """What the filter shows, every page, as an XLSX workbook."""
     _check()
     flt, _problems = _filter()
-    book = dues.export_xlsx(current_user, flt, _headers())
+    book = dues.export_xlsx(current_user, flt, _headers(), _state_label)
     response = send_file(
         book,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

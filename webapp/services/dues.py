@@ -243,16 +243,18 @@ def _values(entry: DuesEntry, member: Member) -> list:
     ]
 
 
-def _all_rows(user: User, flt: ArrearsFilter) -> Iterator[list]:
+def _all_rows(user: User, flt: ArrearsFilter, label=str) -> Iterator[list]:
     # Read in chunks: an export of a large register streams in constant memory.
     query = _query(user, flt).execution_options(yield_per=1000)
     for entry, member in db.session.execute(query):
-        yield _values(entry, member)
+        values = _values(entry, member)
+        values[7] = label(values[7])  # the state, in the reader's language
+        yield values
 
 
-def export_csv(user: User, flt: ArrearsFilter, headers: list[str]) -> Iterator[str]:
+def export_csv(user: User, flt: ArrearsFilter, headers: list[str], label=str) -> Iterator[str]:
     """The filtered arrears as CSV lines (UTF-8 with BOM, for spreadsheet programs)."""
-    rows = _all_rows(user, flt)  # checks the right before the first line is sent
+    rows = _all_rows(user, flt, label)  # checks the right before the first line is sent
     _audit_export(user, flt, "csv")
 
     def lines():
@@ -269,10 +271,10 @@ def export_csv(user: User, flt: ArrearsFilter, headers: list[str]) -> Iterator[s
     return lines()
 
 
-def export_xlsx(user: User, flt: ArrearsFilter, headers: list[str]):
+def export_xlsx(user: User, flt: ArrearsFilter, headers: list[str], label=str):
     """The filtered arrears as an XLSX workbook, written row by row to a temporary file (the
     caller sends and closes it): constant memory however many rows."""
-    rows = _all_rows(user, flt)
+    rows = _all_rows(user, flt, label)
     _audit_export(user, flt, "xlsx")
     return xlsx.workbook(
         itertools.chain([headers], ([_csv_safe(str(v)) for v in row] for row in rows)),
