@@ -25,6 +25,7 @@ from webapp.models.dues import OWING
 from webapp.services import audit, case_step, xlsx
 from webapp.services.errors import Forbidden
 from webapp.services.register import _member_of, _text
+from webapp.services.workdays import _local_date
 
 MAX_AMOUNT = Decimal("100000000")
 PAGE = 50
@@ -63,6 +64,12 @@ def _log(action: str, entry: DuesEntry, case: Case, actor_id: int | None, **extr
 
 
 # --- what diagrams call ---------------------------------------------------------------------
+
+
+def year_of(moment: str | None = None) -> int:
+    """The association's calendar year of an ISO date or time (None: today) — e.g. of the
+    timer occurrence that started the case, so a late start still bills that year."""
+    return _local_date(moment).year
 
 
 def open_dues(year, amount, due_at, currency: str = "CNY", confirmed_by: str = "") -> int:
@@ -151,6 +158,7 @@ def close_dues_unpaid(reason: str = "") -> str:
 
 
 DIAGRAM_FUNCTIONS = {
+    "year_of": year_of,
     "open_dues": open_dues,
     "declare_dues": declare_dues,
     "confirm_dues": confirm_dues,
