@@ -181,6 +181,16 @@ CASES: tuple[Case, ...] = (
     # --- committee --------------------------------------------------------------------------
     get("/inbox", "inbox", COMMITTEE),
     get("/members", "register", expect("403", anon="login", secretary="ok", both="ok")),
+    # The arrears list: the register's keepers; a group that confirms dues once it has some
+    # (this world has none, so finance is refused here; tests/test_annual_dues.py shows it in).
+    *(
+        get(
+            f"/dues/arrears{ext}",
+            f"arrears{ext}",
+            expect("403", anon="login", secretary="ok", both="ok"),
+        )
+        for ext in ("", ".csv", ".xlsx")
+    ),
     *(get(f"/tasks/{guid}", name, out) for name, guid, out in TASKS),
     # A draft goes through the same checks as completing, and leaves the world as it was.
     *(post(f"/tasks/{g}", f"draft {n}", o, form={"action": "draft"}) for n, g, o in TASKS),

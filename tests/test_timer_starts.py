@@ -8,7 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select
 
 from tests.conftest import Actor, add_user
 from tests.procedure import SHANGHAI
@@ -41,6 +42,15 @@ def bundle(cycle: str | None = None, extra_property: str = "") -> dict:
             '<spiffworkflow:property name="startFor" value="members" />' + extra_property,
         )
     return {"bpmn": bpmn, "forms": forms}
+
+
+@pytest.fixture(autouse=True)
+def only_this_timer_start(app):
+    """The shipped procedures' own timer starts (the yearly dues) are out of these tests' way:
+    they count the cases of the fixture's procedure alone."""
+    with app.app_context():
+        db.session.execute(delete(ScheduledStart))
+        db.session.commit()
 
 
 def make_member(app, username: str, member_type: str = "unit", status: str = "active") -> int:

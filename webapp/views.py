@@ -13,6 +13,7 @@ from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
+from webapp.dues.routes import bp as dues_bp
 from webapp.extensions import csrf
 from webapp.health.routes import bp as health_bp
 from webapp.inbox.routes import bp as inbox_bp
@@ -56,6 +57,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(people_bp)
     app.register_blueprint(delegation_bp)
     app.register_blueprint(start_bp)
+    app.register_blueprint(dues_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     # Links mailed before cases were called cases keep working.

@@ -6,6 +6,7 @@ from webapp.models.calendar import CalendarDay
 from webapp.models.cases import Case, MemberNumberCounter
 from webapp.models.delegations import Delegation
 from webapp.models.documents import Document
+from webapp.models.dues import DuesEntry
 from webapp.models.groups import Group, GroupMembership
 from webapp.models.incidents import Incident
 from webapp.models.members import Certificate, Member
@@ -25,6 +26,7 @@ __all__ = [
     "Certificate",
     "Delegation",
     "Document",
+    "DuesEntry",
     "Group",
     "GroupMembership",
     "HumanTask",

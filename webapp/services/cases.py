@@ -17,14 +17,15 @@ from webapp.models import (
     HumanTask,
     Member,
     ModelVersion,
+    ProcessInstance,
     User,
     utcnow,
 )
 from webapp.roles import APPLICANT
-from webapp.services import announcements, audit, catalogue
+from webapp.services import announcements, audit, case_step, catalogue
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
-from webapp.services.workflow import create_instance, engine, is_case_form, version_content
+from webapp.services.workflow import engine, is_case_form, save_result, version_content
 
 # Fields of the application form that lists and the public board show without opening data.
 SUMMARY_FIELDS = ("member_type", "name", "region", "industry")
@@ -46,9 +47,13 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
     procedure = _procedure(user, key)
     member = _subject_member(user, procedure, member_number)
     subject_id = member.user_id if member is not None else user.id
-    case, result, offered = open_case(
-        procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
-    )
+    try:
+        case, result, offered = open_case(
+            procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
+        )
+    except ProcessError:
+        db.session.rollback()  # the instance and case rows written before the engine ran
+        raise
     # The starter is at its own first form already; anyone else the first steps wait on (a
     # member a group opened a case about, a committee) learns of them.
     own_form = procedure.subject == "starter" and all(
@@ -96,11 +101,11 @@ def open_case(
             "industry": member.industry,
             "user_id": member.user_id,
         }
-    try:
-        result = engine.start(content.source, data, timer_start, occurrence)
-    except EngineError as err:
-        raise ProcessError.of(err) from err
-    instance, offered = create_instance(version, result)
+    # The instance and its case exist before the engine runs the first steps, so that a
+    # diagram function called there (e.g. one that writes the register) finds its case.
+    instance = ProcessInstance(version=version, state="")
+    db.session.add(instance)
+    db.session.flush()
     case = Case(
         instance_id=instance.id,
         applicant_id=subject_id,
@@ -115,6 +120,12 @@ def open_case(
             setattr(case, name, getattr(member, name, None))
     db.session.add(case)
     db.session.flush()
+    case_step.begin(instance.id, started_by)
+    try:
+        result = engine.start(content.source, data, timer_start, occurrence)
+    except EngineError as err:
+        raise ProcessError.of(err) from err  # the caller's (savepoint) rollback drops both rows
+    offered = save_result(instance, result)
     sync(case, result)
     return case, result, offered
 

@@ -7,6 +7,9 @@ A process's properties (process-level `spiffworkflow:properties`) say whom a cas
   Without it, each occurrence opens one case about no one (e.g. a quarterly statistics
   report the secretariat files): its tasks are all the groups' own.
 - `startForTypes`: optionally, the member types (comma-separated keys) that get one.
+- `startOncePer`: optionally `year` — at most one case per member and calendar year (the
+  association's), whatever the occurrences: a timer moved within the year, or a model
+  re-deployed with another date, starts nothing new for the members already started that year.
 
 Deploying a version keeps its `scheduled_start` rows in step; the ticker reads the due ones by
 their index on `next_at`. Each case an occurrence opens is recorded under the unique key (model,
@@ -20,7 +23,7 @@ PostgreSQL, the single writer lock on SQLite.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,9 +49,11 @@ from webapp.models import (
 from webapp.services import announcements, audit, catalogue, groups
 from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
+from webapp.services.register import local_date
 from webapp.services.workflow import engine, version_content
 
 START_FOR, START_FOR_TYPES, MEMBERS = "startFor", "startForTypes", "members"
+ONCE_PER, YEAR = "startOncePer", "year"
 BATCH = 50  # cases per commit: a large register in many short transactions
 RETRY_AFTER = timedelta(hours=1)  # after a start that failed (a diagram's mistake)
 UNKNOWN_START_FOR = N_(
@@ -61,6 +66,10 @@ NOBODY_TO_ACT = N_(
     "user task %(task)s is in the lane of the case's applicant or member: put it in a "
     "group's lane, or set the process property startFor to members."
 )
+UNKNOWN_ONCE_PER = N_(
+    "The process property startOncePer is %(value)s; it may only be year (one case per member "
+    "and calendar year)."
+)
 
 
 def problems(bpmn: bytes, forms: dict, user_tasks: Iterable[UserTaskInfo] = ()) -> list[Problem]:
@@ -71,6 +80,8 @@ def problems(bpmn: bytes, forms: dict, user_tasks: Iterable[UserTaskInfo] = ()) 
     found = []
     if start_for not in ("", MEMBERS):
         found.append(Problem("", "", UNKNOWN_START_FOR, {"value": start_for}))
+    if props.get(ONCE_PER, "") not in ("", YEAR):
+        found.append(Problem("", "", UNKNOWN_ONCE_PER, {"value": props[ONCE_PER]}))
     if not _may_have_timers(bpmn):
         return found  # most diagrams: no second parse
     try:
@@ -189,12 +200,22 @@ def _claim(now: datetime, passed: set[int]) -> ScheduledStart | None:
     return None
 
 
-def _pending_members(row: ScheduledStart, types: list[str], size: int) -> list[Member]:
-    """Active members (of those types) that have no case of this occurrence yet, by id."""
+def start_key(occurrence: datetime, once_per: str) -> datetime:
+    """The occurrence a started case is recorded under: the occurrence itself, or with
+    `startOncePer` = year the first moment of its (local) year, so one per member and year."""
+    if once_per != YEAR:
+        return occurrence
+    return datetime(local_date(occurrence).year, 1, 1, tzinfo=UTC)
+
+
+def _pending_members(
+    row: ScheduledStart, key_at: datetime, types: list[str], size: int
+) -> list[Member]:
+    """Active members (of those types) that have no case of this occurrence (or year) yet."""
     done = exists().where(
         TimerStartCase.model_id == row.model_id,
         TimerStartCase.element_id == row.element_id,
-        TimerStartCase.occurrence_at == row.occurrence_at,
+        TimerStartCase.occurrence_at == key_at,
         TimerStartCase.member_key == Member.id,
     )
     query = select(Member).where(Member.status == "active", ~done)
@@ -203,14 +224,14 @@ def _pending_members(row: ScheduledStart, types: list[str], size: int) -> list[M
     return list(db.session.scalars(query.order_by(Member.id).limit(size)))
 
 
-def _nobody_pending(row: ScheduledStart) -> bool:
-    """Whether the occurrence's one case about no one is still to be opened."""
+def _nobody_pending(row: ScheduledStart, key_at: datetime) -> bool:
+    """Whether the occurrence's (or year's) one case about no one is still to be opened."""
     return not db.session.scalar(
         select(
             exists().where(
                 TimerStartCase.model_id == row.model_id,
                 TimerStartCase.element_id == row.element_id,
-                TimerStartCase.occurrence_at == row.occurrence_at,
+                TimerStartCase.occurrence_at == key_at,
                 TimerStartCase.member_key == NOBODY,
             )
         )
@@ -225,12 +246,13 @@ def _start_batch(
     model = db.session.get(ProcessModel, row.model_id)
     props = catalogue.properties_of(row.version_id)
     types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()]
-    if row.occurrence_at is None:
+    key_at = start_key(row.occurrence_at, props.get(ONCE_PER, "")) if row.occurrence_at else None
+    if key_at is None:
         pending = []
     elif props.get(START_FOR, "") == MEMBERS:
-        pending = _pending_members(row, types, size)
+        pending = _pending_members(row, key_at, types, size)
     else:
-        pending = [None] if _nobody_pending(row) else []
+        pending = [None] if _nobody_pending(row, key_at) else []
     if not pending:
         _advance(row, now)
         db.session.commit()
@@ -256,7 +278,7 @@ def _start_batch(
                     TimerStartCase(
                         model_id=row.model_id,
                         element_id=row.element_id,
-                        occurrence_at=row.occurrence_at,
+                        occurrence_at=key_at,
                         member_key=member.id if member is not None else NOBODY,
                         case_id=case.id,
                     )

@@ -1,0 +1,151 @@
+"""The yearly dues cycle's start: one case per active member of the register, opened by the
+shipped annual_dues diagram's timer start (scheduled_starts.start_due, what the ticker runs).
+Prints JSON: cases started per second and the process's memory as the run goes on.
+
+    .venv/bin/python bench/dues_start.py              # 1,000 members, SQLite
+    .venv/bin/python bench/dues_start.py --full       # 100,000 members
+    .venv/bin/python bench/dues_start.py --members 5000 --database postgresql
+
+Issue 15's goal: >= 500 cases/s for 100,000 members, with peak memory flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from bench import harness  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+from webapp.models import (  # noqa: E402
+    Case,
+    DuesEntry,
+    Member,
+    ModelVersion,
+    OutboxMessage,
+    ProcessInstance,
+    ProcessModel,
+    ScheduledStart,
+    utcnow,
+)
+from webapp.services import scheduled_starts  # noqa: E402
+
+KEY = "annual_dues"
+CHUNK = 5000
+
+
+def _rss_mb() -> float:
+    """The process's resident memory now (Linux), in MB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return round(pages * resource.getpagesize() / 2**20, 1)
+
+
+def make_register(count: int) -> None:
+    """`count` active members, each with the admission case that made it (rows only: the
+    bench measures the dues start, not admission)."""
+    users = harness.add_applicants(min(count, 1000))
+    version_id = db.session.scalar(
+        select(ModelVersion.id).join(ProcessModel).where(ProcessModel.key != KEY).limit(1)
+    )
+    now = utcnow()
+    for first in range(0, count, CHUNK):
+        size = min(CHUNK, count - first)
+        base_instance = (db.session.scalar(select(func.max(ProcessInstance.id))) or 0) + 1
+        db.session.execute(
+            ProcessInstance.__table__.insert(),
+            [
+                {"id": base_instance + i, "version_id": version_id, "state": "", "status":
+                 "finished", "lock_version": 1, "created_at": now, "updated_at": now}
+                for i in range(size)
+            ],
+        )
+        base_case = (db.session.scalar(select(func.max(Case.id))) or 0) + 1
+        db.session.execute(
+            Case.__table__.insert(),
+            [
+                {"id": base_case + i, "instance_id": base_instance + i,
+                 "applicant_id": users[(first + i) % len(users)], "data": {}, "facts": {},
+                 "stage": "", "status": "admitted", "created_at": now, "updated_at": now}
+                for i in range(size)
+            ],
+        )
+        db.session.execute(
+            Member.__table__.insert(),
+            [
+                {"member_number": f"B-{first + i:07d}", "case_id": base_case + i,
+                 "user_id": users[(first + i) % len(users)], "name": f"会员单位 {first + i}",
+                 "member_type": "unit" if i % 3 else "individual", "admitted_on": date(2026, 1, 5),
+                 "status": "active", "created_at": now}
+                for i in range(size)
+            ],
+        )
+        db.session.commit()
+
+
+def run(members: int, database: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, harness.bench_database(database, Path(tmp)) as url:
+        app = harness.make_app(url, Path(tmp))
+        with app.app_context():
+            make_register(members)
+            row = db.session.scalars(
+                select(ScheduledStart).join(ProcessModel).where(ProcessModel.key == KEY)
+            ).one()
+            opens = row.next_at + timedelta(minutes=1)
+            db.session.remove()
+        rss = {"before": _rss_mb()}
+        started, batches = 0, 0
+        begin = time.perf_counter()
+        with app.app_context():
+            while True:
+                # One tick's worth (the ticker's own limit), as a ticker would run it.
+                moved = scheduled_starts.start_due(now=opens, limit=1000)
+                if not moved:
+                    break
+                started += moved
+                batches += 1
+                if started >= members // 2 and "half" not in rss:
+                    rss["half"] = _rss_mb()
+            seconds = time.perf_counter() - begin
+            rss["end"] = _rss_mb()
+            again = scheduled_starts.start_due(now=opens)  # the same occurrence: nothing new
+            entries = db.session.scalar(select(func.count()).select_from(DuesEntry))
+            mails = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+            db.session.remove()
+    return {
+        "database": database,
+        "members": members,
+        "cases_started": started,
+        "dues_entries": entries,
+        "messages_queued": mails,
+        "second_start_made": again,
+        "seconds": round(seconds, 2),
+        "cases_started_per_s": round(started / seconds, 1) if seconds else None,
+        "goal_per_s": 500,
+        "rss_mb": rss,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "when": utcnow().astimezone(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=None)
+    parser.add_argument("--full", action="store_true", help="100,000 members")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    args = parser.parse_args()
+    members = args.members or (100_000 if args.full else 1000)
+    print(json.dumps(run(members, args.database), ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
