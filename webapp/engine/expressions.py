@@ -147,6 +147,12 @@ def _extension_problems(element) -> list[Problem]:
                 problems += _compiled(element, script.text, "exec", template)
     path = "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
     for prop in xpath(element, path):
+        if prop.get("name") == "submissionCheck":
+            template = N_(
+                "The submission check (property submissionCheck) cannot be used: %(reason)s."
+            )
+            problems += _compiled(element, prop.get("value") or "", "eval", template)
+            continue
         if prop.get("name") != "dueDate":
             continue
         if not (prop.get("value") or "").strip():

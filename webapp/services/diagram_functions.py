@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.engine import know_diagram_functions
-from webapp.services import groups, register, voting, workdays
+from webapp.services import groups, reapplication, register, voting, workdays
 
 
 def diagram_functions() -> dict[str, Any]:
@@ -18,6 +18,7 @@ def diagram_functions() -> dict[str, Any]:
     return {
         **workdays.DIAGRAM_FUNCTIONS,
         **register.DIAGRAM_FUNCTIONS,
+        **reapplication.DIAGRAM_FUNCTIONS,
         "role_members": groups.members,
         "vote_outcome": voting.vote_outcome,
     }
