@@ -83,3 +83,17 @@ def test_a_former_member_applies_again_with_its_history_shown_and_keeps_its_numb
         member = db.session.scalars(select(Member).where(Member.member_number == number)).one()
         assert member.status == "active"
         assert db.session.scalar(select(Case.identity_code).where(Case.id == again)) == code
+
+
+def test_a_submission_check_is_checked_when_the_diagram_is_validated(app):
+    from webapp.services import process_models
+
+    good = 'name="submissionCheck" value="identity_may_apply(credit_code, id_number)"'
+    with app.test_request_context():
+        live = process_models.live_version("admission")
+        forms = dict(live.forms)
+        assert good in live.bpmn and process_models.validate(live.bpmn, forms) == []
+        for bad in ("no_such_check(credit_code)", 'identity_may_apply(credit_code + "x")'):
+            bpmn = live.bpmn.replace(good, f"name=\"submissionCheck\" value='{bad}'")
+            texts = [process_models.problem_text(p) for p in process_models.validate(bpmn, forms)]
+            assert any("submissionCheck" in t for t in texts), (bad, texts)
