@@ -66,6 +66,7 @@ def case_may_be_appealed(case_number) -> str:
     if appealed.id in _appealed_ids(appeal.applicant_id):
         return _("This decision has already been appealed.")
     appeal.facts = {**(appeal.facts or {}), _LINK: appealed.id}
+    appeal.name = appeal.name or appealed.name  # whom the appeal is for, in lists and titles
     if appealed.subject_member_id is not None:
         appeal.subject_member_id = appealed.subject_member_id
     return ""
