@@ -4,6 +4,8 @@ withdrawn, nothing is refunded and the member is told — all from workflows/wit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -90,3 +92,25 @@ def test_a_returned_request_goes_back_to_the_member_with_the_reason(app, procedu
     p.do("applicant", case_id, "submit_request", REQUEST)
     p.do("secretary", case_id, "confirm_by_secretariat", {"withdrawal_decision": "confirm"})
     assert status_of(p, number) == "withdrawn"
+
+
+def test_the_process_owner_makes_the_council_confirm_withdrawals(app, procedure):
+    """Which body confirms is model data: the owner deploys withdrawal_rules saying council."""
+    from tests.test_model_editor import post_json
+    from webapp.services import process_models
+
+    p = procedure
+    root = Path(__file__).resolve().parent.parent
+    forms = process_models.read_forms(root / "forms" / "withdrawal")
+    rules = forms["withdrawal_rules.data.json"]
+    forms["withdrawal_rules.data.json"] = {**rules, "confirmed_by": "council"}
+    bpmn = (root / "workflows" / "withdrawal.bpmn").read_text("utf-8")
+    deployed = post_json(p.actors("owner"), "/models/withdrawal/deploy", {"bpmn": bpmn, "forms": forms})
+    assert deployed.status_code == 200, deployed.get_json()
+    number = p.admit()
+    case_id = start_withdrawal(p)
+    p.do("applicant", case_id, "submit_request", REQUEST)
+    assert p.open_ids(case_id) == ["confirm_by_council"]
+    assert "理事会确认退会" in p.actors("council2").get("/inbox").get_data(as_text=True)
+    p.do("council2", case_id, "confirm_by_council", {"withdrawal_decision": "confirm"})
+    assert status_of(p, number) == "withdrawn" and certificate_of(p, number).revoked_at is not None
