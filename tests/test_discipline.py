@@ -67,8 +67,12 @@ def test_without_an_answer_in_time_an_expulsion_passes_with_two_thirds(app, proc
     token = certificate_of(p, number).verify_token
     case_id = open_case(p, number)
     closes = p.case(case_id).facts["answer_closes_at"]
+    late = p.task(case_id, "submit_defence").task_guid
     p.after(closes)  # the answer period ends: the timer takes the case on
     assert p.open_ids(case_id) == ["decide"] and p.case(case_id).facts["answered"] is False
+    # An answer after the period is no longer taken.
+    too_late = p.actors("applicant").complete(late, {"defence": "迟到的申辩意见。"})
+    assert too_late.status_code in (404, 409) and p.case(case_id).facts["answered"] is False
     p.do("secretary", case_id, "decide", {"sanction": "expulsion", "decision_reasons": "情节严重，予以除名。"})
     for voter, vote in (("council", "approve"), ("council2", "approve"), ("council3", "reject")):
         p.vote(case_id, voter, vote, "" if vote == "approve" else "证据不足")
