@@ -8,11 +8,12 @@ A user task names a check in its `submissionCheck` property (webapp.services.sub
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from webapp.extensions import db
 from webapp.models import Case, Member, ReapplicationBan, utcnow
@@ -110,6 +111,8 @@ def identity_may_apply(*codes) -> str:
     case, _actor = case_step.current()
     given = [c for c in (normalized(code) for code in codes) if c]
     today = local_date(utcnow())
+    for code in sorted(given):
+        _serialize(code)
     for code in given:
         why = refusal(code, case, today)
         if why:
@@ -117,6 +120,14 @@ def identity_may_apply(*codes) -> str:
     if given:
         case.identity_code = given[0]
     return ""
+
+
+def _serialize(code: str) -> None:
+    """Two submissions under one code take turns until commit, so the second sees the first.
+    SQLite already serializes every writer; PostgreSQL takes a transaction advisory lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(code.encode("utf-8"))
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _subject_identities(case: Case) -> tuple[Member, list[str]]:
