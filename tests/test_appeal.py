@@ -17,7 +17,9 @@ from webapp.models import Case, Certificate, Member, ReapplicationBan
 def expel(p, number: str) -> int:
     case_id = open_case(p, number)
     p.do("applicant", case_id, "submit_defence", {"defence": "不同意立案所述事实。"})
-    p.do("secretary", case_id, "decide", {"sanction": "expulsion", "decision_reasons": "情节严重。"})
+    p.do(
+        "secretary", case_id, "decide", {"sanction": "expulsion", "decision_reasons": "情节严重。"}
+    )
     for voter in ("council", "council2", "council3"):
         p.vote(case_id, voter, "approve")
     assert p.case(case_id).status == "expelled"
@@ -64,10 +66,14 @@ def test_overturning_an_expulsion_restores_the_member(app, procedure):
     assert status_of(p, number) == "active"
     with app.app_context():
         member = db.session.scalars(select(Member).where(Member.member_number == number)).one()
-        bans = db.session.scalars(select(ReapplicationBan).where(ReapplicationBan.member_id == member.id)).all()
+        bans = db.session.scalars(
+            select(ReapplicationBan).where(ReapplicationBan.member_id == member.id)
+        ).all()
         assert bans and all(b.lifted_at is not None and b.lifted_case_id == appeal for b in bans)
         valid = db.session.scalars(
-            select(Certificate).where(Certificate.member_id == member.id, Certificate.revoked_at.is_(None))
+            select(Certificate).where(
+                Certificate.member_id == member.id, Certificate.revoked_at.is_(None)
+            )
         ).all()
         assert len(valid) == 1 and valid[0].case_id == appeal
     token = valid[0].verify_token

@@ -45,19 +45,34 @@ def test_the_member_answers_in_time_and_the_secretariat_warns(app, procedure):
     p = procedure
     number = admitted(p)
     # The council may not open a case; nobody opens one about themselves.
-    assert p.actors("council").post("/start/discipline", {"member_number": number}).status_code == 403
+    assert (
+        p.actors("council").post("/start/discipline", {"member_number": number}).status_code == 403
+    )
     case_id = open_case(p, number, proposed="warning")
     [told] = p.messages("applicant", "discipline_opened")
     assert "虚假材料" in told.body and "申辩" in told.body
     assert p.open_ids(case_id) == ["submit_defence"]
     p.do("applicant", case_id, "submit_defence", {"defence": "材料系工作人员误报，已更正。"})
     assert p.case(case_id).facts["answered"] is True
-    p.do("secretary", case_id, "decide", {"sanction": "warning", "decision_reasons": "情节较轻，予以警告。"})
+    p.do(
+        "secretary",
+        case_id,
+        "decide",
+        {"sanction": "warning", "decision_reasons": "情节较轻，予以警告。"},
+    )
     case = p.case(case_id)
-    assert (case.status, case.outcome_code, case.outcome_reason) == ("warning", "warning", "情节较轻，予以警告。")
+    assert (case.status, case.outcome_code, case.outcome_reason) == (
+        "warning",
+        "warning",
+        "情节较轻，予以警告。",
+    )
     assert status_of(p, number) == "active" and certificate_of(p, number).revoked_at is None
     [outcome] = p.messages("applicant", "discipline_outcome")
-    assert "警告处分" in outcome.body and "情节较轻" in outcome.body and "监事会提出申诉" in outcome.body
+    assert (
+        "警告处分" in outcome.body
+        and "情节较轻" in outcome.body
+        and "监事会提出申诉" in outcome.body
+    )
 
 
 def test_without_an_answer_in_time_an_expulsion_passes_with_two_thirds(app, procedure):
@@ -73,14 +88,21 @@ def test_without_an_answer_in_time_an_expulsion_passes_with_two_thirds(app, proc
     # An answer after the period is no longer taken.
     too_late = p.actors("applicant").complete(late, {"defence": "迟到的申辩意见。"})
     assert too_late.status_code in (404, 409) and p.case(case_id).facts["answered"] is False
-    p.do("secretary", case_id, "decide", {"sanction": "expulsion", "decision_reasons": "情节严重，予以除名。"})
+    p.do(
+        "secretary",
+        case_id,
+        "decide",
+        {"sanction": "expulsion", "decision_reasons": "情节严重，予以除名。"},
+    )
     for voter, vote in (("council", "approve"), ("council2", "approve"), ("council3", "reject")):
         p.vote(case_id, voter, vote, "" if vote == "approve" else "证据不足")
     case = p.case(case_id)
     assert (case.status, case.outcome_code) == ("expelled", "expelled")
     assert case.facts["vote_result"]["passed"] is True
     assert status_of(p, number) == "expelled" and certificate_of(p, number).revoked_at is not None
-    assert 'data-result="not-valid"' in p.actors(None).get(f"/verify/{token}").get_data(as_text=True)
+    assert 'data-result="not-valid"' in p.actors(None).get(f"/verify/{token}").get_data(
+        as_text=True
+    )
     ban_until = date.fromisoformat(case.facts["ban_until"])
     assert ban_until.year == p.now().year + 5
     [outcome] = p.messages("applicant", "discipline_outcome")
@@ -106,9 +128,12 @@ def test_an_expulsion_short_of_two_thirds_fails_though_a_majority_voted_for_it(a
     add_user(app, "council5", "钱理事", "council")
     case_id = open_case(p, number)
     p.do("applicant", case_id, "submit_defence", {"defence": "不同意立案所述事实。"})
-    p.do("secretary", case_id, "decide", {"sanction": "expulsion", "decision_reasons": "情节严重。"})
+    p.do(
+        "secretary", case_id, "decide", {"sanction": "expulsion", "decision_reasons": "情节严重。"}
+    )
     votes = ("approve", "approve", "approve", "reject", "reject")  # 3/5: more than half, not 2/3
-    for voter, vote in zip(("council", "council2", "council3", "council4", "council5"), votes):
+    voters = ("council", "council2", "council3", "council4", "council5")
+    for voter, vote in zip(voters, votes, strict=True):
         p.vote(case_id, voter, vote, "" if vote == "approve" else "处分过重")
     case = p.case(case_id)
     assert (case.status, case.outcome_code) == ("not_sanctioned", "vote_failed")

@@ -5,9 +5,12 @@ reviewer, and re-admitted it keeps its number for life."""
 
 from __future__ import annotations
 
+import io
+import threading
+
 from sqlalchemy import select
 
-from tests.conftest import fresh_application, fresh_credit_code
+from tests.conftest import fresh_application, fresh_credit_code, open_task
 from tests.test_withdrawal import REQUEST, start_withdrawal
 from webapp.extensions import db
 from webapp.models import Case, Member
@@ -27,7 +30,10 @@ def test_one_credit_code_is_not_admitted_twice_from_two_accounts(app, procedure)
     first = p.submit("applicant", fresh_application(credit_code=code))
     # The same code from another account while the first is in progress.
     second, page = refused_submission(p, "applicant2", fresh_application(credit_code=code))
-    assert 'data-field="credit_code"' in page and "已有使用 91110000600037341L 的入会申请正在办理" in page
+    assert (
+        'data-field="credit_code"' in page
+        and "已有使用 91110000600037341L 的入会申请正在办理" in page
+    )
     # Nothing changed: the second stays at its form, claiming no identity.
     assert p.open_ids(second) == ["submit_application"]
     assert p.case(second).identity_code is None and p.case(second).status == "in_progress"
@@ -50,9 +56,7 @@ def test_one_credit_code_is_not_admitted_twice_from_two_accounts(app, procedure)
         assert db.session.scalars(select(Member)).all().__len__() == 1
 
 
-def test_a_former_member_applies_again_with_its_history_shown_and_keeps_its_number(
-    app, procedure
-):
+def test_a_former_member_applies_again_with_its_history_shown_and_keeps_its_number(app, procedure):
     p = procedure
     code = fresh_credit_code()
     first = p.submit("applicant", fresh_application(credit_code=code))
@@ -97,3 +101,34 @@ def test_a_submission_check_is_checked_when_the_diagram_is_validated(app):
             bpmn = live.bpmn.replace(good, f"name=\"submissionCheck\" value='{bad}'")
             texts = [process_models.problem_text(p) for p in process_models.validate(bpmn, forms)]
             assert any("submissionCheck" in t for t in texts), (bad, texts)
+
+
+def test_two_accounts_submitting_one_code_at_the_same_moment_get_one_application(app, actors):
+    people = [actors("applicant"), actors("applicant2")]
+    code = fresh_credit_code()
+    guids = []
+    for person in people:
+        case = person.start_application()
+        guids.append(open_task(app, case.id).task_guid)
+    tokens = [p.token() for p in people]
+    barrier = threading.Barrier(2)
+    statuses = [None, None]
+
+    def submit(i):
+        form = fresh_application(credit_code=code)
+        data = {k: (io.BytesIO(v[0]), v[1]) if isinstance(v, tuple) else v for k, v in form.items()}
+        barrier.wait()
+        response = people[i].client.post(
+            f"/tasks/{guids[i]}", data={**data, "csrf_token": tokens[i]}
+        )
+        statuses[i] = response.status_code
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [302, 400]
+    with app.app_context():
+        claimed = db.session.scalars(select(Case).where(Case.identity_code == code)).all()
+        assert len(claimed) == 1

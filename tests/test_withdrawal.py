@@ -81,10 +81,10 @@ def test_a_returned_request_goes_back_to_the_member_with_the_reason(app, procedu
     case_id = start_withdrawal(p)
     p.do("applicant", case_id, "submit_request", REQUEST)
     # Returning without saying why is refused.
-    p.do("secretary", case_id, "confirm_by_secretariat", {"withdrawal_decision": "return"},
-         expect=400)  # fmt: skip
-    p.do("secretary", case_id, "confirm_by_secretariat",
-         {"withdrawal_decision": "return", "withdrawal_decision_reason": "申请书缺少公章。"})  # fmt: skip
+    returned = {"withdrawal_decision": "return"}
+    p.do("secretary", case_id, "confirm_by_secretariat", returned, expect=400)
+    returned["withdrawal_decision_reason"] = "申请书缺少公章。"
+    p.do("secretary", case_id, "confirm_by_secretariat", returned)
     assert p.open_ids(case_id) == ["submit_request"]
     [told] = p.messages("applicant", "withdrawal_returned")
     assert "申请书缺少公章。" in told.body
@@ -105,7 +105,9 @@ def test_the_process_owner_makes_the_council_confirm_withdrawals(app, procedure)
     rules = forms["withdrawal_rules.data.json"]
     forms["withdrawal_rules.data.json"] = {**rules, "confirmed_by": "council"}
     bpmn = (root / "workflows" / "withdrawal.bpmn").read_text("utf-8")
-    deployed = post_json(p.actors("owner"), "/models/withdrawal/deploy", {"bpmn": bpmn, "forms": forms})
+    deployed = post_json(
+        p.actors("owner"), "/models/withdrawal/deploy", {"bpmn": bpmn, "forms": forms}
+    )
     assert deployed.status_code == 200, deployed.get_json()
     number = p.admit()
     case_id = start_withdrawal(p)

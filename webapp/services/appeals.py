@@ -62,7 +62,9 @@ def case_may_be_appealed(case_number) -> str:
     if appealed.status == "in_progress" or closes is None:
         return _("This case cannot be appealed.")
     if utcnow() >= closes:
-        return _("The period to appeal this decision ended on %(date)s.", date=closes.date().isoformat())
+        return _(
+            "The period to appeal this decision ended on %(date)s.", date=closes.date().isoformat()
+        )
     if appealed.id in _appealed_ids(appeal.applicant_id):
         return _("This decision has already been appealed.")
     appeal.facts = {**(appeal.facts or {}), _LINK: appealed.id}

@@ -13,7 +13,9 @@ from webapp.services.diagram_functions import diagram_functions
 from webapp.services.workflow import task_property
 
 PROPERTY = "submissionCheck"
-_CALL = re.compile(r"^\s*([A-Za-z_]\w*)\s*\(\s*((?:[A-Za-z_]\w*\s*,\s*)*[A-Za-z_]\w*)?\s*,?\s*\)\s*$")
+_CALL = re.compile(
+    r"^\s*([A-Za-z_]\w*)\s*\(\s*((?:[A-Za-z_]\w*\s*,\s*)*[A-Za-z_]\w*)?\s*,?\s*\)\s*$"
+)
 
 
 def parse(source: str) -> tuple[str, list[str]]:
