@@ -58,6 +58,12 @@ def test_overturning_an_expulsion_restores_the_member(app, procedure):
     # The council that voted does not decide the appeal: the supervisors do.
     assert "监事会复核" not in p.actors("council").get("/inbox").get_data(as_text=True)
     assert "监事会复核" in p.actors("supervisor").get("/inbox").get_data(as_text=True)
+    # The supervisors' task shows the decision appealed, with its reasons and a link to it.
+    decide = p.task(appeal, "decide_appeal").task_guid
+    page = p.actors("supervisor").get(f"/tasks/{decide}").get_data(as_text=True)
+    assert f'href="/cases/{expulsion}" id="appealed-case"' in page and "情节严重。" in page
+    assert "北京示例科技有限公司" in page  # whom the appeal is for
+    assert p.actors("supervisor").get(f"/cases/{expulsion}").status_code == 200
     p.do("supervisor", appeal, "decide_appeal", {
         "appeal_decision": "overturn", "appeal_decision_reasons": "证据系伪造，原决定事实不清。",
     })  # fmt: skip
