@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import make_url, select
+from stdnum.cn import uscc
 
 from webapp import create_app
 from webapp.extensions import db
@@ -43,6 +44,20 @@ VALID_APPLICATION = {
     "application_form_scan": (b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n", "申请表.pdf"),
     "business_licence": (b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n", "营业执照.pdf"),
 }
+
+_credit_codes = itertools.count(1)
+
+
+def fresh_credit_code() -> str:
+    """A valid credit code no other application of the run gave: one credit code is one
+    applicant, and a second application under a code in progress is refused at submission."""
+    body = f"91110000{next(_credit_codes):09d}"
+    return body + uscc.calc_check_digit(body)
+
+
+def fresh_application(**changes) -> dict:
+    """The valid application under a credit code of its own."""
+    return {**VALID_APPLICATION, "credit_code": fresh_credit_code(), **changes}
 
 
 # Set TEST_DATABASE_URL=postgresql+psycopg://… to run the suite on PostgreSQL: each test then
@@ -239,6 +254,6 @@ def submitted(app, actors):
     """An application filled and submitted by the demo applicant, now in preliminary review."""
     applicant = actors("applicant")
     case = applicant.start_application()
-    response = applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
+    response = applicant.complete(open_task(app, case.id).task_guid, fresh_application())
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     return reload(app, case.id)

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tests.conftest import VALID_APPLICATION, reload
+from tests.conftest import fresh_application, reload
 from webapp.extensions import db
 from webapp.models import Case, HumanTask, OutboxMessage, User
 from webapp.services import timers
@@ -93,7 +93,7 @@ class Procedure:
     def submit(self, username: str = "applicant", data: dict | None = None) -> int:
         applicant = self.actors(username)
         case = applicant.start_application()
-        self.do(username, case.id, "submit_application", data or VALID_APPLICATION)
+        self.do(username, case.id, "submit_application", data or fresh_application())
         return case.id
 
     def review(self, app_id: int, decision: str = "pass", **extra) -> None:

@@ -9,7 +9,7 @@ import io
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from tests.conftest import VALID_APPLICATION
+from tests.conftest import VALID_APPLICATION, fresh_credit_code
 from tests.procedure import PAYMENT
 from webapp.extensions import db
 from webapp.models import Case, HumanTask
@@ -49,7 +49,8 @@ def submitted(count: int, applicant: str = "applicant") -> list[int]:
         case = cases.start(user)
         guid = open_tasks(case.id)[0].task_guid
         files = {k: FileStorage(io.BytesIO(data), name) for k, (data, name) in UPLOADS.items()}
-        tasks.complete(user, guid, MultiDict(FORM), files)
+        form = {**FORM, "credit_code": fresh_credit_code()}  # one code per applicant
+        tasks.complete(user, guid, MultiDict(form), files)
         ids.append(case.id)
     return ids
 

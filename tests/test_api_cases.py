@@ -112,7 +112,7 @@ def test_another_applicant_does_not_find_it_and_the_committee_sees_it(app, submi
     assert seen.status_code == 200
     # The applicant's own open tasks are the applicant's business, not the committee's.
     assert seen.get_json()["open_tasks"] == []
-    assert seen.get_json()["data"]["credit_code"] == FORM["credit_code"]
+    assert seen.get_json()["data"]["credit_code"] == submitted.data["credit_code"]
     assert Api(app, None).get(url).status_code == 401
 
 

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from tests.conftest import VALID_APPLICATION, Actor, add_user, open_task
+from tests.conftest import Actor, add_user, fresh_application, open_task
 from webapp.extensions import db
 from webapp.models import AuditEvent, HumanTask, ProcessInstance
 
@@ -16,7 +16,7 @@ def test_concurrent_double_completion_gives_one_transition_and_one_conflict(app,
     applicant = actors("applicant")
     for _round in range(4):
         case = applicant.start_application()
-        applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
+        applicant.complete(open_task(app, case.id).task_guid, fresh_application())
         guid = open_task(app, case.id).task_guid
         tokens = [p.token() for p in people]
         barrier = threading.Barrier(2)

@@ -61,7 +61,7 @@ def test_the_administrator_creates_a_group_and_fills_it_for_a_term(app, actors):
         actions = db.session.scalars(
             select(AuditEvent.action).where(AuditEvent.action.like("group_%"))
         ).all()
-        assert actions.count("group_created") == 4  # the three of workflows/groups.json too
+        assert actions.count("group_created") == 5  # the four of workflows/groups.json too
         assert actions.count("group_member_added") >= 2
     with time_machine.travel(today + timedelta(days=31), tick=False), app.app_context():
         assert groups.members("会长办公会") == [council2.id, owner.id]
@@ -77,7 +77,7 @@ def test_a_bad_group_gets_every_error_at_once_and_nothing_is_created(app, actors
     page = response.get_data(as_text=True)
     assert page.count("invalid-feedback") == 3
     with app.app_context():
-        assert len(db.session.scalars(select(Group)).all()) == 3
+        assert len(db.session.scalars(select(Group)).all()) == 4
 
 
 def test_ending_a_membership_takes_the_person_out_from_today(app, actors):
@@ -137,17 +137,21 @@ def test_a_deactivated_account_cannot_log_in_and_a_reset_password_works(app, act
 def test_a_lane_of_a_new_group_validates_only_once_the_group_exists(app, actors):
     with app.test_request_context():
         bpmn = process_models.live_version("admission").bpmn.replace(
-            'name="finance"', 'name="监事会"'
+            'name="finance"', 'name="常务理事会"'
         )
         forms = dict(process_models.live_version("admission").forms)
         problems = process_models.validate(bpmn, forms)
-        assert any("监事会" in process_models.problem_text(p) for p in problems)
+        assert any("常务理事会" in process_models.problem_text(p) for p in problems)
         assert any("secretariat" in process_models.problem_text(p) for p in problems)
     assert (
         actors("admin")
         .post(
             "/admin/groups",
-            data={"key": "supervisors", "name_zh": "监事会", "name_en": "Supervisors"},
+            data={
+                "key": "standing_council",
+                "name_zh": "常务理事会",
+                "name_en": "Standing council",
+            },
         )
         .status_code
         == 302

@@ -147,6 +147,18 @@ def _extension_problems(element) -> list[Problem]:
                 problems += _compiled(element, script.text, "exec", template)
     path = "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
     for prop in xpath(element, path):
+        if prop.get("name") == "submissionCheck":
+            template = N_(
+                "The submission check (property submissionCheck) cannot be used: %(reason)s."
+            )
+            found = _compiled(element, prop.get("value") or "", "eval", template)
+            if not found and not _is_call_of_names(prop.get("value") or ""):
+                found = [problem(element, N_(
+                    "The submission check (property submissionCheck) must call one function "
+                    "with field names only, e.g. identity_may_apply(credit_code, id_number)."
+                ))]  # fmt: skip
+            problems += found
+            continue
         if prop.get("name") != "dueDate":
             continue
         if not (prop.get("value") or "").strip():
@@ -156,6 +168,20 @@ def _extension_problems(element) -> list[Problem]:
             template = N_("The due date (property dueDate) cannot be used: %(reason)s.")
             problems += _compiled(element, prop.get("value"), "eval", template)
     return problems
+
+
+def _is_call_of_names(source: str) -> bool:
+    """Whether the source is `function(field, …)`: what a submission check may be."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return (
+        isinstance(tree, ast.Call)
+        and isinstance(tree.func, ast.Name)
+        and not tree.keywords
+        and all(isinstance(a, ast.Name) for a in tree.args)
+    )
 
 
 def _timer_problems(event, definition, min_cycle: timedelta | None) -> list[Problem]:

@@ -2,6 +2,7 @@
 
 from webapp.models.access import ApiToken, LoginSession
 from webapp.models.audit import AuditChainHead, AuditEvent
+from webapp.models.bans import ReapplicationBan
 from webapp.models.calendar import CalendarDay
 from webapp.models.cases import Case, MemberNumberCounter
 from webapp.models.delegations import Delegation
@@ -39,6 +40,7 @@ __all__ = [
     "OutboxMessage",
     "ProcessInstance",
     "ProcessModel",
+    "ReapplicationBan",
     "ScheduledStart",
     "TimerStartCase",
     "User",

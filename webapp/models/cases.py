@@ -34,6 +34,9 @@ class Case(db.Model):
     region: Mapped[str | None] = mapped_column(String(50))
     industry: Mapped[str | None] = mapped_column(String(50))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The credit code or ID number the case applies under, once a submission check claimed it:
+    # what re-application control compares (webapp.services.reapplication).
+    identity_code: Mapped[str | None] = mapped_column(String(32), index=True)
     stage: Mapped[str] = mapped_column(String(50), default="", index=True)
     # in_progress | admitted | rejected | lapsed
     status: Mapped[str] = mapped_column(String(20), default="in_progress")
@@ -45,7 +48,8 @@ class Case(db.Model):
     # Set while the case is on public notice; the board reads it through its index.
     notice_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    member_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # A member admitted again keeps its number: its cases share it.
+    member_number: Mapped[str | None] = mapped_column(String(40), index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,8 +2,9 @@
 `spiffworkflow:properties`) who may start it and what a case of it is about.
 
 - `startableBy`: comma-separated — `applicant` (any registered account that may apply),
-  `member` (an active member of the register, about its own membership), or a group's key or
-  name (its current members).
+  `member` (an active member of the register, about its own membership), `appellant` (an
+  account with a decided case still open to appeal: webapp.services.appeals), or a group's key
+  or name (its current members).
 - `subject`: `starter` (default: the case is about whoever starts it) or `member` (the starter
   chooses a member of the register; for groups).
 - `titleEn`: the English title; the Chinese one is the process's name.
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import Member, ModelVersion, ProcessModel, User
 from webapp.roles import APPLICANT
-from webapp.services import groups
+from webapp.services import appeals, groups
 from webapp.services.workflow import version_content
 
 _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -110,6 +111,8 @@ def may_start(user: User, procedure: Procedure) -> bool:
         if starter == APPLICANT and user.has_role(APPLICANT):
             return True
         if starter == MEMBER and own_membership(user) is not None:
+            return True
+        if starter == appeals.APPELLANT and appeals.open_for(user):
             return True
         group = groups.lane_group(starter)
         if group not in (None, APPLICANT) and group in user.group_keys:

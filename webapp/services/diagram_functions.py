@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.engine import know_diagram_functions
-from webapp.services import dues, groups, register, voting, workdays
+from webapp.services import appeals, dues, groups, reapplication, register, voting, workdays
 
 
 def diagram_functions() -> dict[str, Any]:
@@ -19,6 +19,8 @@ def diagram_functions() -> dict[str, Any]:
         **workdays.DIAGRAM_FUNCTIONS,
         **register.DIAGRAM_FUNCTIONS,
         **dues.DIAGRAM_FUNCTIONS,
+        **reapplication.DIAGRAM_FUNCTIONS,
+        **appeals.DIAGRAM_FUNCTIONS,
         "role_members": groups.members,
         "vote_outcome": voting.vote_outcome,
     }

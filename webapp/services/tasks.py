@@ -23,6 +23,7 @@ from webapp.services import (
     documents,
     json_data,
     notice,
+    submission_checks,
 )
 from webapp.services.errors import (
     Forbidden,
@@ -217,6 +218,10 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
         instance, case = locked.instance, locked.case
         task = _ready_under_lock(locked.ready, task_guid)
         _refuse_if_claimed(task, user, found.principal)
+        # The diagram's own check of the submission, against what holds under the lock.
+        refused = submission_checks.problems(task, instance.version_id, data)
+        if refused:
+            raise InvalidFormData(refused, data)
         try:
             result = engine.complete(
                 source_for(instance.version_id), instance.state, task_guid, data, actor=user.id

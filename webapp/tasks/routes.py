@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from webapp import formschema
 from webapp.errors import message_for
 from webapp.limits import body_limit
-from webapp.services import cases, notice, tasks
+from webapp.services import cases, notice, reapplication, tasks
 from webapp.services.errors import InvalidFormData, TaskClaimed
 
 bp = Blueprint("tasks", __name__)
@@ -111,4 +111,6 @@ def _render(task, case, values=None, errors=None):
         holder=tasks.holder(task),
         principal=None if is_owner else tasks.acting_for(current_user, task.task_guid),
         objections=[] if is_owner else notice.objections_of(case),
+        # The register's past under the same credit code or ID number, for those who judge it.
+        identity_history=None if is_owner else reapplication.history_of(case),
     )
