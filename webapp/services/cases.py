@@ -21,7 +21,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.roles import APPLICANT
-from webapp.services import announcements, audit, catalogue
+from webapp.services import announcements, audit, catalogue, member_changes
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
 from webapp.services.workflow import create_instance, engine, is_case_form, version_content
@@ -95,6 +95,8 @@ def open_case(
             "region": member.region,
             "industry": member.industry,
             "user_id": member.user_id,
+            # Its current contact details, which a procedure's forms may show or change.
+            **{field: getattr(member, field) for field in member_changes.CHANGEABLE},
         }
     try:
         result = engine.start(content.source, data, timer_start, occurrence)
