@@ -1,10 +1,10 @@
-"""Download a member certificate, verify one by the code in its QR code, list the register."""
+"""Download a member certificate, verify one by the code in its QR code."""
 
 from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, render_template, send_file
 from flask_login import current_user, login_required
 
 from webapp.services import member_changes, member_types, members
@@ -53,14 +53,3 @@ def verify(token: str):
         "Referrer-Policy": "no-referrer",
     }
     return page, status, headers
-
-
-@bp.get("/members")
-@login_required
-def register():
-    """The member register, for the groups that keep it."""
-    if not current_user.keeps_register:
-        abort(403)
-    rows = members.member_register(limit=500)
-    labels = member_types.labels()
-    return render_template("certificates/register.html", rows=rows, type_labels=labels)

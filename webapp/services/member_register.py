@@ -1,0 +1,270 @@
+"""The secretariat's view of the register: search and filter members, page through them by
+id (keyset, so page 2,000 costs what page 1 does), export exactly what a filter shows, and
+gather one member's page. ID numbers are shown whole only to the groups that keep the register
+(004 第一条: 会员资料保密)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Select, func, or_, select
+
+from webapp.extensions import db
+from webapp.models import (
+    Case,
+    Certificate,
+    Member,
+    MemberDetailChange,
+    MemberStatusChange,
+    User,
+)
+from webapp.services import audit, register, xlsx
+from webapp.services.errors import NotFound
+
+PAGE_SIZE = 50
+MAX_QUERY = 100
+# Searched whole against the number, the credit code and the ID number (indexed).
+_IDENTIFIER = re.compile(r"^[0-9A-Za-z\-]{6,40}$")
+EXPORT_COLUMNS = (
+    "member_number",
+    "name",
+    "member_type",
+    "status",
+    "region",
+    "industry",
+    "credit_code",
+    "id_number",
+    "legal_representative",
+    "contact_person",
+    "phone",
+    "email",
+    "address",
+    "admitted_on",
+)
+
+
+@dataclass(frozen=True)
+class RegisterFilter:
+    """What the register page was asked for."""
+
+    q: str = ""
+    status: str = ""
+    member_type: str = ""
+    region: str = ""
+    industry: str = ""
+
+    @classmethod
+    def of(cls, args) -> RegisterFilter:
+        """From a request's query arguments; unknown or overlong values are ignored."""
+        values = {k: (args.get(k) or "").strip()[:MAX_QUERY] for k in cls.__dataclass_fields__}
+        if values["status"] not in register.STATUSES:
+            values["status"] = ""
+        return cls(**values)
+
+    def args(self) -> dict[str, str]:
+        """The non-empty fields, for links that keep the filter."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+def _filtered(f: RegisterFilter) -> Select:
+    query = select(Member)
+    for column, value in (
+        (Member.status, f.status),
+        (Member.member_type, f.member_type),
+        (Member.region, f.region),
+        (Member.industry, f.industry),
+    ):
+        if value:
+            query = query.where(column == value)
+    if f.q:
+        escaped = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        terms = [Member.name.like(f"%{escaped}%", escape="\\")]
+        if _IDENTIFIER.match(f.q):
+            code = f.q.upper()
+            terms += [
+                Member.member_number == f.q,
+                Member.credit_code == code,
+                Member.id_number == code,
+            ]
+        query = query.where(or_(*terms))
+    return query
+
+
+def search(f: RegisterFilter, before_id: int | None = None, limit: int = PAGE_SIZE):
+    """One page of members matching the filter, newest entry first, and the id to continue
+    before (None on the last page)."""
+    query = _filtered(f).order_by(Member.id.desc()).limit(limit + 1)
+    if before_id is not None:
+        query = query.where(Member.id < before_id)
+    rows = list(db.session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
+
+
+def choices() -> dict[str, list[str]]:
+    """The regions and industries the register holds, for the filters."""
+    found = {}
+    for name, column in (("region", Member.region), ("industry", Member.industry)):
+        found[name] = [
+            v for v in db.session.scalars(select(column).distinct().order_by(column)) if v
+        ]
+    return found
+
+
+def mask_id_number(value: str | None) -> str:
+    """1101**********1234: enough to recognise, not enough to use."""
+    if not value:
+        return ""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def shown_id_number(user: User, value: str | None) -> str:
+    """The ID number whole for the register's keepers, masked for everyone else."""
+    return (value or "") if user.keeps_register else mask_id_number(value)
+
+
+def _export_rows(f: RegisterFilter, labels: dict[str, str]) -> Iterator[list[str]]:
+    query = _filtered(f).order_by(Member.id.desc()).execution_options(yield_per=1000)
+    for member in db.session.scalars(query):
+        row = []
+        for column in EXPORT_COLUMNS:
+            value = getattr(member, column)
+            if column == "member_type":
+                value = labels.get(value, value)
+            row.append("" if value is None else str(value))
+        yield row
+
+
+def record_export(user: User, f: RegisterFilter, fmt: str) -> None:
+    """Audit who exported which part of the register; commits before the file is sent."""
+    count = db.session.scalar(
+        select(func.count()).select_from(_filtered(f).order_by(None).subquery())
+    )
+    audit.record(
+        "register_exported",
+        user.id,
+        data={"format": fmt, "filter": f.args(), "rows": count},
+    )
+    db.session.commit()
+
+
+def export_csv(f: RegisterFilter, headings: list[str], labels: dict[str, str]):
+    """The filter's members as CSV (UTF-8 with BOM for spreadsheet programs), written row by
+    row into a temporary file, rewound: memory stays flat however many rows."""
+    out = tempfile.TemporaryFile()
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text)
+    writer.writerow(headings)
+    for row in _export_rows(f, labels):
+        writer.writerow([_safe(cell) for cell in row])
+    text.flush()
+    text.detach()
+    out.seek(0)
+    return out
+
+
+def export_xlsx(f: RegisterFilter, headings: list[str], labels: dict[str, str]):
+    """The filter's members as an XLSX workbook in a temporary file (memory stays flat)."""
+    rows = ([_safe(cell) for cell in row] for row in _export_rows(f, labels))
+    return xlsx.workbook(_chain([headings], rows), sheet="members")
+
+
+def _chain(*parts):
+    for part in parts:
+        yield from part
+
+
+def _safe(cell: str) -> str:
+    # A spreadsheet runs a cell that starts like a formula; an address or name must stay text.
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") and cell != "-" else cell
+
+
+@dataclass
+class MemberPage:
+    member: Member
+    status_history: list[MemberStatusChange]
+    detail_history: list[MemberDetailChange]
+    cases: list[Case]
+    certificates: list[Certificate]
+    actors: dict[int, str]
+
+
+def member_page(member_id: int) -> MemberPage:
+    """Everything the register knows of one member."""
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound("member")
+    return member_page_of(member)
+
+
+def member_page_of(member: Member) -> MemberPage:
+    """A member's details, its histories, its cases and certificates, newest first."""
+    statuses = list(
+        db.session.scalars(
+            select(MemberStatusChange)
+            .where(MemberStatusChange.member_id == member.id)
+            .order_by(MemberStatusChange.at.desc(), MemberStatusChange.id.desc())
+        )
+    )
+    details = list(
+        db.session.scalars(
+            select(MemberDetailChange)
+            .where(MemberDetailChange.member_id == member.id)
+            .order_by(MemberDetailChange.at.desc(), MemberDetailChange.id.desc())
+        )
+    )
+    cases = list(
+        db.session.scalars(
+            select(Case)
+            .where(or_(Case.subject_member_id == member.id, Case.id == member.case_id))
+            .order_by(Case.created_at.desc(), Case.id.desc())
+        )
+    )
+    certificates = list(
+        db.session.scalars(
+            select(Certificate)
+            .where(Certificate.member_id == member.id)
+            .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+        )
+    )
+    actor_ids = {r.actor_id for r in [*statuses, *details] if r.actor_id}
+    actors = {}
+    if actor_ids:
+        for user in db.session.scalars(select(User).where(User.id.in_(actor_ids))):
+            actors[user.id] = user.display_name or user.username
+    return MemberPage(member, statuses, details, cases, certificates, actors)
+
+
+def current_certificates(member_ids: list[int]) -> dict[int, Certificate]:
+    """Member id → its valid certificate (the newest), for one page of the register."""
+    found: dict[int, Certificate] = {}
+    if not member_ids:
+        return found
+    rows = db.session.scalars(
+        select(Certificate)
+        .where(Certificate.member_id.in_(member_ids), Certificate.revoked_at.is_(None))
+        .order_by(Certificate.id)
+    )
+    for certificate in rows:
+        found[certificate.member_id] = certificate  # the newest wins
+    return found
+
+
+def memberships_of(user: User) -> list[Member]:
+    """The account's entries in the register (a person and the units it represents)."""
+    return list(
+        db.session.scalars(select(Member).where(Member.user_id == user.id).order_by(Member.id))
+    )
+
+
+def holds_membership(user: User) -> bool:
+    """Whether the account has an entry in the register, whatever its status."""
+    return db.session.scalar(select(Member.id).where(Member.user_id == user.id).limit(1)) is not None
