@@ -156,7 +156,8 @@ def _subject_member(user: User, procedure, member_number: str | None) -> Member 
             raise Forbidden("own_case")  # nobody starts a case about themselves
         return member
     if procedure.starters == (catalogue.MEMBER,):
-        return catalogue.own_membership(user)  # a member's case about its own membership
+        # A member's case about its own membership (the one it chose, if it holds several).
+        return catalogue.own_membership(user, member_number) or catalogue.own_membership(user)
     return None
 
 

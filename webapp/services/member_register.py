@@ -46,6 +46,7 @@ EXPORT_COLUMNS = (
     "address",
     "admitted_on",
 )
+_TYPE = EXPORT_COLUMNS.index("member_type")
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class RegisterFilter:
         return {k: v for k, v in asdict(self).items() if v}
 
 
-def _filtered(f: RegisterFilter) -> Select:
-    query = select(Member)
+def _filtered(f: RegisterFilter, columns=(Member,)) -> Select:
+    query = select(*columns)
     for column, value in (
         (Member.status, f.status),
         (Member.member_type, f.member_type),
@@ -82,17 +83,28 @@ def _filtered(f: RegisterFilter) -> Select:
         if value:
             query = query.where(column == value)
     if f.q:
-        escaped = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        terms = [Member.name.like(f"%{escaped}%", escape="\\")]
-        if _IDENTIFIER.match(f.q):
-            code = f.q.upper()
-            terms += [
-                Member.member_number == f.q,
-                Member.credit_code == code,
-                Member.id_number == code,
-            ]
-        query = query.where(or_(*terms))
+        # A number, credit code or ID number is looked up whole, through its index; only when
+        # it names none is the text searched for in names (which reads the rows).
+        identifier = _identifier_match(f.q) if _IDENTIFIER.match(f.q) else None
+        if identifier is not None:
+            query = query.where(identifier)
+        else:
+            escaped = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Member.name.like(f"%{escaped}%", escape="\\"))
     return query
+
+
+def _identifier_match(q: str):
+    """The condition that finds the member(s) this identifier names, or None if it names none."""
+    code = q.upper()
+    for condition in (
+        Member.member_number == q,
+        Member.credit_code == code,
+        Member.id_number == code,
+    ):
+        if db.session.scalar(select(Member.id).where(condition).limit(1)) is not None:
+            return condition
+    return None
 
 
 def search(f: RegisterFilter, before_id: int | None = None, limit: int = PAGE_SIZE):
@@ -132,14 +144,14 @@ def shown_id_number(user: User, value: str | None) -> str:
 
 
 def _export_rows(f: RegisterFilter, labels: dict[str, str]) -> Iterator[list[str]]:
-    query = _filtered(f).order_by(Member.id.desc()).execution_options(yield_per=1000)
-    for member in db.session.scalars(query):
-        row = []
-        for column in EXPORT_COLUMNS:
-            value = getattr(member, column)
-            if column == "member_type":
-                value = labels.get(value, value)
-            row.append("" if value is None else str(value))
+    # Plain rows, not ORM objects, fetched in batches: an export of the whole register keeps
+    # memory flat and takes seconds.
+    columns = [getattr(Member, c) for c in EXPORT_COLUMNS]
+    query = _filtered(f, columns).order_by(Member.id.desc())
+    result = db.session.execute(query.execution_options(yield_per=2000))
+    for values in result:
+        row = ["" if v is None else str(v) for v in values]
+        row[_TYPE] = labels.get(row[_TYPE], row[_TYPE])
         yield row
 
 
@@ -258,10 +270,16 @@ def current_certificates(member_ids: list[int]) -> dict[int, Certificate]:
     return found
 
 
+MAX_MEMBERSHIPS = 20
+
+
 def memberships_of(user: User) -> list[Member]:
-    """The account's entries in the register (a person and the units it represents)."""
+    """The account's entries in the register (a person and the units it represents), at most
+    MAX_MEMBERSHIPS: a page, not a report."""
     return list(
-        db.session.scalars(select(Member).where(Member.user_id == user.id).order_by(Member.id))
+        db.session.scalars(
+            select(Member).where(Member.user_id == user.id).order_by(Member.id).limit(MAX_MEMBERSHIPS)
+        )
     )
 
 
