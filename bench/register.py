@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402
-from tests.register_population import populate  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench import harness  # noqa: E402
+from tests.register_population import populate  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Member  # noqa: E402
 from webapp.services import member_register  # noqa: E402

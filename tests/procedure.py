@@ -74,7 +74,9 @@ class Procedure:
     def case_by_task(self, task_guid: str) -> int:
         """The case whose task that is (a started case's first step)."""
         with self.app.app_context():
-            task = db.session.scalars(select(HumanTask).where(HumanTask.task_guid == task_guid)).one()
+            task = db.session.scalars(
+                select(HumanTask).where(HumanTask.task_guid == task_guid)
+            ).one()
             return db.session.scalars(
                 select(Case.id).where(Case.instance_id == task.instance_id)
             ).one()

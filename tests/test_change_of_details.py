@@ -72,7 +72,8 @@ def test_change_returned_revised_approved_updates_register_and_reissues(app, pro
     assert member.address == "上海市浦东新区示例路2号" and member.member_number == number
     with app.app_context():
         rows = db.session.scalars(
-            select(MemberDetailChange).where(MemberDetailChange.member_id == member.id)
+            select(MemberDetailChange)
+            .where(MemberDetailChange.member_id == member.id)
             .order_by(MemberDetailChange.field)
         ).all()
         assert [(r.field, r.new_value, r.case_id) for r in rows] == [
@@ -87,6 +88,8 @@ def test_change_returned_revised_approved_updates_register_and_reissues(app, pro
         assert certificates[0].revoked_at is not None and certificates[1].revoked_at is None
         new_token = certificates[1].verify_token
     assert p.case(case_id).status == "changed"
+    for who in ("applicant", "secretary"):  # the case's page, for the member and the secretariat
+        assert p.actors(who).get(f"/cases/{case_id}").status_code == 200
 
     # Verification: the old certificate is superseded and says since when; the new one is valid.
     old = p.actors(None).get(f"/verify/{old_token}").get_data(as_text=True)
@@ -112,8 +115,8 @@ def test_a_change_without_a_new_name_keeps_the_certificate(app, procedure):
     member = _member(app, number)
     started = p.actors("applicant").post(f"/start/{KEY}", {}, token_page="/membership")
     case_id = p.case_by_task(started.headers["Location"].rsplit("/", 1)[1])
-    p.do("applicant", case_id, "submit_changes",
-         {"new_contact_person": "李四", "new_phone": "021-87654321", "change_reason": "联系人调整"})  # fmt: skip
+    changes = {"new_contact_person": "李四", "new_phone": "021-87654321", "change_reason": "调整"}
+    p.do("applicant", case_id, "submit_changes", changes)
     p.do("secretary", case_id, "review_changes",
          {"review_decision": "approve", "review_reasons": "同意"})  # fmt: skip
     member = _member(app, number)

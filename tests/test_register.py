@@ -51,7 +51,9 @@ def test_status_and_detail_changes_write_history_with_case_and_actor(app, proced
     member = _member(app, number)
     with app.app_context():
         case = db.session.get(Case, member.case_id)
-        secretary = db.session.scalars(select(db.text("id FROM user_account WHERE username='secretary'"))).one()
+        secretary = db.session.scalars(
+            select(db.text("id FROM user_account WHERE username='secretary'"))
+        ).one()
         case_step.begin(case.instance_id, secretary)
         assert register.set_member_status("suspended", "未按期缴纳会费") == "active"
         changed = member_changes.change_member_details(
@@ -71,11 +73,15 @@ def test_status_and_detail_changes_write_history_with_case_and_actor(app, proced
             raise AssertionError("bad changes were accepted")
         db.session.commit()
         statuses = db.session.scalars(
-            select(MemberStatusChange).where(MemberStatusChange.member_id == member.id)
+            select(MemberStatusChange)
+            .where(MemberStatusChange.member_id == member.id)
             .order_by(MemberStatusChange.id)
         ).all()
         assert [(s.from_status, s.to_status, s.reason, s.actor_id) for s in statuses][-1] == (
-            "active", "suspended", "未按期缴纳会费", secretary
+            "active",
+            "suspended",
+            "未按期缴纳会费",
+            secretary,
         )
         details = db.session.scalars(
             select(MemberDetailChange).where(MemberDetailChange.member_id == member.id)
@@ -105,7 +111,11 @@ def test_search_filters_and_keyset_paging(app, actors):
         body = secretary.get(url).get_data(as_text=True)
         seen += [line for line in body.split('data-member="')[1:]]
         marker = body.find('id="page-next" href="')
-        url = body[marker + 21 : body.find('"', marker + 21)].replace("&amp;", "&") if marker > 0 else None
+        url = (
+            body[marker + 21 : body.find('"', marker + 21)].replace("&amp;", "&")
+            if marker > 0
+            else None
+        )
     assert len(seen) == 130 and len({s.split('"')[0] for s in seen}) == 130
 
     assert rows("/members?q=2026-P-0000042")[1] == 1  # member number
@@ -167,7 +177,12 @@ def test_only_register_keepers_see_the_register_and_id_numbers_are_masked(app, a
         ).first()
         member_id, id_number = individual.id, individual.id_number
     for who in ("applicant", "council", "finance", "owner", "admin"):
-        for url in ("/members", f"/members/{member_id}", "/members/export.csv", "/members/export.xlsx"):
+        for url in (
+            "/members",
+            f"/members/{member_id}",
+            "/members/export.csv",
+            "/members/export.xlsx",
+        ):
             assert actors(who).get(url).status_code == 403, (who, url)
     assert actors(None).get("/members/export.csv").status_code == 302
     assert actors("secretary").get("/members/999999").status_code == 404
@@ -181,7 +196,9 @@ def test_only_register_keepers_see_the_register_and_id_numbers_are_masked(app, a
     # populated members is the first one, the administrator's or the applicant's).
     with app.app_context():
         owner_id = individual.user_id
-        username = db.session.scalar(select(db.text(f"username FROM user_account WHERE id={owner_id}")))
+        username = db.session.scalar(
+            select(db.text(f"username FROM user_account WHERE id={owner_id}"))
+        )
     own = actors(username).get("/membership").get_data(as_text=True)
     assert id_number not in own and "1101**********" in own
     # No export was made by those refused.

@@ -86,7 +86,12 @@ def export_xlsx():
 def _attachment(body, mimetype: str, name: str):
     # Sent from the temporary file it was written to; never cached (member data, 004 第一条).
     response = send_file(
-        body, mimetype=mimetype, as_attachment=True, download_name=name, conditional=False, etag=False
+        body,
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=name,
+        conditional=False,
+        etag=False,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -117,9 +122,7 @@ def membership():
     return render_template(
         "register/membership.html",
         pages=pages,
-        procedures=[
-            p for p in catalogue.startable(current_user) if catalogue.MEMBER in p.starters
-        ],
+        procedures=[p for p in catalogue.startable(current_user) if catalogue.MEMBER in p.starters],
         mask=member_register.mask_id_number,
         verify_url=members.verify_url,
         type_labels=member_types.labels(),

@@ -35,7 +35,15 @@ CHANGEABLE = {
     "industry": 50,
 }
 # The details copied from an admission case's data into the register.
-COPIED = ("legal_representative", "contact_person", "phone", "email", "address", "credit_code", "id_number")
+COPIED = (
+    "legal_representative",
+    "contact_person",
+    "phone",
+    "email",
+    "address",
+    "credit_code",
+    "id_number",
+)
 _PHONE = re.compile(r"^[0-9+\-() ]{7,20}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_REASON = 2000

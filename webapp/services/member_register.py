@@ -278,11 +278,16 @@ def memberships_of(user: User) -> list[Member]:
     MAX_MEMBERSHIPS: a page, not a report."""
     return list(
         db.session.scalars(
-            select(Member).where(Member.user_id == user.id).order_by(Member.id).limit(MAX_MEMBERSHIPS)
+            select(Member)
+            .where(Member.user_id == user.id)
+            .order_by(Member.id)
+            .limit(MAX_MEMBERSHIPS)
         )
     )
 
 
 def holds_membership(user: User) -> bool:
     """Whether the account has an entry in the register, whatever its status."""
-    return db.session.scalar(select(Member.id).where(Member.user_id == user.id).limit(1)) is not None
+    return (
+        db.session.scalar(select(Member.id).where(Member.user_id == user.id).limit(1)) is not None
+    )

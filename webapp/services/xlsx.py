@@ -10,31 +10,33 @@ import zipfile
 from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006"
+_OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 _CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    f'{_XML}<Types xmlns="{_PACKAGE}/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    f'<Override PartName="/xl/workbook.xml" ContentType="{_SHEET_TYPE}.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    f'ContentType="{_SHEET_TYPE}.worksheet+xml"/>'
     "</Types>"
 )
 _RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+    f'{_XML}<Relationships xmlns="{_PACKAGE}/relationships">'
+    f'<Relationship Id="rId1" Type="{_OFFICE}/officeDocument" Target="xl/workbook.xml"/>'
     "</Relationships>"
 )
 _WORKBOOK = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_OFFICE}">'
     '<sheets><sheet name="{name}" sheetId="1" r:id="rId1"/></sheets></workbook>'
 )
 _WORKBOOK_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'{_XML}<Relationships xmlns="{_PACKAGE}/relationships">'
+    f'<Relationship Id="rId1" Type="{_OFFICE}/worksheet" Target="worksheets/sheet1.xml"/>'
     "</Relationships>"
 )
 # Characters XML 1.0 cannot carry at all.
@@ -54,8 +56,9 @@ def _row(number: int, cells: Iterable[str]) -> str:
     parts = []
     for i, cell in enumerate(cells):
         text = escape(_INVALID.sub("", str(cell)))
+        cell_ref = f"{_column(i)}{number}"
         parts.append(
-            f'<c r="{_column(i)}{number}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+            f'<c r="{cell_ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
         )
     return f'<row r="{number}">{"".join(parts)}</row>'
 
@@ -69,11 +72,7 @@ def workbook(rows: Iterable[Iterable[str]], sheet: str = "Sheet1"):
         book.writestr("xl/workbook.xml", _WORKBOOK.format(name=escape(sheet)))
         book.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
         with book.open("xl/worksheets/sheet1.xml", "w") as part:
-            part.write(
-                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                b"<sheetData>"
-            )
+            part.write(f'{_XML}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
             for number, cells in enumerate(rows, start=1):
                 part.write(_row(number, cells).encode("utf-8"))
             part.write(b"</sheetData></worksheet>")
@@ -86,7 +85,7 @@ def read_rows(data: bytes) -> list[list[str]]:
     import io
     from xml.etree import ElementTree
 
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    ns = {"m": _MAIN}
     with zipfile.ZipFile(io.BytesIO(data)) as book:
         root = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
     return [
