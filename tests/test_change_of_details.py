@@ -32,6 +32,7 @@ def test_change_returned_revised_approved_updates_register_and_reissues(app, pro
     own = applicant.get("/membership").get_data(as_text=True)
     assert f'data-process="{KEY}"' in own
     assert p.actors("council").post(f"/start/{KEY}", {}).status_code == 403
+    assert p.actors("applicant2").post(f"/start/{KEY}", {}).status_code == 403  # not a member
 
     started = applicant.post(f"/start/{KEY}", {}, token_page="/membership")
     assert started.status_code == 302 and "/tasks/" in started.headers["Location"]

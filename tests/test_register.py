@@ -41,9 +41,9 @@ def test_admission_copies_the_details_and_starts_the_status_history(app, procedu
     assert 'id="nav-membership"' in own and number in own
     assert 'data-status="active"' in own and "/verify/" in own
     assert f"/cases/{member.case_id}/certificate.pdf" in own
-    assert 'id="nav-membership"' not in procedure.actors("applicant2").get("/members").get_data(
-        as_text=True
-    )
+    # An account without a membership has no link to it, and the page says so.
+    other = procedure.actors("applicant2").get("/membership").get_data(as_text=True)
+    assert 'id="nav-membership"' not in other and "您在会员名册中没有会籍" in other
 
 
 def test_status_and_detail_changes_write_history_with_case_and_actor(app, procedure):
