@@ -96,6 +96,7 @@ def test_change_returned_revised_approved_updates_register_and_reissues(app, pro
     old = p.actors(None).get(f"/verify/{old_token}").get_data(as_text=True)
     assert 'data-result="not-valid"' in old and 'id="verify-superseded"' in old
     assert 'id="verify-ceased"' in old and new_token not in old
+    assert "北京示例科技有限公司" in old  # the old certificate bears the name it was issued under
     new = p.actors(None).get(f"/verify/{new_token}").get_data(as_text=True)
     assert 'data-result="valid"' in new and "华夏示例科技集团有限公司" in new and number in new
 

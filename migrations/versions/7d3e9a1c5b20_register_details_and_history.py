@@ -4,10 +4,11 @@ Revision ID: 7d3e9a1c5b20
 Revises: c1a2e3f4a5b6
 Create Date: 2026-12-06 02:45:00
 
-A member's contact details and identifiers are copied from its admission case into the
-register (existing members get them from their case's data here); every later change of
-status or detail is a row of history saying who, when, why and in which case. The register's
-filters and searches get their indexes, for paging through 100,000 members.
+A member's contact details and identifiers are copied from its admission case into the register
+(existing members get them from their case's data here); every later change of status or detail
+is a row of history saying who, when, why and in which case. A certificate keeps the name it was
+issued under, so that a re-issue after a change of name leaves the old one as it was printed.
+The register's filters and searches get their indexes, for paging through 100,000 members.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -72,6 +73,12 @@ def upgrade():
         sa.Column('new_value', sa.Text(), nullable=True),
     ])
     _copy_details()
+    # A certificate bears the name its member had when it was issued.
+    op.add_column('certificate', sa.Column('holder_name', sa.String(200), nullable=True))
+    op.execute(
+        'UPDATE certificate SET holder_name = '
+        '(SELECT member.name FROM member WHERE member.id = certificate.member_id)'
+    )
 
 
 def _copy_details():
@@ -94,6 +101,7 @@ def _copy_details():
 
 
 def downgrade():
+    op.drop_column('certificate', 'holder_name')
     op.drop_table('member_detail_change')
     op.drop_table('member_status_change')
     for name in INDEXES:

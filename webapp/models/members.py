@@ -91,8 +91,15 @@ class Certificate(db.Model):
     issued_on: Mapped[date] = mapped_column(Date)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The name printed on it: a later change of name re-issues, and the old one keeps its own.
+    holder_name: Mapped[str | None] = mapped_column(String(200))
 
     member: Mapped[Member] = relationship()
+
+    @property
+    def name(self) -> str:
+        """The member's name as this certificate bears it."""
+        return self.holder_name or self.member.name
 
     @property
     def valid(self) -> bool:

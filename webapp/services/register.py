@@ -135,6 +135,7 @@ def certify(case: Case, member: Member, now: datetime, actor_id: int | None = No
         member=member,
         case_id=case.id,
         verify_token=secrets.token_urlsafe(18),
+        holder_name=member.name,
         issued_on=local_date(now),
         issued_at=now,
     )
