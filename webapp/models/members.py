@@ -65,7 +65,8 @@ class MemberStatusChange(db.Model):
 
 
 class MemberDetailChange(db.Model):
-    """One changed detail of a member (name, address, …): old and new value, why, which case, who."""
+    """One changed detail of a member (name, address, …): old and new value, why, which case,
+    who."""
 
     __tablename__ = "member_detail_change"
 
