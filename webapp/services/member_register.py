@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Select, func, or_, select
 
 from webapp.extensions import db
@@ -23,7 +25,7 @@ from webapp.models import (
     MemberStatusChange,
     User,
 )
-from webapp.services import audit, register, xlsx
+from webapp.services import audit, register
 from webapp.services.errors import NotFound
 
 PAGE_SIZE = 50
@@ -184,14 +186,23 @@ def export_csv(f: RegisterFilter, headings: list[str], labels: dict[str, str]):
 
 
 def export_xlsx(f: RegisterFilter, headings: list[str], labels: dict[str, str]):
-    """The filter's members as an XLSX workbook in a temporary file (memory stays flat)."""
-    rows = ([_safe(cell) for cell in row] for row in _export_rows(f, labels))
-    return xlsx.workbook(_chain([headings], rows), sheet="members")
+    """The filter's members as an XLSX workbook in a temporary file, rewound. openpyxl's
+    write-only mode streams rows to disk, so memory stays flat however many rows."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("members")
+    sheet.append(headings)
+    for row in _export_rows(f, labels):
+        sheet.append([_xlsx_text(cell) for cell in row])
+    out = tempfile.TemporaryFile()
+    book.save(out)
+    out.seek(0)
+    return out
 
 
-def _chain(*parts):
-    for part in parts:
-        yield from part
+def _xlsx_text(cell: str) -> str:
+    # Text cells only (a credit code must not turn into a number); characters XML cannot
+    # carry are dropped rather than failing the export.
+    return ILLEGAL_CHARACTERS_RE.sub("", _safe(cell))
 
 
 def _safe(cell: str) -> str:
