@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from tests.register_population import populate
 from webapp.extensions import db
-from webapp.models import Certificate, Member, MemberDetailChange
+from webapp.models import Case, Certificate, Member, MemberDetailChange, User
 from webapp.services import members
 
 PDF = (b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n", "变更通知书.pdf")
@@ -132,3 +133,23 @@ def test_a_change_without_a_new_name_keeps_the_certificate(app, procedure):
         assert [c.case_id for c in valid] == [member.case_id]
     told = p.messages("applicant", "details_changed")
     assert told and "certificate.pdf" not in told[-1].body
+
+
+def test_an_account_with_two_memberships_changes_the_one_it_chose(app, procedure):
+    with app.app_context():
+        populate(2)
+        applicant = db.session.scalars(select(User).where(User.username == "applicant")).one()
+        chosen = None
+        for member in db.session.scalars(select(Member)):
+            member.user_id, member.status = applicant.id, "active"
+            chosen = member.member_number
+        db.session.commit()
+    page = procedure.actors("applicant").get("/membership").get_data(as_text=True)
+    assert page.count(f'data-process="{KEY}"') == 2
+    started = procedure.actors("applicant").post(
+        f"/start/{KEY}", {"member_number": chosen}, token_page="/membership"
+    )
+    case_id = procedure.case_by_task(started.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        assert db.session.get(Member, case.subject_member_id).member_number == chosen
