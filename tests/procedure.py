@@ -71,6 +71,16 @@ class Procedure:
         assert task is not None, f"no open task {bpmn_id} on application {app_id}"
         return task
 
+    def case_by_task(self, task_guid: str) -> int:
+        """The case whose task that is (a started case's first step)."""
+        with self.app.app_context():
+            task = db.session.scalars(
+                select(HumanTask).where(HumanTask.task_guid == task_guid)
+            ).one()
+            return db.session.scalars(
+                select(Case.id).where(Case.instance_id == task.instance_id)
+            ).one()
+
     def open_ids(self, app_id: int) -> list[str]:
         with self.app.app_context():
             case = db.session.get(Case, app_id)

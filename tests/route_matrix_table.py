@@ -31,7 +31,7 @@ Placeholders, filled from the world the test builds:
   the owner entered; {login_as}, {new_username}: the acting user's name, a new name;
   {spare_user} an account nobody logs in with, {group} a group the administrator may edit and
   {membership} the spare account's membership of it; {delegation} the spare account's
-  delegation to council2 (nobody else's to withdraw).
+  delegation to council2 (nobody else's to withdraw); {member} the register entry of {admitted}.
 JSON bodies and uploads may hold {bpmn} (the live diagram) and {forms} (its forms).
 """
 
@@ -67,6 +67,7 @@ APPLICANTS = expect("403", anon="login", applicant="ok", applicant2="ok", both="
 VISIBLE = expect("ok", anon="login", applicant2="404", owner="404", admin="404")
 AUDIT = expect("403", anon="login", applicant2="404", owner="404", admin="404", secretary="ok")
 NOT_FOUND = expect("404", anon="login")
+REGISTER = expect("403", anon="login", secretary="ok", both="ok")  # groups keeping the register
 
 # Tasks of each lane and who may open them; another applicant's task is not even found.
 REVIEW = expect("403", anon="login", secretary="ok")  # `both`: its own application → 403
@@ -180,7 +181,17 @@ CASES: tuple[Case, ...] = (
     get("/documents/not-a-document", "unknown", NOT_FOUND),
     # --- committee --------------------------------------------------------------------------
     get("/inbox", "inbox", COMMITTEE),
-    get("/members", "register", expect("403", anon="login", secretary="ok", both="ok")),
+    get("/members", "register", REGISTER),
+    get("/members?q=北京&status=active&before=999", "register search", REGISTER),
+    get("/members/{member}", "member", REGISTER),
+    get(
+        "/members/999999",
+        "unknown member",
+        expect("403", anon="login", secretary="404", both="404"),
+    ),
+    get("/members/export.csv", "export", REGISTER),
+    get("/members/export.xlsx", "export", REGISTER),
+    get("/membership", "my membership", LOGGED_IN),
     # The arrears list: the register's keepers; a group that confirms dues once it has some
     # (this world has none, so finance is refused here; tests/test_annual_dues.py shows it in).
     *(
@@ -306,6 +317,7 @@ SAMPLE_VALUES = {
     "group": "1",
     "membership": "1",
     "delegation": "1",
+    "member": "1",
     "model": "admission",
     "cert": "code",
     "doc": "token",

@@ -188,6 +188,7 @@ def build_world(app: Flask, traveller) -> World:
                 "issue": _task(issue_app, "issue_certificate"),
                 "admitted": admitted,
                 "cert": members.certificate_of(admitted).verify_token,
+                "member": members.certificate_of(admitted).member_id,
                 "notice_app": on_notice,
                 "done": done.task_guid,
                 "model": "admission",

@@ -24,8 +24,9 @@ from webapp.models import parse_iso, utcnow
 from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.portal.start import bp as start_bp
+from webapp.register.routes import bp as register_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
-from webapp.services import incidents
+from webapp.services import incidents, member_register
 from webapp.services.groups import holder_label, lane_label
 from webapp.services.stages import (
     order_of,
@@ -58,6 +59,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(delegation_bp)
     app.register_blueprint(start_bp)
     app.register_blueprint(dues_bp)
+    app.register_blueprint(register_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     # Links mailed before cases were called cases keep working.
@@ -123,8 +125,14 @@ def _open_incidents() -> int | None:
     return incidents.open_count()
 
 
+def _holds_membership() -> bool:
+    # Asked by the navbar: one indexed lookup per page, for signed-in accounts only.
+    return current_user.is_authenticated and member_register.holds_membership(current_user)
+
+
 def _template_helpers() -> dict:
     return {
+        "holds_membership": _holds_membership,
         "open_incidents": _open_incidents,
         "stages_of": _stages_of,
         "stage_label": stage_label,

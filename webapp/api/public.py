@@ -54,7 +54,7 @@ def verify_certificate(token: str):
     body = {
         "valid": found.valid,
         "number": member.member_number,
-        "member_name": member.name,
+        "member_name": found.name,
         "member_type": member.member_type,
         "issued_at": iso(found.issued_at),
         "revoked_at": iso(found.revoked_at),

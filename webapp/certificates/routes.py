@@ -1,13 +1,13 @@
-"""Download a member certificate, verify one by the code in its QR code, list the register."""
+"""Download a member certificate, verify one by the code in its QR code."""
 
 from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, render_template, send_file
 from flask_login import current_user, login_required
 
-from webapp.services import member_types, members
+from webapp.services import member_changes, member_types, members
 
 bp = Blueprint("certificates", __name__)
 
@@ -36,8 +36,15 @@ def verify(token: str):
     """Public: whether the certificate with this code is valid, and nothing more about it."""
     certificate = members.find_by_token(token)
     status = 200 if certificate is not None else 404
+    # A re-issued certificate (same number) says which one replaced it, never its code.
+    current = None
+    if certificate is not None and certificate.revoked_at is not None:
+        current = member_changes.current_certificate(certificate.member_id)
     page = render_template(
-        "certificates/verify.html", certificate=certificate, type_labels=member_types.labels()
+        "certificates/verify.html",
+        certificate=certificate,
+        current=current,
+        type_labels=member_types.labels(),
     )
     # Always fresh (a revocation shows at once), never indexed, the code never sent onwards.
     headers = {
@@ -46,14 +53,3 @@ def verify(token: str):
         "Referrer-Policy": "no-referrer",
     }
     return page, status, headers
-
-
-@bp.get("/members")
-@login_required
-def register():
-    """The member register, for the groups that keep it."""
-    if not current_user.keeps_register:
-        abort(403)
-    rows = members.member_register(limit=500)
-    labels = member_types.labels()
-    return render_template("certificates/register.html", rows=rows, type_labels=labels)

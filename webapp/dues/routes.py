@@ -9,7 +9,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    stream_with_context,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -120,9 +119,10 @@ def arrears_csv():
     """What the filter shows, every page, as CSV (streamed)."""
     _check()
     flt, _problems = _filter()
-    lines = dues.export_csv(current_user, flt, _headers(), _state_label)
+    # Written whole before answering: the rows are read in this request's own transaction.
+    lines = "".join(dues.export_csv(current_user, flt, _headers(), _state_label))
     return Response(
-        stream_with_context(lines),
+        lines,
         mimetype="text/csv",
         headers={
             "Content-Disposition": "attachment; filename=arrears.csv",

@@ -10,7 +10,7 @@ from webapp.models.documents import Document
 from webapp.models.dues import DuesEntry
 from webapp.models.groups import Group, GroupMembership
 from webapp.models.incidents import Incident
-from webapp.models.members import Certificate, Member
+from webapp.models.members import Certificate, Member, MemberDetailChange, MemberStatusChange
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
 from webapp.models.processes import HumanTask, ModelVersion, ProcessInstance, ProcessModel
@@ -34,6 +34,8 @@ __all__ = [
     "Incident",
     "LoginSession",
     "Member",
+    "MemberDetailChange",
+    "MemberStatusChange",
     "MemberNumberCounter",
     "ModelVersion",
     "Objection",

@@ -22,7 +22,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.roles import APPLICANT
-from webapp.services import announcements, audit, case_step, catalogue
+from webapp.services import announcements, audit, case_step, catalogue, member_changes
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
 from webapp.services.workflow import engine, is_case_form, save_result, version_content
@@ -100,6 +100,8 @@ def open_case(
             "region": member.region,
             "industry": member.industry,
             "user_id": member.user_id,
+            # Its current contact details, which a procedure's forms may show or change.
+            **{field: getattr(member, field) for field in member_changes.CHANGEABLE},
         }
     # The instance and its case exist before the engine runs the first steps, so that a
     # diagram function called there (e.g. one that writes the register) finds its case.
@@ -165,7 +167,8 @@ def _subject_member(user: User, procedure, member_number: str | None) -> Member 
             raise Forbidden("own_case")  # nobody starts a case about themselves
         return member
     if procedure.starters == (catalogue.MEMBER,):
-        return catalogue.own_membership(user)  # a member's case about its own membership
+        # A member's case about its own membership (the one it chose, if it holds several).
+        return catalogue.own_membership(user, member_number) or catalogue.own_membership(user)
     return None
 
 

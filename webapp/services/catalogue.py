@@ -130,8 +130,10 @@ def find(user: User, key: str) -> Procedure | None:
     return next((p for p in startable(user) if p.key == key), None)
 
 
-def own_membership(user: User) -> Member | None:
-    """The user's active entry in the register, if it has one."""
-    return db.session.scalars(
-        select(Member).where(Member.user_id == user.id, Member.status == "active")
-    ).first()
+def own_membership(user: User, member_number: str | None = None) -> Member | None:
+    """The user's active entry in the register (the one of that number, for an account that
+    holds several), if it has one."""
+    query = select(Member).where(Member.user_id == user.id, Member.status == "active")
+    if member_number:
+        query = query.where(Member.member_number == member_number.strip())
+    return db.session.scalars(query.order_by(Member.id)).first()

@@ -47,7 +47,7 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     pdf = Canvas(buffer, pagesize=(width, height), pageCompression=1, initialFontName=font)
     pdf.setTitle(f"会员证书 Member Certificate {member.member_number}")
     pdf.setAuthor(association)
-    pdf.setSubject(member.name)
+    pdf.setSubject(certificate.name)
 
     _frame(pdf, width, height)
     centre = width / 2
@@ -69,7 +69,7 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     pdf.setFillColor(INK)
     pdf.setFont(font, 14)
     pdf.drawCentredString(centre, height - 232, "兹证明")
-    _name(pdf, font, member.name, centre, height - 272, width - 260)
+    _name(pdf, font, certificate.name, centre, height - 272, width - 260)
     pdf.setFillColor(INK)
     pdf.setFont(font, 14)
     pdf.drawCentredString(centre, height - 308, f"为本会{type_label}，特发此证。")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Case, Certificate, Member, MemberNumberCounter, utcnow
-from webapp.services import audit, case_step, member_types
+from webapp.services import audit, case_step, member_changes, member_types
 
 # The register's own states (004, 002: 暂停, 退会, 除名, 视为自动退会). Which procedure leads to
 # which is the diagrams' business.
@@ -88,8 +88,10 @@ def enter(
         .where(Member.user_id == case.applicant_id, Member.status != "active")
         .order_by(Member.id)
     ).first()
+    before = None
     if earlier is not None:
         member = earlier
+        before = member.status
         member.status = "active"
         member.name, member.member_type = name, member_type
         member.region, member.industry = region, industry
@@ -108,7 +110,9 @@ def enter(
             status="active",
         )
         db.session.add(member)
+    member_changes.copy_details(member, case.data or {})
     db.session.flush()
+    member_changes.record_status(member, before, "active", "", case, actor_id, now)
     case.subject_member_id = member.id  # the case is now about the member it made
     case.member_number = member.member_number
     case.admitted_at = case.admitted_at or now
@@ -131,6 +135,7 @@ def certify(case: Case, member: Member, now: datetime, actor_id: int | None = No
         member=member,
         case_id=case.id,
         verify_token=secrets.token_urlsafe(18),
+        holder_name=member.name,
         issued_on=local_date(now),
         issued_at=now,
     )
@@ -229,6 +234,31 @@ def revoke_certificates() -> int:
     return len(valid)
 
 
+def reissue(member: Member, case: Case, now: datetime, actor_id: int | None) -> Certificate:
+    """A new certificate for the member under this case with the same number; its earlier valid
+    ones are revoked at that moment. Once per case; does not commit."""
+    existing = db.session.scalars(select(Certificate).where(Certificate.case_id == case.id)).first()
+    if existing is not None:
+        return existing
+    for certificate in db.session.scalars(
+        select(Certificate).where(
+            Certificate.member_id == member.id, Certificate.revoked_at.is_(None)
+        )
+    ).all():
+        revoke(certificate, now, actor_id)
+    return certify(case, member, now, actor_id)
+
+
+def reissue_certificate() -> str:
+    """Issue the case's member a new certificate with the same number and revoke the earlier
+    one; returns the new verification code."""
+    case, actor_id = case_step.current()
+    member = _member_of(case)
+    if member is None:
+        raise ValueError("the case is not about a member")
+    return reissue(member, case, utcnow(), actor_id).verify_token
+
+
 def set_member_status(status: str, reason: str = "") -> str:
     """Change the register status of the case's member; returns the status it had."""
     if status not in STATUSES:
@@ -239,6 +269,8 @@ def set_member_status(status: str, reason: str = "") -> str:
         raise ValueError("the case is not about a member")
     before = member.status
     member.status = status
+    reason = _text(reason, "reason") or ""
+    member_changes.record_status(member, before, status, reason, case, actor_id)
     audit.record(
         "member_status_changed",
         actor_id,
@@ -247,7 +279,7 @@ def set_member_status(status: str, reason: str = "") -> str:
             "member_number": member.member_number,
             "from": before,
             "to": status,
-            "reason": _text(reason, "reason") or "",
+            "reason": reason,
         },
     )
     return before
@@ -258,4 +290,6 @@ DIAGRAM_FUNCTIONS = {
     "issue_certificate": issue_certificate,
     "revoke_certificates": revoke_certificates,
     "set_member_status": set_member_status,
+    "reissue_certificate": reissue_certificate,
+    **member_changes.DIAGRAM_FUNCTIONS,
 }

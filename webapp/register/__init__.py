@@ -1,0 +1,1 @@
+"""The register's pages: the secretariat's search, export and member pages; a member's own."""
