@@ -125,6 +125,7 @@ COMMITTEE_TASKS = tuple(
 CASES: tuple[Case, ...] = (
     # --- public, and every user -------------------------------------------------------------
     get("/", "home", PUBLIC),
+    get("/favicon.ico", "favicon", PUBLIC),
     get("/static/app.css", "stylesheet", PUBLIC),
     get("/vendor/bootstrap/dist/css/bootstrap.min.css", "bootstrap", PUBLIC),
     get("/vendor/bootstrap/package.json", "outside dist", expect("404")),

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, redirect, request, send_from_directory, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -56,6 +65,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(delegation_bp)
     app.register_blueprint(start_bp)
     app.add_url_rule("/", "home", home)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     # Links mailed before cases were called cases keep working.
     app.add_url_rule("/cases", "old_case_path", old_case_path)
@@ -65,10 +75,18 @@ def register(app: Flask) -> None:
     app.context_processor(_template_helpers)
 
 
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the same SVG as the page's link."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )
+
+
 def home():
     """Send each user to where its work is."""
     if not current_user.is_authenticated:
-        return redirect(url_for("board.notices"))
+        # A newcomer first reads what the site is and how to apply; the board is one click on.
+        return render_template("home.html")
     if current_user.is_committee:
         return redirect(url_for("inbox.index"))
     if current_user.has_role(PROCESS_OWNER) and not current_user.has_role(APPLICANT):
