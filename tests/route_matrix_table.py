@@ -172,6 +172,8 @@ CASES: tuple[Case, ...] = (
     get("/cases/{app}/audit.csv", "in review", AUDIT),
     get("/cases/{admitted}/certificate.pdf", "admitted", VISIBLE),
     get("/cases/{app}/certificate.pdf", "none yet", NOT_FOUND),
+    # Demo time: {app} waits on no timer, so no period can be ended (and others never see it).
+    post("/cases/{app}/demo-timers/notice_period", "no such timer", NOT_FOUND, form={}),
     get("/documents/{doc}", "application form", VISIBLE),
     get("/documents/not-a-document", "unknown", NOT_FOUND),
     # --- committee --------------------------------------------------------------------------

@@ -336,3 +336,16 @@ def first_for(user: User, case: Case) -> HumanTask | None:
             continue
         return task
     return None
+
+
+def actionable(user: User, case: Case, open_tasks) -> set[str]:
+    """The open tasks (guids) the user may do now: only these get a button on the case's page,
+    so nobody is sent to a task that would refuse it (another's vote, the applicant's form)."""
+    mine = set()
+    for task in open_tasks:
+        try:
+            authorize(user, task, case)
+        except (Forbidden, NotFound):
+            continue
+        mine.add(task.task_guid)
+    return mine
