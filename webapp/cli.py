@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp import cli_models, cli_operations
-from webapp.services import demo_clock, login_sessions, mailer, scheduled_starts, timers, users
+from webapp.services import demo_cases, demo_clock, login_sessions, mailer, scheduled_starts, timers, users
 
 
 def register(app: Flask) -> None:
@@ -33,6 +33,8 @@ def setup() -> None:
     cli_operations.load_workflows()
     for username, password, roles in users.ensure_demo_users():
         click.echo(f"demo login: {username:<11} password: {password}  role: {roles}")
+    if current_app.config.get("DEMO_MODE"):
+        click.echo(f"demo cases: {demo_cases.seed()} seeded (demo/cases/)")
 
 
 @click.command("load-workflows")

@@ -69,7 +69,7 @@ def end_timer(user: User, case_id: int, element_id: str) -> bool:
         raise NotFound("timer")
     ahead = max(t.due_at for t in chosen) - now + timedelta(seconds=1)
     if ahead > timedelta(0):
-        _shift(instance, ahead, element_id, user.id)
+        shift(instance, ahead, element_id, user.id)
     return timers.fire_locked(instance, now, actor_id=user.id)
 
 
@@ -96,12 +96,14 @@ def advance(by: timedelta) -> int:
     )
     for instance_id in ids:
         instance = lock_instance(instance_id)
-        _shift(instance, by, None, None)
+        shift(instance, by)
         db.session.commit()
     return timers.fire_due()
 
 
-def _shift(instance: ProcessInstance, by: timedelta, only: str | None, actor_id) -> None:
+def shift(
+    instance: ProcessInstance, by: timedelta, only: str | None = None, actor_id=None
+) -> None:
     """The instance's timers (one element's, or all and its tasks' due dates) `by` earlier,
     in its state and in the indexed columns the ticker and the lists read."""
     state, next_timer_at = engine.bring_forward(
