@@ -32,7 +32,11 @@ def test_flask_commands_find_the_app_from_the_root(tmp_path):
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"
     flask = Path(sys.executable).parent / "flask"
     done = subprocess.run(
-        [str(flask), "demo", "--help"], cwd=ROOT, env=env, capture_output=True, text=True,
+        [str(flask), "demo", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr

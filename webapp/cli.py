@@ -11,7 +11,15 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp import cli_models, cli_operations
-from webapp.services import demo_cases, demo_clock, login_sessions, mailer, scheduled_starts, timers, users
+from webapp.services import (
+    demo_cases,
+    demo_clock,
+    login_sessions,
+    mailer,
+    scheduled_starts,
+    timers,
+    users,
+)
 
 
 def register(app: Flask) -> None:

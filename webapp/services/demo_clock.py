@@ -34,7 +34,7 @@ def enabled() -> bool:
 
 
 def parse_period(text: str) -> timedelta:
-    """"5d", "12h", "30m" as a timedelta; ValueError otherwise."""
+    """ "5d", "12h", "30m" as a timedelta; ValueError otherwise."""
     match = _PERIOD.match(text or "")
     if not match:
         raise ValueError(text)
@@ -101,9 +101,7 @@ def advance(by: timedelta) -> int:
     return timers.fire_due()
 
 
-def shift(
-    instance: ProcessInstance, by: timedelta, only: str | None = None, actor_id=None
-) -> None:
+def shift(instance: ProcessInstance, by: timedelta, only: str | None = None, actor_id=None) -> None:
     """The instance's timers (one element's, or all and its tasks' due dates) `by` earlier,
     in its state and in the indexed columns the ticker and the lists read."""
     state, next_timer_at = engine.bring_forward(
@@ -125,6 +123,3 @@ def shift(
         instance.id,
         data={"by_seconds": int(by.total_seconds()), "element": only},
     )
-
-
-

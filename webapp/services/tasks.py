@@ -225,7 +225,9 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError.of(err) from err
-        offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=locked.ready)
+        offered = save_result(
+            instance, result, actor_id=user.id, submitted=data, ready=locked.ready
+        )
         cases.sync(case, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
         announcements.after_step(case, result, offered)
