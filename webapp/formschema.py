@@ -9,6 +9,7 @@ holds per-language overrides of titles, help texts and option names.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,45 @@ def _ui_for(ui: dict, locale: str | None) -> dict:
         else:
             merged[key] = value
     return merged
+
+
+@dataclass
+class Foreground:
+    """What a task's page puts first, above its form, as the task's UI schema says: the earlier
+    steps whose latest submission the person decides on ("ui:first": task ids, or "facts" for
+    the case's published facts), a sentence filled from the facts ("ui:firstText", with
+    {fact} placeholders), and the values fields start with ("ui:prefill": a fact's name)."""
+
+    steps: list[str]
+    facts: bool
+    text: str
+    prefill: dict[str, Any]
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def foreground(ui: dict | None, locale: str | None, facts: dict | None) -> Foreground:
+    ui, facts = _ui_for(ui or {}, locale), facts or {}
+    first = [str(x) for x in ui.get("ui:first") or [] if isinstance(x, str)]
+    text = str(ui.get("ui:firstText") or "")
+    names = _PLACEHOLDER.findall(text)
+    # A sentence with a fact the case does not have yet says nothing rather than "{x}".
+    if any(facts.get(n) in (None, "") for n in names):
+        text = ""
+    else:
+        text = _PLACEHOLDER.sub(lambda m: str(facts[m.group(1)]), text)
+    prefill = {
+        name: facts[opts["ui:prefill"]]
+        for name, opts in ui.items()
+        if isinstance(opts, dict) and facts.get(opts.get("ui:prefill")) is not None
+    }
+    return Foreground(
+        steps=[x for x in first if x != "facts"],
+        facts="facts" in first,
+        text=text,
+        prefill=prefill,
+    )
 
 
 def _lang(locale: str | None) -> str:
