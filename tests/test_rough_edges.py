@@ -26,3 +26,45 @@ def test_a_case_page_offers_only_the_actions_its_viewer_may_take(app, actors, pr
         assert actors(member).get(f"/tasks/{links[0]}").status_code == 200
     html = actors("secretary").get(f"/cases/{case_id}").get_data(as_text=True)
     assert not OPEN_LINK.search(html)
+
+
+def test_every_error_at_once_and_the_valid_file_kept(app, actors):
+    from tests.conftest import VALID_APPLICATION
+
+    applicant = actors("applicant")
+    case = applicant.start_application()
+    task = _open(app, case.id, "submit_application")
+    wrong = {
+        **VALID_APPLICATION,
+        "credit_code": "91110000600037341X",  # wrong check digit
+        "business_licence": (b"MZ\x90\x00 not a document", "licence.exe"),
+    }
+    response = applicant.complete(task, wrong)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    for name in ("credit_code", "business_licence"):
+        field = html.split(f'<div class="mb-3" data-field="{name}">', 1)[1].split("data-field=")[0]
+        assert "invalid-feedback" in field, name
+    # The signed application form that passed is kept: the form offers it back.
+    assert re.search(r'name="application_form_scan__current"[^>]*value="[^"]+"', html)
+    right = {k: v for k, v in VALID_APPLICATION.items() if k != "application_form_scan"}
+    kept = re.search(r'name="application_form_scan__current"[^>]*value="([^"]+)"', html)
+    right["application_form_scan__current"] = kept.group(1)
+    assert applicant.complete(task, right).status_code == 302
+
+
+def _open(app, case_id, bpmn_id):
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Case, HumanTask
+
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        return db.session.scalars(
+            select(HumanTask.task_guid).where(
+                HumanTask.instance_id == case.instance_id,
+                HumanTask.state == "ready",
+                HumanTask.bpmn_id == bpmn_id,
+            )
+        ).one()
