@@ -68,3 +68,15 @@ def _open(app, case_id, bpmn_id):
                 HumanTask.bpmn_id == bpmn_id,
             )
         ).one()
+
+
+def test_summary_labels_take_the_width_they_need(app, actors, procedure):
+    """The application beside a task was a dl with a fixed quarter for its labels: in the
+    sidebar "统一社会信用代码" broke into four lines. Now a grid sized by the labels."""
+    case_id = procedure.submit()
+    html = actors("secretary").get(
+        f"/tasks/{procedure.task(case_id, 'preliminary_review').task_guid}"
+    ).get_data(as_text=True)
+    assert '<dl class="summary">' in html and 'class="col-sm-3"' not in html
+    css = actors(None).get("/static/app.css").get_data(as_text=True)
+    assert ".summary { display: grid;" in css
