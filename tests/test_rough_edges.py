@@ -74,9 +74,38 @@ def test_summary_labels_take_the_width_they_need(app, actors, procedure):
     """The application beside a task was a dl with a fixed quarter for its labels: in the
     sidebar "统一社会信用代码" broke into four lines. Now a grid sized by the labels."""
     case_id = procedure.submit()
-    html = actors("secretary").get(
-        f"/tasks/{procedure.task(case_id, 'preliminary_review').task_guid}"
-    ).get_data(as_text=True)
+    html = (
+        actors("secretary")
+        .get(f"/tasks/{procedure.task(case_id, 'preliminary_review').task_guid}")
+        .get_data(as_text=True)
+    )
     assert '<dl class="summary">' in html and 'class="col-sm-3"' not in html
     css = actors(None).get("/static/app.css").get_data(as_text=True)
     assert ".summary { display: grid;" in css
+
+
+def test_fields_for_individuals_are_hidden_and_ignored_for_a_unit(app, actors):
+    """The schema's if/then says which fields apply to which member type: the page hides the
+    others (and says when they apply), and the server neither validates nor keeps them."""
+    import json
+    from html import unescape
+
+    from tests.conftest import VALID_APPLICATION
+
+    applicant = actors("applicant")
+    case = applicant.start_application()
+    task = _open(app, case.id, "submit_application")
+    html = applicant.get(f"/tasks/{task}").get_data(as_text=True)
+    rule = re.search(r'data-field="id_number" data-show-when="([^"]+)"', html)
+    assert json.loads(unescape(rule.group(1))) == [{"member_type": ["individual"]}]
+    # A unit with an ID number typed before choosing: hidden on the page shown again…
+    response = applicant.complete(task, {**VALID_APPLICATION, "id_number": "123", "name": ""})
+    html = response.get_data(as_text=True)
+    assert re.search(r'data-field="id_number" data-show-when="[^"]+" hidden', html)
+    assert re.search(r'data-field="credit_code" data-show-when="[^"]+">', html)
+    field = html.split('data-field="id_number"', 1)[1].split("data-field=")[0]
+    assert "invalid-feedback" not in field  # …and not validated,
+    assert applicant.complete(task, {**VALID_APPLICATION, "id_number": "123"}).status_code == 302
+    from tests.conftest import reload
+
+    assert "id_number" not in reload(app, case.id).data  # nor kept

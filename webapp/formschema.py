@@ -38,6 +38,9 @@ class Field:
     errors: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     accept: str = ""  # file fields: the file types the browser offers to choose
+    # When the field applies (JSON Schema if/then): any of these {field: [values]} holds.
+    show_when: list[dict[str, list]] = field(default_factory=list)
+    shown: bool = True  # as the values stand now: False hides it until a choice brings it
 
     @property
     def is_file(self) -> bool:
@@ -103,6 +106,63 @@ def foreground(ui: dict | None, locale: str | None, facts: dict | None) -> Foreg
     )
 
 
+def conditions(schema: dict) -> dict[str, list[dict[str, list]]]:
+    """The fields that apply only under a condition, from the schema's own `if`/`then` (at the
+    top or in `allOf`): a field not required at the top that a `then` requires applies when
+    one of those `if`s holds. Only `if`s made of `const`/`enum` on properties are read; a
+    field under any other kind of condition is left alone (always shown)."""
+    top = set(schema.get("required", []))
+    found: dict[str, list[dict[str, list]]] = {}
+    opaque: set[str] = set()
+    for rule in [schema, *(schema.get("allOf") or [])]:
+        if not isinstance(rule, dict) or "if" not in rule or "then" not in rule:
+            continue
+        when = _simple_condition(rule["if"])
+        for name in (rule["then"] or {}).get("required", []):
+            if name in top:
+                continue
+            if when is None:
+                opaque.add(name)
+            else:
+                found.setdefault(name, []).append(when)
+    return {name: whens for name, whens in found.items() if name not in opaque}
+
+
+def _simple_condition(rule) -> dict[str, list] | None:
+    props = rule.get("properties") if isinstance(rule, dict) else None
+    if not props or set(rule) - {"properties", "required"}:
+        return None
+    when = {}
+    for name, check in props.items():
+        if isinstance(check, dict) and "const" in check and set(check) == {"const"}:
+            when[name] = [check["const"]]
+        elif isinstance(check, dict) and isinstance(check.get("enum"), list) and len(check) == 1:
+            when[name] = list(check["enum"])
+        else:
+            return None
+    return when
+
+
+def applies(whens: list[dict[str, list]], data: dict) -> bool:
+    """Whether a conditional field applies to these values; while a deciding value is not
+    chosen yet, it does (nothing is hidden before the choice that hides it)."""
+    if not whens:
+        return True
+    for when in whens:
+        if any(data.get(name) in (None, "") for name in when):
+            return True
+        if all(data.get(name) in values for name, values in when.items()):
+            return True
+    return False
+
+
+def drop_inapplicable(schema: dict, data: dict) -> dict:
+    """The values without those of fields that do not apply (an ID number typed before
+    choosing 单位会员): hidden on the page, so neither validated nor kept."""
+    whens = conditions(schema)
+    return {k: v for k, v in data.items() if applies(whens.get(k, []), data)}
+
+
 def _lang(locale: str | None) -> str:
     return (locale or "").split("_")[0]
 
@@ -164,6 +224,7 @@ def build_form(
     order = [n for n in ui.get("ui:order", []) if n in props]
     order += [n for n in props if n not in order]
     required = set(schema.get("required", []))
+    whens = conditions(schema)
     fields = []
     for name in order:
         prop, field_ui = props[name], ui.get(name, {})
@@ -178,7 +239,7 @@ def build_form(
                 name=name,
                 widget=widget,
                 label=str(field_ui.get("ui:title") or prop.get("title") or name),
-                required=name in required,
+                required=name in required or name in whens,
                 help=str(field_ui.get("ui:help") or prop.get("description") or ""),
                 placeholder=str(field_ui.get("ui:placeholder") or ""),
                 options=_options(prop, field_ui),
@@ -186,6 +247,9 @@ def build_form(
                 errors=errors.get(name, []),
                 attrs=attrs,
                 accept=_accept(field_ui) if widget == "file" else "",
+                show_when=whens.get(name, []),
+                shown=applies(whens.get(name, []), values),
+                # Required under its condition: marked so, as the condition is what shows it.
             )
         )
     return FormView(
@@ -219,7 +283,7 @@ def read_submission(schema: dict, form) -> dict[str, Any]:
             data[name] = _to_number(raw, float)
         else:
             data[name] = raw
-    return data
+    return drop_inapplicable(schema, data)
 
 
 def _to_number(raw: str, kind):
