@@ -43,7 +43,7 @@ def test_every_error_at_once_and_the_valid_file_kept(app, actors):
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     for name in ("credit_code", "business_licence"):
-        field = html.split(f'<div class="mb-3" data-field="{name}">', 1)[1].split("data-field=")[0]
+        field = html.split(f'<div class="mb-3" data-field="{name}"', 1)[1].split("data-field=")[0]
         assert "invalid-feedback" in field, name
     # The signed application form that passed is kept: the form offers it back.
     assert re.search(r'name="application_form_scan__current"[^>]*value="[^"]+"', html)
@@ -109,3 +109,34 @@ def test_fields_for_individuals_are_hidden_and_ignored_for_a_unit(app, actors):
     from tests.conftest import reload
 
     assert "id_number" not in reload(app, case.id).data  # nor kept
+
+
+def test_the_applicant_sees_current_information_only(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id)
+    applicant = actors("applicant")
+    page = applicant.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert page.count('id="on-notice"') == 1 and 'data-fact="notice"' not in page
+    mine = applicant.get("/cases").get_data(as_text=True)
+    assert "on-notice" in mine  # "My cases" says what happens next, and when
+    procedure.close_notice(case_id)
+    page = applicant.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="on-notice"' not in page
+    mine = applicant.get("/cases").get_data(as_text=True)
+    assert mine.count('class="mb-1 next-step"') == 1  # the council's vote: one line, not three
+    procedure.approve_by_council(case_id)
+    assert 'id="fee-notice"' in applicant.get(f"/cases/{case_id}").get_data(as_text=True)
+    procedure.declare_payment(case_id)
+    procedure.confirm_payment(case_id)
+    page = applicant.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="fee-notice"' not in page  # paid: the payment notice is history
+
+
+def test_the_applicant_reads_what_the_secretariat_asked_on_its_own_page(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id, "more_material", review_request="请补充近两年财务报表。")
+    page = actors("applicant").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "秘书处要求：请补充近两年财务报表。" in page
+    task = procedure.task(case_id, "provide_material")
+    form = actors("applicant").get(f"/tasks/{task.task_guid}").get_data(as_text=True)
+    assert form.index("请补充近两年财务报表。") < form.index('id="task-form"')

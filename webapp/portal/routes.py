@@ -69,8 +69,18 @@ def detail(case_id: int):
         objections=notice.objections_of(case) if committee_view else [],
         can_audit=committee_view and current_user.keeps_register,
         actionable=tasks.actionable(current_user, case, progress.open_tasks),
+        asks=_asks(progress.for_applicant if is_owner else [], case),
         demo_timers=demo_clock.waiting_timers(case),
     )
+
+
+def _asks(applicant_tasks, case) -> dict[str, str]:
+    """What each of the applicant's open tasks puts first (ui:firstText), for its own page."""
+    locale = str(get_locale())
+    return {
+        t.task_guid: formschema.foreground(tasks.form_of(t)[1], locale, case.facts).text
+        for t in applicant_tasks
+    }
 
 
 @bp.post("/cases/<id:case_id>/demo-timers/<element_id>")
