@@ -86,3 +86,15 @@ def test_production_refuses_demo_time(database_url, tmp_path, procedure, app):
     result = serious.test_cli_runner().invoke(args=["demo", "advance", "30d"])
     assert result.exit_code != 0 and "DEMO_MODE" in result.output
     assert _open_tasks(app, case_id) == []
+
+
+def test_a_notice_ended_early_is_over_on_the_applicants_timeline(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id)
+    secretary = actors("secretary")
+    secretary.post(
+        f"/cases/{case_id}/demo-timers/notice_period", {}, token_page=f"/cases/{case_id}"
+    )
+    page = actors("applicant").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="on-notice"' not in page
+    assert not re.search(r'data-timeline-stage="notice" data-state="ready"', page)
