@@ -140,3 +140,17 @@ def test_the_applicant_reads_what_the_secretariat_asked_on_its_own_page(app, act
     task = procedure.task(case_id, "provide_material")
     form = actors("applicant").get(f"/tasks/{task.task_guid}").get_data(as_text=True)
     assert form.index("请补充近两年财务报表。") < form.index('id="task-form"')
+
+
+def test_one_date_format_per_language(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id)
+    secretary = actors("secretary")
+    pages = [secretary.get(p).get_data(as_text=True) for p in (f"/cases/{case_id}", "/board")]
+    for html in pages:
+        assert re.search(r"\b2026-06-\d\d \d\d:\d\d\b", html)
+        assert not re.search(r"2026年|2026/6/", html)
+    secretary.get("/lang/en?next=/")
+    html = secretary.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert re.search(r"\b\d{1,2} Jun 2026, \d\d:\d\d\b", html)
+    assert not re.search(r"\b6/\d{1,2}/26\b|Jun \d{1,2}, 2026", html)

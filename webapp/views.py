@@ -12,7 +12,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 from webapp import routing
@@ -114,8 +114,25 @@ def vendor(filename: str):
     return send_from_directory(current_app.config["NODE_MODULES_DIR"], filename, max_age=86400)
 
 
-def _when(value, fmt: str = "medium") -> str:
-    return format_datetime(value, fmt) if value is not None else ""
+# One way to write a moment and one to write a day per language, on every page: pages used five
+# (Babel's short and medium styles, ISO dates), which read as different kinds of data.
+MOMENT_PATTERNS = {"zh": "yyyy-MM-dd HH:mm", "en": "d MMM yyyy, HH:mm"}
+DAY_PATTERNS = {"zh": "yyyy-MM-dd", "en": "d MMM yyyy"}
+
+
+def _lang() -> str:
+    return "zh" if str(get_locale()).startswith("zh") else "en"
+
+
+def _when(value, _style: str | None = None) -> str:
+    """A moment in the association's time zone, written the one way of the reader's language
+    (the style argument of older templates is ignored)."""
+    return format_datetime(value, MOMENT_PATTERNS[_lang()]) if value is not None else ""
+
+
+def _day(value) -> str:
+    """A calendar day (a date, no time), written the one way of the reader's language."""
+    return format_date(value, DAY_PATTERNS[_lang()]) if value is not None else ""
 
 
 def _is_overdue(task) -> bool:
@@ -144,6 +161,7 @@ def _template_helpers() -> dict:
         "role_label": holder_label,
         "lane_label": lane_label,
         "when": _when,
+        "day": _day,
         "parse_iso": parse_iso,
         "is_overdue": _is_overdue,
         "current_locale": str(get_locale()),
