@@ -154,3 +154,16 @@ def test_one_date_format_per_language(app, actors, procedure):
     html = secretary.get(f"/cases/{case_id}").get_data(as_text=True)
     assert re.search(r"\b\d{1,2} Jun 2026, \d\d:\d\d\b", html)
     assert not re.search(r"\b6/\d{1,2}/26\b|Jun \d{1,2}, 2026", html)
+
+
+def test_messages_count_unread_and_link_their_addresses(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id, "more_material", review_request="请补充材料。")
+    applicant = actors("applicant")
+    home = applicant.get("/cases").get_data(as_text=True)
+    count = int(re.search(r'id="nav-unread-count"[^>]*>(\d+)<', home).group(1))
+    assert count >= 1
+    page = applicant.get("/messages").get_data(as_text=True)
+    assert page.count('class="badge text-bg-primary me-1 unread"') == count
+    assert re.search(r'<a href="http://127\.0\.0\.1:5000/[^"]+" rel="noopener">', page)
+    assert 'id="nav-unread-count"' not in applicant.get("/cases").get_data(as_text=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import (
     Flask,
     abort,
@@ -14,6 +16,7 @@ from flask import (
 )
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from webapp import routing
 from webapp.admin.routes import bp as admin_bp
@@ -32,7 +35,7 @@ from webapp.people.routes import bp as people_bp
 from webapp.portal.routes import bp as portal_bp
 from webapp.portal.start import bp as start_bp
 from webapp.roles import ADMINISTRATOR, APPLICANT, PROCESS_OWNER
-from webapp.services import incidents
+from webapp.services import incidents, notify
 from webapp.services.groups import holder_label, lane_label
 from webapp.services.stages import (
     order_of,
@@ -73,6 +76,7 @@ def register(app: Flask) -> None:
     app.add_url_rule("/api/v1/cases", "old_api_case_path", old_case_path, methods=_ANY)
     app.add_url_rule("/api/v1/cases/<path:rest>", "old_api_case_path", old_case_path, methods=_ANY)
     app.context_processor(_template_helpers)
+    app.add_template_filter(_linkify, "linkify")
 
 
 def favicon():
@@ -135,6 +139,22 @@ def _day(value) -> str:
     return format_date(value, DAY_PATTERNS[_lang()]) if value is not None else ""
 
 
+_URL = re.compile(r"https?://[^\s<>\"'）」】，。]+")
+
+
+def _linkify(text) -> Markup:
+    """Plain text (a message) with its web addresses as links; everything else escaped."""
+    text = "" if text is None else str(text)
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:!?)")
+        out.append(escape(text[last : match.start()]))
+        out.append(Markup('<a href="{0}" rel="noopener">{0}</a>').format(url))
+        last = match.start() + len(url)
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
 def _is_overdue(task) -> bool:
     return task.state == "ready" and task.due_at is not None and task.due_at < utcnow()
 
@@ -150,8 +170,13 @@ def _open_incidents() -> int | None:
     return incidents.open_count()
 
 
+def _unread_messages() -> int:
+    return notify.unread_count(current_user.id) if current_user.is_authenticated else 0
+
+
 def _template_helpers() -> dict:
     return {
+        "unread_messages": _unread_messages,
         "open_incidents": _open_incidents,
         "stages_of": _stages_of,
         "stage_label": stage_label,
