@@ -167,3 +167,14 @@ def test_messages_count_unread_and_link_their_addresses(app, actors, procedure):
     assert page.count('class="badge text-bg-primary me-1 unread"') == count
     assert re.search(r'<a href="http://127\.0\.0\.1:5000/[^"]+" rel="noopener">', page)
     assert 'id="nav-unread-count"' not in applicant.get("/cases").get_data(as_text=True)
+
+
+def test_the_audit_trail_reads_as_sentences_and_tables(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id, review_notes="材料齐全。")
+    html = actors("secretary").get(f"/cases/{case_id}/audit").get_data(as_text=True)
+    assert "case_started" not in html.split("<tbody>")[1].split("</tbody>")[0].replace(
+        'data-action="case_started"', ""
+    )
+    assert '{"' not in html  # no raw JSON
+    assert re.search(r'<th scope="row"[^>]*>review_notes</th><td[^>]*>\s*材料齐全。', html)
