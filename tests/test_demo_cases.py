@@ -14,10 +14,10 @@ from webapp.services import consistency, demo_cases
 
 def test_the_demo_association_shows_every_stage_and_outcome(app, actors):
     with app.app_context(), app.test_request_context():
-        assert demo_cases.seed() == 40
+        assert demo_cases.seed() == 42
         assert demo_cases.seed() == 0  # idempotent
         rows = db.session.scalars(select(Case)).all()
-        assert len(rows) == 40
+        assert len(rows) == 42
         statuses = Counter(c.status for c in rows)
         outcomes = Counter(c.outcome_code for c in rows if c.outcome_code)
         assert statuses["admitted"] == 5 and statuses["in_progress"] >= 25
@@ -47,5 +47,10 @@ def test_the_demo_association_shows_every_stage_and_outcome(app, actors):
     # The committee lands on work: the secretary's inbox lists the seeded tasks.
     inbox = actors("secretary").get("/inbox").get_data(as_text=True)
     assert "杭州云栖智能科技有限公司" in inbox or "初审" in inbox
+    # The demo's own applicants each have their turn waiting: the fee (amount due filled in),
+    # and the material the secretariat asked for.
+    for username in ("applicant", "applicant2"):
+        mine = actors(username).get("/cases").get_data(as_text=True)
+        assert "btn btn-sm btn-success" in mine, username
     board = actors(None).get("/board").get_data(as_text=True)
     assert "Raise an objection" in board or "提出异议" in board

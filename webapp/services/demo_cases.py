@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from webapp.extensions import db
-from webapp.models import HumanTask, User
+from webapp.models import Case, HumanTask, User
 from webapp.roles import APPLICANT
 from webapp.services import cases, demo_clock, notice, tasks, users
 from webapp.services.workflow import lock_instance
@@ -38,7 +38,7 @@ def seed(directory: Path = DEMO_CASES_DIR) -> int:
         content = json.loads(path.read_text("utf-8"))
         password_hash = None
         for number, item in enumerate(content["cases"], 1):
-            if users.by_username(item["applicant"]["username"]) is not None:
+            if _seeded(item):
                 continue
             if password_hash is None:  # hashed once: each hash costs a tenth of a second
                 password_hash = _demo_password_hash()
@@ -51,6 +51,22 @@ def seed(directory: Path = DEMO_CASES_DIR) -> int:
     return made
 
 
+def _seeded(item: dict) -> bool:
+    """Made before: its applicant's account exists; for a demo account ("existing": one of
+    demo/accounts.json), a case of its with the name the case's submission gives."""
+    who = item["applicant"]
+    user = users.by_username(who["username"])
+    if user is None:
+        return False
+    if not who.get("existing"):
+        return True
+    names = [s["data"].get("name") for s in item.get("steps", []) if "data" in s]
+    name = next((n for n in names if n), None)
+    return name is None or db.session.scalar(
+        select(Case.id).where(Case.applicant_id == user.id, Case.name == name).limit(1)
+    ) is not None
+
+
 def _demo_password_hash() -> str:
     probe = User(username="-")
     probe.set_password(users.DEMO_PASSWORD)
@@ -59,15 +75,9 @@ def _demo_password_hash() -> str:
 
 def _seed_case(process: str, item: dict, password_hash: str) -> None:
     who = item["applicant"]
-    applicant = User(
-        username=who["username"],
-        display_name=who["name"],
-        roles=APPLICANT,
-        email=f"{who['username']}@example.org",
-        password_hash=password_hash,
-    )
-    db.session.add(applicant)
-    db.session.commit()
+    applicant = users.by_username(who["username"])
+    if applicant is None:
+        applicant = _new_applicant(who, password_hash)
     case = cases.start(applicant, process)
     for step in item.get("steps", []):
         if "task" in step:
@@ -89,6 +99,19 @@ def _seed_case(process: str, item: dict, password_hash: str) -> None:
             db.session.commit()
         else:
             raise ValueError(f"unknown step {step!r}")
+
+
+def _new_applicant(who: dict, password_hash: str) -> User:
+    applicant = User(
+        username=who["username"],
+        display_name=who["name"],
+        roles=APPLICANT,
+        email=f"{who['username']}@example.org",
+        password_hash=password_hash,
+    )
+    db.session.add(applicant)
+    db.session.commit()
+    return applicant
 
 
 def _open_task(actor: User, case, bpmn_id: str) -> HumanTask:
