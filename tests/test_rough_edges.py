@@ -178,3 +178,21 @@ def test_the_audit_trail_reads_as_sentences_and_tables(app, actors, procedure):
     )
     assert '{"' not in html  # no raw JSON
     assert re.search(r'<th scope="row"[^>]*>review_notes</th><td[^>]*>\s*材料齐全。', html)
+
+
+def test_task_names_in_english_come_from_the_diagram(app, actors, procedure):
+    case_id = procedure.submit()
+    procedure.review(case_id)
+    secretary = actors("secretary")
+    secretary.get("/lang/en?next=/")
+    page = secretary.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Preliminary review" in page and "Fill in the membership application" in page
+    assert "End now: Public notice period ends" in page
+    procedure.close_notice(case_id)
+    task = procedure.task(case_id, "council_vote", "council")
+    council = actors("council")
+    council.get("/lang/en?next=/")
+    html = council.get(f"/tasks/{task.task_guid}").get_data(as_text=True)
+    assert "<title>Council vote" in html and "<script" not in html.split("</title>")[0]
+    zh = actors("council2").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "理事会表决" in zh

@@ -44,6 +44,7 @@ from webapp.services.stages import (
     status_label,
     status_tone,
 )
+from webapp.services.workflow import task_property
 from webapp.settings.delegation import bp as delegation_bp
 from webapp.settings.routes import bp as settings_bp
 from webapp.tasks.routes import bp as tasks_bp
@@ -170,6 +171,21 @@ def _open_incidents() -> int | None:
     return incidents.open_count()
 
 
+def _task_title(task) -> str:
+    """A task's name in the reader's language: the diagram's `titleEn` property in English
+    (the element's own name, usually Chinese, otherwise)."""
+    if _lang() == "en":
+        return task_property(task, "titleEn") or task.title
+    return task.title
+
+
+def _timer_title(timer) -> str:
+    """A waiting timer's name in the reader's language, as _task_title."""
+    if _lang() == "en":
+        return (timer.properties.get("titleEn") or "").strip() or timer.name
+    return timer.name
+
+
 def _unread_messages() -> int:
     return notify.unread_count(current_user.id) if current_user.is_authenticated else 0
 
@@ -177,6 +193,8 @@ def _unread_messages() -> int:
 def _template_helpers() -> dict:
     return {
         "unread_messages": _unread_messages,
+        "task_title": _task_title,
+        "timer_title": _timer_title,
         "open_incidents": _open_incidents,
         "stages_of": _stages_of,
         "stage_label": stage_label,
