@@ -26,6 +26,9 @@ def test_a_case_page_offers_only_the_actions_its_viewer_may_take(app, actors, pr
         assert actors(member).get(f"/tasks/{links[0]}").status_code == 200
     html = actors("secretary").get(f"/cases/{case_id}").get_data(as_text=True)
     assert not OPEN_LINK.search(html)
+    procedure.vote(case_id, "council", "approve")
+    html = actors("secretary").get(f"/cases/{case_id}").get_data(as_text=True)
+    assert re.search(r'class="badge text-bg-secondary peer-count">[^<]*1/3', html)
 
 
 def test_every_error_at_once_and_the_valid_file_kept(app, actors):
