@@ -73,9 +73,25 @@
       const lc = byId[id] && byId[id].loopCharacteristics;
       if (lc && !lc.get(tag)) lc.set(tag, properties.variableRef(name));
     });
-    canvas.zoom('fit-viewport');
+    fitLeavingRoomForPalette();
     clearProblems();
     properties.render(null);
+  }
+
+  /* The whole diagram in view, with a margin on the left where the palette floats, so that it
+     does not cover the lane headers (bpmn-js's fit-viewport uses the whole canvas). */
+  function fitLeavingRoomForPalette() {
+    canvas.zoom('fit-viewport', 'auto');
+    const box = canvas.viewbox();
+    const palette = document.querySelector('#model-canvas .djs-palette, .djs-palette');
+    const left = ((palette ? palette.getBoundingClientRect().width : 100) + 24) / box.scale;
+    const margin = 16 / box.scale;
+    canvas.viewbox({
+      x: box.inner.x - left,
+      y: box.inner.y - margin,
+      width: box.inner.width + left + margin,
+      height: box.inner.height + 2 * margin,
+    });
   }
 
   /* --- Problems on the canvas ---------------------------------------------------------------- */
