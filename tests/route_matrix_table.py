@@ -165,9 +165,10 @@ CASES: tuple[Case, ...] = (
     # --- applications -----------------------------------------------------------------------
     get("/cases", "list", LOGGED_IN),
     post("/cases", "start", APPLICANTS, form={}),
-    get("/cases/{app}", "in review", VISIBLE),
+    # The process owner follows any case's progress (diagram, stages), never its data.
+    get("/cases/{app}", "in review", {**VISIBLE, "owner": "ok"}),
     get("/cases/999999", "unknown", NOT_FOUND),
-    get("/cases/{app}/diagram", "in review", VISIBLE),
+    get("/cases/{app}/diagram", "in review", {**VISIBLE, "owner": "ok"}),
     get("/cases/{app}/audit", "in review", AUDIT),
     get("/cases/{app}/audit.csv", "in review", AUDIT),
     get("/cases/{admitted}/certificate.pdf", "admitted", VISIBLE),

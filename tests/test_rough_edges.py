@@ -199,3 +199,21 @@ def test_task_names_in_english_come_from_the_diagram(app, actors, procedure):
     assert "<title>Council vote" in html and "<script" not in html.split("</title>")[0]
     zh = actors("council2").get(f"/cases/{case_id}").get_data(as_text=True)
     assert "理事会表决" in zh
+
+
+def test_the_process_owner_follows_a_case_without_its_data(app, actors, procedure):
+    from tests.conftest import VALID_APPLICATION
+
+    case_id = procedure.submit()
+    procedure.review(case_id)
+    owner = actors("owner")
+    page = owner.get(f"/cases/{case_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="progress-only"' in html and 'id="progress-diagram"' in html
+    for personal in ("name", "credit_code", "email", "phone"):
+        assert VALID_APPLICATION[personal] not in html, personal
+    diagram = owner.get(f"/cases/{case_id}/diagram")
+    assert diagram.status_code == 200 and diagram.get_json()["states"]
+    assert owner.get(f"/cases/{case_id}/audit").status_code == 404
+    assert owner.get("/cases/999999").status_code == 404

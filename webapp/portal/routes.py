@@ -49,7 +49,10 @@ def start():
 @login_required
 def detail(case_id: int):
     """One application: stage bar, outcome, who it waits on, and its timeline."""
-    case = cases.visible(current_user, case_id)
+    case, with_data = cases.visible_progress(current_user, case_id)
+    if not with_data:
+        # The process owner: where the case stands on its diagram and by stage, nothing more.
+        return render_template("portal/progress.html", case=case)
     progress = cases.progress(case)
     is_owner = case.applicant_id == current_user.id
     committee_view = current_user.is_committee and not is_owner

@@ -76,7 +76,7 @@ class DiagramView:
 
 def diagram_of(user: User, case_id: int) -> DiagramView:
     """The diagram of an application's own version with its progress; raises NotFound."""
-    case = cases.visible(user, case_id)
+    case, _with_data = cases.visible_progress(user, case_id)
     instance = db.session.get(ProcessInstance, case.instance_id)
     source = source_for(instance.version_id)
     states = engine.element_states(source, instance.state)
