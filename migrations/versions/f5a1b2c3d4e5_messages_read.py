@@ -1,4 +1,5 @@
-"""messages know when their recipient read them: the navbar counts the unread ones
+"""messages know when their recipient read them: the navbar counts the unread ones; a deployed
+version keeps its deploy comment
 
 Revision ID: f5a1b2c3d4e5
 Revises: c1a2e3f4a5b6
@@ -23,9 +24,13 @@ def upgrade():
         batch.add_column(sa.Column('read_at', webapp.models.types.UTCDateTime(), nullable=True))
         batch.create_index('ix_outbox_message_unread', ['recipient_id', 'read_at'])
     op.execute("UPDATE outbox_message SET read_at = created_at")
+    with op.batch_alter_table('model_version') as batch:
+        batch.add_column(sa.Column('deploy_comment', sa.String(length=500), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('model_version') as batch:
+        batch.drop_column('deploy_comment')
     with op.batch_alter_table('outbox_message') as batch:
         batch.drop_index('ix_outbox_message_unread')
         batch.drop_column('read_at')
