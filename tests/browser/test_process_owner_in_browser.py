@@ -32,6 +32,8 @@ OLD_LABEL, NEW_LABEL = "单位全称或姓名", "单位全称或姓名（新）"
 def login(browser, base, username):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 1000})
     page = context.new_page()
+    # Deploying asks to confirm, with a comment: the owner confirms with one.
+    page.on("dialog", lambda dialog: dialog.accept("浏览器测试部署"))
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "demo1234")
