@@ -65,15 +65,14 @@ def test_flask_demo_advance_moves_every_case_on(app, procedure):
 
 
 def test_production_refuses_demo_time(database_url, tmp_path, procedure, app):
+    production = {
+        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+        "SECRET_KEY": "a-real-secret",
+        "PUBLIC_BASE_URL": "https://members.example.org",
+    }
+    assert create_app(production).config["DEMO_MODE"] is False  # off unless asked for
     with pytest.raises(ConfigurationError, match="DEMO_MODE"):
-        create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
-                "SECRET_KEY": "a-real-secret",
-                "PUBLIC_BASE_URL": "https://members.example.org",
-                "DEMO_MODE": True,
-            }
-        )
+        create_app({**production, "DEMO_MODE": True})  # and refused when asked for
     case_id = procedure.submit()
     procedure.review(case_id)
     serious = create_app(
