@@ -113,7 +113,9 @@ def per_evaluation(n: int) -> dict:
 
 def steps(engine: WorkflowEngine) -> None:
     """Start, submit the application, pass the preliminary review (opens the notice)."""
-    started = engine.start(ADMISSION, {"applicant_id": 7})
+    # The model's settings (the notice period the review opens) come with every start.
+    settings = json.loads((ROOT / "forms" / "admission" / "settings.data.json").read_text())
+    started = engine.start(ADMISSION, {"applicant_id": 7, "settings": settings})
     submitted = engine.complete(
         ADMISSION, started.state, started.ready_tasks[0].id, {"member_type": "unit"}, actor=7
     )

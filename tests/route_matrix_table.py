@@ -126,6 +126,7 @@ COMMITTEE_TASKS = tuple(
 CASES: tuple[Case, ...] = (
     # --- public, and every user -------------------------------------------------------------
     get("/", "home", PUBLIC),
+    get("/favicon.ico", "favicon", PUBLIC),
     get("/static/app.css", "stylesheet", PUBLIC),
     get("/vendor/bootstrap/dist/css/bootstrap.min.css", "bootstrap", PUBLIC),
     get("/vendor/bootstrap/package.json", "outside dist", expect("404")),
@@ -165,9 +166,10 @@ CASES: tuple[Case, ...] = (
     # --- applications -----------------------------------------------------------------------
     get("/cases", "list", LOGGED_IN),
     post("/cases", "start", APPLICANTS, form={}),
-    get("/cases/{app}", "in review", VISIBLE),
+    # The process owner follows any case's progress (diagram, stages), never its data.
+    get("/cases/{app}", "in review", {**VISIBLE, "owner": "ok"}),
     get("/cases/999999", "unknown", NOT_FOUND),
-    get("/cases/{app}/diagram", "in review", VISIBLE),
+    get("/cases/{app}/diagram", "in review", {**VISIBLE, "owner": "ok"}),
     get("/cases/{app}/audit", "in review", AUDIT),
     get("/cases/{app}/audit.csv", "in review", AUDIT),
     get("/cases/{admitted}/certificate.pdf", "admitted", VISIBLE),
@@ -177,6 +179,8 @@ CASES: tuple[Case, ...] = (
     get("/applications/{app}", "old address", PUBLIC),
     get("/api/v1/applications/{app}", "old address", PUBLIC),
     post("/api/v1/applications", "old address", PUBLIC, json={}),
+    # Demo time: {app} waits on no timer, so no period can be ended (and others never see it).
+    post("/cases/{app}/demo-timers/notice_period", "no such timer", NOT_FOUND, form={}),
     get("/documents/{doc}", "application form", VISIBLE),
     get("/documents/not-a-document", "unknown", NOT_FOUND),
     # --- committee --------------------------------------------------------------------------

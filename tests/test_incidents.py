@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, Case, Incident, ProcessInstance, User
 from webapp.services import timers
 
-GOOD = "vote_working_days = 10"
+GOOD = 'vote_working_days = settings["vote_working_days"]'
 # A step a process owner got wrong: it passes validation and fails only when it runs.
 BROKEN = ADMISSION_BPMN.replace(GOOD, 'vote_working_days = int("ten")')
 FIXED = ADMISSION_BPMN.replace(GOOD, "vote_working_days = int(10)")

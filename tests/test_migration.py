@@ -5,9 +5,11 @@ instance another owner moved meanwhile is reported, not migrated twice."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import time_machine
 from sqlalchemy import select
@@ -40,7 +42,9 @@ def deploy(app, bpmn: str) -> int:
 
 def with_longer_notice(bpmn: str) -> str:
     """v2: the public notice lasts 7 working days instead of 5 (a step ahead of the review)."""
-    changed = bpmn.replace("notice_working_days = 5", "notice_working_days = 7")
+    changed = bpmn.replace(
+        'notice_working_days = settings["notice_working_days"]', "notice_working_days = 7"
+    )
     assert changed != bpmn
     return changed
 
@@ -279,7 +283,11 @@ def test_votes_restored_by_another_engine_still_complete():
     }
     src = ModelSource(key="restored-vote", bpmn=ADMISSION_BPMN.encode("utf-8"))
     first = WorkflowEngine(functions)
-    result = first.start(src, {"applicant_id": 7})
+    # The model's settings (periods, voting rule) come with every start, as cases.start gives them.
+    settings = json.loads(
+        (Path(__file__).resolve().parent.parent / "forms/admission/settings.data.json").read_text()
+    )
+    result = first.start(src, {"applicant_id": 7, "settings": settings})
     result = first.complete(src, result.state, result.ready_tasks[0].id, {"member_type": "unit"})
     decision = {"review_decision": "pass"}
     result = first.complete(src, result.state, result.ready_tasks[0].id, decision, actor=5)

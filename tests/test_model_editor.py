@@ -22,7 +22,7 @@ BPMN = (ROOT / "workflows" / "admission.bpmn").read_text("utf-8")
 FORM_PROPERTY = (
     '<spiffworkflow:property name="formJsonSchemaFilename" value="review.schema.json" />'
 )
-NOTICE_SCRIPT = "notice_working_days = 5"
+NOTICE_SCRIPT = 'notice_working_days = settings["notice_working_days"]'
 
 
 def bundle(bpmn: str = BPMN, **changes) -> dict:
@@ -222,7 +222,11 @@ def test_deploy_makes_a_new_live_version_and_running_instances_keep_theirs(app, 
     applicant, owner = actors("applicant"), actors("owner")
     before = applicant.start_application()
     changed = BPMN.replace(NOTICE_SCRIPT, "notice_working_days = 7")
-    response = post_json(owner, "/models/admission/deploy", {**bundle(changed), "live_version": 1})
+    response = post_json(
+        owner,
+        "/models/admission/deploy",
+        {**bundle(changed), "live_version": 1, "comment": "公示期改为\n7 个工作日"},
+    )
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["ok"] and body["version"] == 2 and body["created"]
@@ -237,7 +241,15 @@ def test_deploy_makes_a_new_live_version_and_running_instances_keep_theirs(app, 
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "model_deployed")
         ).one()
-        assert event.data == {"model": "admission", "version": 2, "created": True}
+        comment = "公示期改为 7 个工作日"  # the deploy's comment, one line, kept with it
+        assert new.deploy_comment == comment
+        assert event.data == {
+            "model": "admission",
+            "version": 2,
+            "created": True,
+            "comment": comment,
+        }
+    assert comment in owner.get("/models").get_data(as_text=True)
 
 
 def test_deploying_unchanged_content_creates_no_version(app, actors):

@@ -11,7 +11,15 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from webapp import cli_models, cli_operations
-from webapp.services import login_sessions, mailer, scheduled_starts, timers, users
+from webapp.services import (
+    demo_cases,
+    demo_clock,
+    login_sessions,
+    mailer,
+    scheduled_starts,
+    timers,
+    users,
+)
 
 
 def register(app: Flask) -> None:
@@ -33,6 +41,8 @@ def setup() -> None:
     cli_operations.load_workflows()
     for username, password, roles in users.ensure_demo_users():
         click.echo(f"demo login: {username:<11} password: {password}  role: {roles}")
+    if current_app.config.get("DEMO_MODE"):
+        click.echo(f"demo cases: {demo_cases.seed()} seeded (demo/cases/)")
 
 
 @click.command("load-workflows")
@@ -42,12 +52,32 @@ def load_workflows() -> None:
     cli_operations.load_workflows()
 
 
-@click.command("demo")
+@click.group("demo", invoke_without_command=True)
+@click.pass_context
 @with_appcontext
-def demo() -> None:
-    """Create the demo users of every role."""
+def demo(ctx: click.Context) -> None:
+    """Create the demo users of every role; `flask demo advance 5d` moves demo time on."""
+    if ctx.invoked_subcommand is not None:
+        return
     for username, password, roles in users.ensure_demo_users():
         click.echo(f"demo login: {username:<11} password: {password}  role: {roles}")
+
+
+@demo.command("advance")
+@click.argument("period")
+@with_appcontext
+def demo_advance(period: str) -> None:
+    """Move demo time on by PERIOD (5d, 12h, 30m): every running case's timers and due dates
+    come that much closer, and the ticker's step fires what fell due. Demo mode only."""
+    try:
+        by = demo_clock.parse_period(period)
+    except ValueError:
+        raise click.BadParameter("a number of days, hours or minutes: 5d, 12h, 30m") from None
+    try:
+        fired = demo_clock.advance(by)
+    except demo_clock.DemoTimeRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    click.echo(f"moved on by {period}: fired {fired} timer(s)")
 
 
 @click.command("tick")

@@ -64,6 +64,10 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = engine_options(SQLALCHEMY_DATABASE_URI)
     # The demo accounts and their password on the login page: only for the embedded demo.
     SHOW_DEMO_LOGINS = _flag("SHOW_DEMO_LOGINS", SQLALCHEMY_DATABASE_URI.startswith("sqlite"))
+    # Demo time: buttons that end a case's waiting period now, `flask demo advance 5d`, and the
+    # seeded association of `flask setup`. Only the embedded demo; a server database refuses it.
+    # Unset: on for SQLite (and tests), off for a server database (webapp.config.prepare).
+    DEMO_MODE = _flag("DEMO_MODE") if os.environ.get("DEMO_MODE") is not None else None
     # Behind a reverse proxy (nginx, a load balancer): how many proxies set X-Forwarded-For and
     # X-Forwarded-Proto. Then client addresses (objection rate limit, audit) and https links
     # are the visitor's, not the proxy's. 0 when the app is reached directly.
@@ -162,6 +166,14 @@ def prepare(app: Flask) -> None:
             "SECRET_KEY is not set: with a server database (DATABASE_URL) the app runs as in "
             "production and needs its own secret key, the same for every process, e.g. "
             "SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\""
+        )
+    if cfg.get("DEMO_MODE") is None:
+        cfg["DEMO_MODE"] = not server_db or bool(cfg.get("TESTING"))
+    if server_db and cfg.get("DEMO_MODE") and not cfg.get("TESTING"):
+        # Demo time moves deadlines that bind real applicants (notice periods, votes, fees).
+        raise ConfigurationError(
+            "DEMO_MODE is set: with a server database (DATABASE_URL) the app runs as in "
+            "production, where nobody may end a notice period or a vote early. Unset DEMO_MODE."
         )
     _public_address(cfg, server_db)
     proxies = int(cfg.get("PROXY_COUNT") or 0)

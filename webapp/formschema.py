@@ -9,6 +9,7 @@ holds per-language overrides of titles, help texts and option names.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,9 @@ class Field:
     errors: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     accept: str = ""  # file fields: the file types the browser offers to choose
+    # When the field applies (JSON Schema if/then): any of these {field: [values]} holds.
+    show_when: list[dict[str, list]] = field(default_factory=list)
+    shown: bool = True  # as the values stand now: False hides it until a choice brings it
 
     @property
     def is_file(self) -> bool:
@@ -61,6 +65,102 @@ def _ui_for(ui: dict, locale: str | None) -> dict:
         else:
             merged[key] = value
     return merged
+
+
+@dataclass
+class Foreground:
+    """What a task's page puts first, above its form, as the task's UI schema says: the earlier
+    steps whose latest submission the person decides on ("ui:first": task ids, or "facts" for
+    the case's published facts), a sentence filled from the facts ("ui:firstText", with
+    {fact} placeholders), and the values fields start with ("ui:prefill": a fact's name)."""
+
+    steps: list[str]
+    facts: bool
+    text: str
+    prefill: dict[str, Any]
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def foreground(ui: dict | None, locale: str | None, facts: dict | None) -> Foreground:
+    ui, facts = _ui_for(ui or {}, locale), facts or {}
+    first = [str(x) for x in ui.get("ui:first") or [] if isinstance(x, str)]
+    text = str(ui.get("ui:firstText") or "")
+    names = _PLACEHOLDER.findall(text)
+    # A sentence with a fact the case does not have yet says nothing rather than "{x}".
+    if any(facts.get(n) in (None, "") for n in names):
+        text = ""
+    else:
+        text = _PLACEHOLDER.sub(lambda m: str(facts[m.group(1)]), text)
+    prefill = {
+        name: facts[opts["ui:prefill"]]
+        for name, opts in ui.items()
+        if isinstance(opts, dict) and facts.get(opts.get("ui:prefill")) is not None
+    }
+    return Foreground(
+        steps=[x for x in first if x != "facts"],
+        facts="facts" in first,
+        text=text,
+        prefill=prefill,
+    )
+
+
+def conditions(schema: dict) -> dict[str, list[dict[str, list]]]:
+    """The fields that apply only under a condition, from the schema's own `if`/`then` (at the
+    top or in `allOf`): a field not required at the top that a `then` requires applies when
+    one of those `if`s holds. Only `if`s made of `const`/`enum` on properties are read; a
+    field under any other kind of condition is left alone (always shown)."""
+    top = set(schema.get("required", []))
+    found: dict[str, list[dict[str, list]]] = {}
+    opaque: set[str] = set()
+    for rule in [schema, *(schema.get("allOf") or [])]:
+        if not isinstance(rule, dict) or "if" not in rule or "then" not in rule:
+            continue
+        when = _simple_condition(rule["if"])
+        for name in (rule["then"] or {}).get("required", []):
+            if name in top:
+                continue
+            if when is None:
+                opaque.add(name)
+            else:
+                found.setdefault(name, []).append(when)
+    return {name: whens for name, whens in found.items() if name not in opaque}
+
+
+def _simple_condition(rule) -> dict[str, list] | None:
+    props = rule.get("properties") if isinstance(rule, dict) else None
+    if not props or set(rule) - {"properties", "required"}:
+        return None
+    when = {}
+    for name, check in props.items():
+        if isinstance(check, dict) and "const" in check and set(check) == {"const"}:
+            when[name] = [check["const"]]
+        elif isinstance(check, dict) and isinstance(check.get("enum"), list) and len(check) == 1:
+            when[name] = list(check["enum"])
+        else:
+            return None
+    return when
+
+
+def applies(whens: list[dict[str, list]], data: dict) -> bool:
+    """Whether a conditional field applies to these values; while a deciding value is not
+    chosen yet, it does (nothing is hidden before the choice that hides it)."""
+    if not whens:
+        return True
+    for when in whens:
+        if any(data.get(name) in (None, "") for name in when):
+            return True
+        if all(data.get(name) in values for name, values in when.items()):
+            return True
+    return False
+
+
+def drop_inapplicable(schema: dict, data: dict) -> dict:
+    """The values without those of fields that do not apply (an ID number typed before
+    choosing 单位会员): hidden on the page, so neither validated nor kept."""
+    whens = conditions(schema)
+    return {k: v for k, v in data.items() if applies(whens.get(k, []), data)}
 
 
 def _lang(locale: str | None) -> str:
@@ -124,6 +224,7 @@ def build_form(
     order = [n for n in ui.get("ui:order", []) if n in props]
     order += [n for n in props if n not in order]
     required = set(schema.get("required", []))
+    whens = conditions(schema)
     fields = []
     for name in order:
         prop, field_ui = props[name], ui.get(name, {})
@@ -138,7 +239,7 @@ def build_form(
                 name=name,
                 widget=widget,
                 label=str(field_ui.get("ui:title") or prop.get("title") or name),
-                required=name in required,
+                required=name in required or name in whens,
                 help=str(field_ui.get("ui:help") or prop.get("description") or ""),
                 placeholder=str(field_ui.get("ui:placeholder") or ""),
                 options=_options(prop, field_ui),
@@ -146,6 +247,9 @@ def build_form(
                 errors=errors.get(name, []),
                 attrs=attrs,
                 accept=_accept(field_ui) if widget == "file" else "",
+                show_when=whens.get(name, []),
+                shown=applies(whens.get(name, []), values),
+                # Required under its condition: marked so, as the condition is what shows it.
             )
         )
     return FormView(
@@ -179,7 +283,7 @@ def read_submission(schema: dict, form) -> dict[str, Any]:
             data[name] = _to_number(raw, float)
         else:
             data[name] = raw
-    return data
+    return drop_inapplicable(schema, data)
 
 
 def _to_number(raw: str, kind):

@@ -32,6 +32,8 @@ OLD_LABEL, NEW_LABEL = "单位全称或姓名", "单位全称或姓名（新）"
 def login(browser, base, username):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 1000})
     page = context.new_page()
+    # Deploying asks to confirm, with a comment: the owner confirms with one.
+    page.on("dialog", lambda dialog: dialog.accept("浏览器测试部署"))
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "demo1234")
@@ -118,9 +120,13 @@ def test_owner_edits_notice_period_and_form_label_and_deploys_version_2(
         # The notice period: the script of the task that opens the notice.
         select_element(owner, "open_notice")
         script = owner.input_value("#properties [name=script]")
-        assert "notice_working_days = 5" in script
+        assert 'notice_working_days = settings["notice_working_days"]' in script
         set_field(
-            owner, "script", script.replace("notice_working_days = 5", "notice_working_days = 7")
+            owner,
+            "script",
+            script.replace(
+                'notice_working_days = settings["notice_working_days"]', "notice_working_days = 7"
+            ),
         )
         owner.screenshot(path=str(artifacts / "10-modeler-notice-script.png"))
 
@@ -234,7 +240,9 @@ def test_imported_file_with_changed_fees_becomes_the_next_version(
     owner = login(browser, base, "owner")
     # A file from another tool: the same process with a six-day notice.
     made_elsewhere = (ROOT / "workflows" / "admission.bpmn").read_text("utf-8")
-    made_elsewhere = made_elsewhere.replace("notice_working_days = 5", "notice_working_days = 6")
+    made_elsewhere = made_elsewhere.replace(
+        'notice_working_days = settings["notice_working_days"]', "notice_working_days = 6"
+    )
 
     # The editor's own import button refuses what is not BPMN, and keeps the working copy.
     open_editor(owner, base)

@@ -98,7 +98,9 @@ def deploy(key: str):
     if live_at_start is not None and not isinstance(live_at_start, int):
         raise BadBundle("not_json")
     try:
-        outcome = model_editor.deploy_bundle(key, bpmn, forms, live_at_start, current_user)
+        outcome = model_editor.deploy_bundle(
+            key, bpmn, forms, live_at_start, current_user, comment=_comment(payload)
+        )
     except BundleRejected as err:
         return _json_error(
             422,
@@ -155,6 +157,14 @@ def import_into_editor(key: str):
             file=diagram.filename,
         ),
     )
+
+
+def _comment(payload) -> str | None:
+    """The deploy's comment (why this version), one line of at most 500 characters."""
+    comment = payload.get("comment") if isinstance(payload, dict) else None
+    if not isinstance(comment, str):
+        return None
+    return " ".join(comment.split())[:500] or None
 
 
 def _payload():

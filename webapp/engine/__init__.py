@@ -18,6 +18,7 @@ from webapp.engine.types import (
     Problem,
     ProcessInfo,
     UserTaskInfo,
+    WaitingTimer,
 )
 from webapp.engine.validation import DiagramReport, check_diagram
 
@@ -38,6 +39,7 @@ __all__ = [
     "SandboxLimits",
     "TaskNotReady",
     "TimerStart",
+    "WaitingTimer",
     "first_occurrence",
     "next_occurrence",
     "UserTaskInfo",

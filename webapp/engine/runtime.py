@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -178,6 +178,36 @@ class WorkflowEngine:
         self._guard(lambda: skip_missed_cycles(workflow, self.limits))
         _keep_outputs_of_interrupted_multi_instances(workflow)
         return self._advance(workflow, model)
+
+    def waiting_timers(self, source: ModelSource, state: str) -> list[WaitingTimer]:
+        """The timers the instance waits on, each with its element's name and when it is due."""
+        return _waiting_timers(self._restore(self._specs.get(source), state))
+
+    def bring_forward(
+        self, source: ModelSource, state: str, by: timedelta, only: str | None = None
+    ) -> tuple[str, datetime | None]:
+        """The state with waiting timers (only the element `only`, else every one, and then the
+        due dates of ready tasks too) falling due `by` earlier, and its next timer; nothing is
+        fired here: firing is the ticker's step (fire_timers), so a demo's shortcut takes the
+        very path the real clock would."""
+        workflow = self._restore(self._specs.get(source), state)
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            if not isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+                continue
+            if only is not None and spec.bpmn_id != only:
+                continue
+            value = task.internal_data.get("event_value")
+            if isinstance(value, dict) and isinstance(value.get("next"), str):
+                value = {**value, "next": _earlier(value["next"], by)}
+            elif isinstance(value, str):
+                value = _earlier(value, by)
+            task.internal_data["event_value"] = value
+        if only is None:
+            for task in workflow.get_tasks(state=TaskState.READY):
+                if isinstance(task.internal_data.get("due_at"), str):
+                    task.internal_data["due_at"] = _earlier(task.internal_data["due_at"], by)
+        return self._dump(workflow), self._next_timer(workflow)
 
     def merge_data(self, source: ModelSource, state: str, data: dict[str, Any]) -> EngineResult:
         """Give a waiting instance new facts (e.g. an objection filed while it waits on a timer).
@@ -393,6 +423,11 @@ def _keep_outputs_of_interrupted_multi_instances(workflow: BpmnWorkflow) -> None
                 TaskState.FINISHED_MASK
             ):
                 DeepMerge.merge(event.data, sibling.data)
+
+
+def _earlier(value: str, by: timedelta) -> str:
+    due = timer_due(value)
+    return value if due is None else (due - by).isoformat()
 
 
 def _now() -> datetime:

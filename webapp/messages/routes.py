@@ -14,4 +14,7 @@ bp = Blueprint("messages", __name__)
 @login_required
 def index():
     """The current user's own messages: subject, date and text."""
-    return render_template("messages/index.html", messages=notify.messages_for(current_user.id))
+    messages = notify.messages_for(current_user.id)
+    unread = {m.id for m in messages if m.read_at is None}  # marked on the page, then read
+    notify.mark_read(current_user.id)
+    return render_template("messages/index.html", messages=messages, unread=unread)

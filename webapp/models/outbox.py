@@ -17,6 +17,8 @@ class OutboxMessage(db.Model):
     __table_args__ = (
         Index("ix_outbox_message_pending", "sent_at", "next_attempt_at"),
         Index("ix_outbox_message_recipient", "recipient_id", "created_at"),
+        # The navbar's unread count: one indexed count per page.
+        Index("ix_outbox_message_unread", "recipient_id", "read_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,3 +34,5 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When its recipient opened the message list with it there; None: unread.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

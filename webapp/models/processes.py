@@ -44,6 +44,8 @@ class ModelVersion(db.Model):
     bpmn: Mapped[str] = mapped_column(Text, deferred=True)
     forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the process owner said when deploying it (why this version), kept with it.
+    deploy_comment: Mapped[str | None] = mapped_column(String(500))
 
     model: Mapped[ProcessModel] = relationship(foreign_keys=[model_id])
 

@@ -6,17 +6,19 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    flash,
     jsonify,
     redirect,
     render_template,
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp import formschema
 from webapp.routing import page_arg
-from webapp.services import audit, cases, members, notice, progress, tasks, users
+from webapp.services import audit, cases, demo_clock, members, notice, progress, tasks, users
 
 bp = Blueprint("portal", __name__)
 
@@ -47,7 +49,10 @@ def start():
 @login_required
 def detail(case_id: int):
     """One application: stage bar, outcome, who it waits on, and its timeline."""
-    case = cases.visible(current_user, case_id)
+    case, with_data = cases.visible_progress(current_user, case_id)
+    if not with_data:
+        # The process owner: where the case stands on its diagram and by stage, nothing more.
+        return render_template("portal/progress.html", case=case)
     progress = cases.progress(case)
     is_owner = case.applicant_id == current_user.id
     committee_view = current_user.is_committee and not is_owner
@@ -66,7 +71,30 @@ def detail(case_id: int):
         certificate=members.certificate_of(case.id),
         objections=notice.objections_of(case) if committee_view else [],
         can_audit=committee_view and current_user.keeps_register,
+        actionable=tasks.actionable(current_user, case, progress.open_tasks),
+        asks=_asks(progress.for_applicant if is_owner else [], case),
+        demo_timers=demo_clock.waiting_timers(case),
     )
+
+
+def _asks(applicant_tasks, case) -> dict[str, str]:
+    """What each of the applicant's open tasks puts first (ui:firstText), for its own page."""
+    locale = str(get_locale())
+    return {
+        t.task_guid: formschema.foreground(tasks.form_of(t)[1], locale, case.facts).text
+        for t in applicant_tasks
+    }
+
+
+@bp.post("/cases/<id:case_id>/demo-timers/<element_id>")
+@login_required
+def demo_end_timer(case_id: int, element_id: str):
+    """Demo mode only: end a waiting period now, through the ticker's own step."""
+    if demo_clock.end_timer(current_user, case_id, element_id[:200]):
+        flash(_("The period has ended: the case moved on as the ticker would have moved it."))
+    else:
+        flash(_("The step after the period failed: see the incidents."), "danger")
+    return redirect(url_for("portal.detail", case_id=case_id))
 
 
 @bp.get("/cases/<id:case_id>/diagram")

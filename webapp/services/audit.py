@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "objection_filed": _l("Objection filed"),
     "timer_fired": _l("Deadline reached"),
     "timer_failed": _l("Automatic step failed"),
+    "demo_time_moved": _l("Demo: deadlines brought forward"),
     "incident_retry_scheduled": _l("Automatic step to be retried"),
     "incident_resolved": _l("Failure resolved"),
     "instance_migrated": _l("Moved to another version of the procedure"),

@@ -21,7 +21,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.roles import APPLICANT
+from webapp.roles import APPLICANT, PROCESS_OWNER
 from webapp.services import announcements, audit, case_step, catalogue, member_changes
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
@@ -262,6 +262,19 @@ def visible(user: User, case_id: int) -> Case:
     if case.applicant_id != user.id and not user.is_committee:
         raise NotFound("application")  # not "forbidden": do not confirm it exists
     return case
+
+
+def visible_progress(user: User, case_id: int) -> tuple[Case, bool]:
+    """A case whose progress the user may follow, and whether with its data: a process owner
+    follows any case of the procedures it owns on the diagram and by stage, never its data
+    (names, documents, decisions)."""
+    try:
+        return visible(user, case_id), True
+    except NotFound:
+        case = db.session.get(Case, case_id)
+        if case is None or not user.has_role(PROCESS_OWNER):
+            raise
+        return case, False
 
 
 @dataclass

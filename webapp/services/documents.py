@@ -59,8 +59,8 @@ def document_fields(schema: dict) -> list[str]:
 def accept_uploads(user: User, case: Case, schema: dict, files, data: dict) -> dict:
     """Store the uploaded files of the form's document fields and put their tokens into `data`.
     A field without a new file keeps its current token (read from `<name>__current`) if that is
-    a document of this application. Raises InvalidFormData, storing nothing, if a file is
-    refused. Does not commit."""
+    a document of this application. Raises InvalidFormData if a file is refused, its values
+    holding the tokens of the files that passed (stored in the session). Does not commit."""
     data = dict(data)
     errors: dict[str, list[str]] = {}
     accepted: list[_Checked] = []
@@ -76,10 +76,12 @@ def accept_uploads(user: User, case: Case, schema: dict, files, data: dict) -> d
     for name in names:
         if name in data and not (isinstance(data[name], str) and data[name] in known):
             del data[name]  # tampered with, or another application's: ignored
-    if errors:
-        raise InvalidFormData(errors, data)
+    # The files that passed are kept even when another is refused, so the form shown again
+    # offers them and the user replaces only the refused one (as a draft keeps them).
     for checked in accepted:
         data[checked.field] = _store(user, case, checked).token
+    if errors:
+        raise InvalidFormData(errors, data)
     return data
 
 

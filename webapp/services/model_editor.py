@@ -190,7 +190,12 @@ def _unreadable_text() -> str:
 
 
 def deploy_bundle(
-    key: str, bpmn: str, forms: dict[str, Any], live_at_start: int | None, user: User
+    key: str,
+    bpmn: str,
+    forms: dict[str, Any],
+    live_at_start: int | None,
+    user: User,
+    comment: str | None = None,
 ) -> DeployOutcome:
     """Make the bundle the model's live version in one transaction: the bundle is checked
     (BundleRejected; nothing is saved), the model row locked, a deploy by someone else since
@@ -211,10 +216,12 @@ def deploy_bundle(
             version, created = process_models.deploy(key, bpmn, forms)
         except InvalidDiagram as err:
             raise BundleRejected(problem_dicts(err.problems)) from None
+        if created and comment:
+            version.deploy_comment = comment
         audit.record(
             "model_deployed",
             user.id,
-            data={"model": key, "version": version.number, "created": created},
+            data={"model": key, "version": version.number, "created": created, "comment": comment},
         )
         db.session.commit()
     except IntegrityError:

@@ -14,7 +14,7 @@ from functools import cache
 from flask import current_app
 from flask_babel import force_locale, format_currency, format_date, format_decimal, format_time
 from jinja2 import Undefined
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from werkzeug.routing import BuildError
 
 from webapp.config import DEV_BASE_URL
@@ -216,6 +216,26 @@ def messages_for(user_id: int, limit: int = 200) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+
+
+def unread_count(user_id: int) -> int:
+    """How many of the user's messages it has not seen in its list yet (the navbar's badge)."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.recipient_id == user_id, OutboxMessage.read_at.is_(None))
+    )
+
+
+def mark_read(user_id: int) -> None:
+    """The user has seen its list: every message in it counts as read. Commits."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.recipient_id == user_id, OutboxMessage.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def case_context(case: Case) -> dict:

@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, ProcessInstance, User, parse_iso, utcnow
+from webapp.models import Case, HumanTask, ProcessInstance, User, parse_iso
 from webapp.roles import APPLICANT
 from webapp.services import cases
 from webapp.services.groups import lane_group, lane_label
@@ -76,7 +76,7 @@ class DiagramView:
 
 def diagram_of(user: User, case_id: int) -> DiagramView:
     """The diagram of an application's own version with its progress; raises NotFound."""
-    case = cases.visible(user, case_id)
+    case, _with_data = cases.visible_progress(user, case_id)
     instance = db.session.get(ProcessInstance, case.instance_id)
     source = source_for(instance.version_id)
     states = engine.element_states(source, instance.state)
@@ -248,7 +248,9 @@ def _with_notice(case: Case, events: list[StageEvent]) -> list[StageEvent]:
     closes, stage = parse_iso(facts.get("notice_closes_at")), facts.get("notice_stage")
     if closes is None or not stage:
         return events
-    running = case.status == "in_progress" and closes > utcnow()
+    # Running while its timer waits (the case's column, cleared when it fires), not "until the
+    # planned date": a period ended early (demo time) is over, whatever the date said.
+    running = case.status == "in_progress" and case.notice_closes_at is not None
     for i, event in enumerate(events):
         if event.stage == stage:  # objections were answered: that line carries the period
             events[i] = replace(event, until=closes)

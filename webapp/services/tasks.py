@@ -172,14 +172,16 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, C
     _refuse_if_claimed(task, user, found.principal)
     schema, ui = form_of(task, found.version_id)
     data = formschema.read_submission(schema, form)
+    refused: dict[str, list[str]] = {}
     try:
         data = documents.accept_uploads(user, case, schema, files or {}, data)
-    except InvalidFormData:
-        db.session.rollback()
-        raise
+    except InvalidFormData as err:
+        # Every error at once: a refused file does not hide what is wrong with the fields.
+        data, refused = err.values, err.errors
     errors = formschema.validate(schema, data, ui)
     for name, messages in documents.check_tokens(case, schema, data).items():
         errors.setdefault(name, []).extend(messages)
+    errors.update(refused)  # a refused file's own reason, rather than "required"
     if errors:
         # The files that passed their checks are kept with the application, so the form shown
         # again offers them and the user fixes only what is wrong.
@@ -343,3 +345,16 @@ def first_for(user: User, case: Case) -> HumanTask | None:
             continue
         return task
     return None
+
+
+def actionable(user: User, case: Case, open_tasks) -> set[str]:
+    """The open tasks (guids) the user may do now: only these get a button on the case's page,
+    so nobody is sent to a task that would refuse it (another's vote, the applicant's form)."""
+    mine = set()
+    for task in open_tasks:
+        try:
+            authorize(user, task, case)
+        except (Forbidden, NotFound):
+            continue
+        mine.add(task.task_guid)
+    return mine

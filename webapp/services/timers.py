@@ -101,6 +101,11 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
     return fired
 
 
+def fire_locked(instance: ProcessInstance, now: datetime, actor_id: int | None = None) -> bool:
+    """The ticker's step on an instance the caller has locked (demo time): fire and commit."""
+    return _fire(instance, now, actor_id)
+
+
 def _fire(instance: ProcessInstance, now: datetime, actor_id: int | None = None) -> bool:
     """Fire the locked instance's due timers and commit; False if the step failed, which opens
     an incident (or counts another attempt on it) and holds the timer back until its retry."""

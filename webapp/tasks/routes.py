@@ -82,6 +82,9 @@ def _render(task, case, values=None, errors=None):
         values = task.draft
     elif values is None and case.data and tasks.is_case_form(task):
         values = case.data  # the applicant revises what it entered before
+    first = formschema.foreground(ui, locale, case.facts)
+    if values is None and first.prefill:
+        values = first.prefill  # e.g. the amount due, which the payer rarely changes
     form = formschema.build_form(schema, ui, locale, values=values, errors=errors)
     progress = cases.progress(case)
     summary = None
@@ -97,6 +100,20 @@ def _render(task, case, values=None, errors=None):
         and not tasks.is_case_form(done)
         and not (task.item is not None and done.bpmn_id == task.bpmn_id)
     ]
+    # The latest submission of each step the UI schema puts first, shown open above the form.
+    latest = {done.bpmn_id: done for done in progress.history if done.submitted_data}
+    first_steps = [
+        (
+            latest[step],
+            formschema.build_form(
+                *tasks.form_of(latest[step]), locale, values=latest[step].submitted_data
+            ),
+        )
+        for step in first.steps
+        if step in latest
+    ]
+    shown = {done.task_guid for done, _form in first_steps}
+    earlier = [(done, f) for done, f in earlier if done.task_guid not in shown]
     is_owner = case.applicant_id == current_user.id
     return render_template(
         "tasks/form.html",
@@ -113,4 +130,22 @@ def _render(task, case, values=None, errors=None):
         objections=[] if is_owner else notice.objections_of(case),
         # The register's past under the same credit code or ID number, for those who judge it.
         identity_history=None if is_owner else reapplication.history_of(case),
+        first=first,
+        first_steps=first_steps,
+        peers=_peers(task, progress),
     )
+
+
+def _peers(task, progress) -> tuple[int, int] | None:
+    """For one instance of a multi-instance task (each council member's vote): how many of
+    its round are done, and of how many; None for a task of one."""
+    if task.item is None:
+        return None
+    round_open = [t for t in progress.open_tasks if t.bpmn_id == task.bpmn_id]
+    since = min(t.created_at for t in round_open) if round_open else task.created_at
+    done = [
+        t
+        for t in progress.history
+        if t.bpmn_id == task.bpmn_id and t.state == "completed" and t.created_at >= since
+    ]
+    return len(done), len(done) + len(round_open)

@@ -142,7 +142,6 @@
       if (!box) return;
       box.innerHTML = '';
       const types = data && typeof data === 'object' ? data.member_types : null;
-      if (!types || typeof types !== 'object' || Array.isArray(types)) return;
       const write = () => {
         files[current] = JSON.stringify(data, null, 2);
         text.value = files[current];
@@ -158,6 +157,10 @@
         node.addEventListener('change', () => onChange(node.value));
         return node;
       };
+      if (!types || typeof types !== 'object' || Array.isArray(types)) {
+        settingsForm(data, box, write, input);
+        return;
+      }
       const table = document.createElement('table');
       table.className = 'table table-sm align-middle mb-1';
       table.innerHTML = `<caption class="caption-top">${T.feeTable}</caption><thead><tr><th></th><th>${T.feeLabel}</th><th>${T.feeAmount}</th></tr></thead>`;
@@ -182,6 +185,34 @@
         box.appendChild(label);
         box.appendChild(input(data.currency, 'text', (v) => { data.currency = v; write(); }, T.feeCurrency));
       }
+    }
+
+    /* Model settings (a flat object of numbers and texts, e.g. settings.data.json: notice and
+       voting periods, the voting rule): one labelled field per setting, written back into the
+       JSON text, so nobody edits a script or JSON to change a period. */
+    function settingsForm(data, box, write, input) {
+      if (!data || typeof data !== 'object' || Array.isArray(data)) return;
+      const entries = Object.entries(data);
+      if (!entries.length || entries.some(([, v]) => v !== null && typeof v === 'object')) return;
+      const form = document.createElement('div');
+      form.className = 'settings-form';
+      entries.forEach(([key, value]) => {
+        const row = document.createElement('div');
+        row.className = 'mb-2';
+        const label = document.createElement('label');
+        label.className = 'form-label small mb-0';
+        label.textContent = key;
+        const kind = typeof value === 'number' ? 'number' : 'text';
+        const field = input(value, kind, (v) => {
+          data[key] = kind === 'number' ? (v === '' ? v : Number(v)) : v;
+          write();
+        }, key);
+        field.dataset.setting = key;
+        row.appendChild(label);
+        row.appendChild(field);
+        form.appendChild(row);
+      });
+      box.appendChild(form);
     }
 
     text.addEventListener('input', () => {

@@ -73,9 +73,25 @@
       const lc = byId[id] && byId[id].loopCharacteristics;
       if (lc && !lc.get(tag)) lc.set(tag, properties.variableRef(name));
     });
-    canvas.zoom('fit-viewport');
+    fitLeavingRoomForPalette();
     clearProblems();
     properties.render(null);
+  }
+
+  /* The whole diagram in view, with a margin on the left where the palette floats, so that it
+     does not cover the lane headers (bpmn-js's fit-viewport uses the whole canvas). */
+  function fitLeavingRoomForPalette() {
+    canvas.zoom('fit-viewport', 'auto');
+    const box = canvas.viewbox();
+    const palette = document.querySelector('#model-canvas .djs-palette, .djs-palette');
+    const left = ((palette ? palette.getBoundingClientRect().width : 100) + 24) / box.scale;
+    const margin = 16 / box.scale;
+    canvas.viewbox({
+      x: box.inner.x - left,
+      y: box.inner.y - margin,
+      width: box.inner.width + left + margin,
+      height: box.inner.height + 2 * margin,
+    });
   }
 
   /* --- Problems on the canvas ---------------------------------------------------------------- */
@@ -160,14 +176,20 @@
     }
   }
 
-  async function deploy(liveVersion) {
+  async function deploy(liveVersion, comment) {
+    // Deploying changes what every new case runs: asked to confirm, with a comment kept with
+    // the version (cancel: nothing happens).
+    if (comment === undefined) {
+      comment = window.prompt(T.deployConfirm, '');
+      if (comment === null) return;
+    }
     const body = await bundle();
     if (!body) return;
     busy(true);
     say('info', T.deploying);
     const live = liveVersion !== undefined ? liveVersion : (root.dataset.liveVersion ? Number(root.dataset.liveVersion) : null);
     try {
-      const { status: code, data } = await post(root.dataset.deployUrl, { ...body, live_version: live });
+      const { status: code, data } = await post(root.dataset.deployUrl, { ...body, live_version: live, comment });
       if (code === 200) {
         clearProblems();
         root.dataset.liveVersion = String(data.version);
@@ -181,7 +203,7 @@
         say('danger', data.error);
       } else if (code === 409) {
         const again = el('button', { type: 'button', class: 'btn btn-sm btn-warning ms-2', id: 'deploy-anyway', text: T.deployAnyway });
-        again.addEventListener('click', () => deploy(data.live_version));
+        again.addEventListener('click', () => deploy(data.live_version, comment));
         say('warning', data.error, again);
       } else {
         say('danger', data.error || T.serverError);
