@@ -1,4 +1,4 @@
-"""My applications, starting one, and an application's page with stage, next step and history."""
+"""My cases, starting one, and a case's page with stage, next step and history."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ TASK_FOR_GROUP = "task_waiting"
 
 def after_step(case: Case, result: EngineResult, offered: list[HumanTask]) -> None:
     """Queue the notifications of one transition, in the transition's own transaction."""
-    applicant = db.session.get(User, case.applicant_id)
+    # A case about no one (a timer's) has nobody to tell but its groups.
+    applicant = db.session.get(User, case.applicant_id) if case.applicant_id else None
     files = notify.model_files(case)
     told_applicant = False
     for event in result.events:

@@ -230,7 +230,7 @@ def _open_tasks(user: User, lane: str):
             HumanTask.state == "ready",
             HumanTask.lane == lane,
             _assignable(user),
-            Case.applicant_id != user.id,
+            Case.applicant_id.is_distinct_from(user.id),  # a case about no one too
         )
     )
 

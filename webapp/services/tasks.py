@@ -212,10 +212,10 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
     try:
         # Everything the step reads is read again under the lock, in one statement: whatever
         # was seen above may have changed while we waited for it (completed, claimed).
-        case = lock_case(found.task.instance_id)
+        locked = lock_case(found.task.instance_id)
         case_step.act_as(user.id)
-        instance, case = case.instance, case.case
-        task = _ready_under_lock(case.ready, task_guid)
+        instance, case = locked.instance, locked.case
+        task = _ready_under_lock(locked.ready, task_guid)
         _refuse_if_claimed(task, user, found.principal)
         try:
             result = engine.complete(
@@ -225,7 +225,7 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError.of(err) from err
-        offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=case.ready)
+        offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=locked.ready)
         cases.sync(case, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
         announcements.after_step(case, result, offered)
@@ -262,8 +262,8 @@ def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Ca
     found = _lookup(user, task_guid)
     _claimable(found.task)
     try:
-        case = lock_case(found.task.instance_id)
-        task = _ready_under_lock(case.ready, task_guid)
+        locked = lock_case(found.task.instance_id)
+        task = _ready_under_lock(locked.ready, task_guid)
         _refuse_if_claimed(task, user)
         if (task.claimed_by_id is None) == take:
             task.claimed_by_id, task.claimed_at = (user.id, utcnow()) if take else (None, None)
@@ -273,7 +273,7 @@ def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Ca
     except BaseException:
         db.session.rollback()
         raise
-    return task, case.case
+    return task, locked.case
 
 
 def claimable(task: HumanTask) -> bool:
