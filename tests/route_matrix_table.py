@@ -175,6 +175,10 @@ CASES: tuple[Case, ...] = (
     get("/documents/not-a-document", "unknown", NOT_FOUND),
     # --- committee --------------------------------------------------------------------------
     get("/inbox", "inbox", COMMITTEE),
+    get("/desk/cases", "all cases", COMMITTEE),
+    get("/desk/cases?q=x&stage=review&overdue=1&mine=1&claimed_by=me", "filtered", COMMITTEE),
+    get("/desk/done", "done", COMMITTEE),
+    post("/inbox/bulk", "claim none", expect("403", anon="login", **{r: "ok" for r in COMMITTEE_COLUMNS}), form={"action": "claim"}),
     get("/members", "register", expect("403", anon="login", secretary="ok", both="ok")),
     *(get(f"/tasks/{guid}", name, out) for name, guid, out in TASKS),
     # A draft goes through the same checks as completing, and leaves the world as it was.

@@ -14,6 +14,7 @@ from webapp.board.routes import bp as board_bp
 from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
 from webapp.health.routes import bp as health_bp
+from webapp.desk.routes import bp as desk_bp
 from webapp.inbox.routes import bp as inbox_bp
 from webapp.incidents.routes import bp as incidents_bp
 from webapp.messages.routes import bp as messages_bp
@@ -55,6 +56,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(people_bp)
     app.register_blueprint(delegation_bp)
     app.register_blueprint(start_bp)
+    app.register_blueprint(desk_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     # Links mailed before cases were called cases keep working.

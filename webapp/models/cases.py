@@ -19,7 +19,15 @@ class Case(db.Model):
 
     # "case" is an SQL keyword; the table is the case file (案卷), as User is user_account.
     __tablename__ = "case_file"
-    __table_args__ = (Index("ix_case_file_applicant", "applicant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_case_file_applicant", "applicant_id", "created_at"),
+        # The desk's all-cases list: newest first, overall or per procedure, status or stage.
+        Index("ix_case_file_created", "created_at", "id"),
+        Index("ix_case_file_model_created", "model_id", "created_at", "id"),
+        Index("ix_case_file_status_created", "status", "created_at", "id"),
+        Index("ix_case_file_stage_created", "stage", "created_at", "id"),
+        Index("ix_case_file_name", "name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)

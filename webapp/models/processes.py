@@ -77,6 +77,9 @@ class HumanTask(db.Model):
         # with the assignee, its counts need nothing but the index.
         Index("ix_human_task_due", "state", "lane", "due_at", "created_at", "assignee_id"),
         Index("ix_human_task_instance", "instance_id", "state"),
+        # What a person has done (the desk's 已办), and what it holds.
+        Index("ix_human_task_done_by", "completed_by_id", "completed_at"),
+        Index("ix_human_task_claimed", "claimed_by_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
