@@ -4,6 +4,7 @@ what each person has done, bulk claims in the inbox, and the dashboard's figures
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -37,7 +38,7 @@ def test_all_cases_search_filters_counts_and_paging(app, actors, monkeypatch):
         db.session.execute(
             update(HumanTask)
             .where(HumanTask.instance_id == db.session.get(Case, ids[2]).instance_id)
-            .values(due_at=db.func.datetime("2000-01-01"))
+            .values(due_at=datetime(2000, 1, 1, tzinfo=UTC))
         )
         db.session.commit()
     secretary = actors("secretary")
@@ -194,3 +195,59 @@ def test_bulk_claim_release_and_assign_each_alone_and_never_a_vote(app, procedur
     assert _cases(found) == [ids[2]]
     assert set(_cases(second.get(f"/inbox?claimed_by={to_second}").get_data(as_text=True))) == set(ids)
     assert _cases(second.get("/inbox?claimed_by=nobody").get_data(as_text=True)) == []
+
+
+def _table(html: str, key: str) -> list[list[str]]:
+    """The rows of one dashboard figure's table, as text."""
+    section = html.split(f'id="figure-{key}"', 1)[1].split("</section>", 1)[0]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_dashboard_figures_and_their_downloads(app, procedure):
+    import io
+    import zipfile
+
+    p = procedure
+    p.admit()
+    with app.test_request_context():
+        staged.submitted(2)
+    secretary = p.actors("secretary")
+    page = secretary.get("/desk/dashboard")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "echarts/dist/echarts.min.js" in html and "js/dashboard.js" in html
+    assert "<script>" not in html  # no inline script: the CSP forbids it
+    assert ["初审", "2"] in _table(html, "funnel")
+    times = {row[0]: row for row in _table(html, "stage_times")}
+    assert "初审" in times and float(times["初审"][1]) >= 0
+    assert sum(int(n) for _m, n in _table(html, "admissions_month")) == 1
+    assert sum(int(row[-1]) for row in _table(html, "members_region")) == 1
+    assert sum(int(row[-1]) for row in _table(html, "admissions_quarter")) == 1
+    # Nothing overdue yet; after the review's deadline, one per waiting case, nobody holding it.
+    assert _table(html, "overdue_stage") == [["—"]]
+    with app.app_context():
+        db.session.execute(
+            update(HumanTask)
+            .where(HumanTask.state == "ready", HumanTask.stage == "review")
+            .values(due_at=p.now() - timedelta(days=1))
+        )
+        db.session.commit()
+    later = secretary.get("/desk/dashboard").get_data(as_text=True)
+    assert ["初审", "2"] in _table(later, "overdue_stage")
+    assert sum(int(row[-1]) for row in _table(later, "overdue_person")) >= 2
+    # Downloads: the same rows as CSV and XLSX.
+    csv = secretary.get("/desk/dashboard/funnel.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert "初审,2" in csv.get_data(as_text=True)
+    xlsx = secretary.get("/desk/dashboard/admissions_month.xlsx")
+    assert xlsx.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(xlsx.get_data())) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>1</v>" in sheet
+    assert secretary.get("/desk/dashboard/nothing.csv").status_code == 404
+    assert p.actors("applicant").get("/desk/dashboard").status_code == 403
+    assert p.actors("applicant").get("/desk/dashboard/funnel.csv").status_code == 403

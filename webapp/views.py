@@ -38,7 +38,7 @@ from webapp.settings.routes import bp as settings_bp
 from webapp.tasks.routes import bp as tasks_bp
 
 # Only these npm package folders are served; nothing else of node_modules is reachable.
-VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")
+VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/", "echarts/dist/")
 
 
 def register(app: Flask) -> None:

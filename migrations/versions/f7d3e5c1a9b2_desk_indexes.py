@@ -24,6 +24,8 @@ INDEXES = (
     ('ix_case_file_name', 'case_file', ['name']),
     ('ix_human_task_done_by', 'human_task', ['completed_by_id', 'completed_at']),
     ('ix_human_task_claimed', 'human_task', ['claimed_by_id', 'state']),
+    ('ix_human_task_stage_done', 'human_task', ['state', 'stage', 'completed_at']),
+    ('ix_member_admitted_on', 'member', ['admitted_on']),
 )
 
 

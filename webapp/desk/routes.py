@@ -1,12 +1,14 @@
-"""The committee's desk: all cases its groups may see, what each person has done."""
+"""The committee's desk: all cases its groups may see, what each person has done, and the
+dashboard of figures with their downloads."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 
 from webapp.routing import MAX_ID, page_arg
-from webapp.services import desk
+from webapp.services import dashboard as dashboard_service
+from webapp.services import desk, spreadsheet
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -61,3 +63,32 @@ def done():
     """What the user has done, newest first, each with its case."""
     _committee()
     return render_template("desk/done.html", done=desk.done(current_user, page_arg()))
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    """Figures on the cases the user's groups see and on the register, each a chart and a table."""
+    _committee()
+    return render_template("desk/dashboard.html", figures=dashboard_service.figures(current_user))
+
+
+@bp.get("/dashboard/<key>.<any(csv, xlsx):kind>")
+@login_required
+def dashboard_download(key: str, kind: str):
+    """One figure's table as CSV or XLSX."""
+    _committee()
+    figure = dashboard_service.figure(current_user, key)
+    if figure is None:
+        abort(404)
+    if kind == "csv":
+        body = spreadsheet.as_csv(figure.columns, figure.rows)
+        mimetype = "text/csv"
+    else:
+        body = spreadsheet.as_xlsx(figure.title, figure.columns, figure.rows)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename={key}.{kind}"},
+    )

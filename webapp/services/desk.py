@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import String, and_, cast, exists, func, or_, select
+from sqlalchemy import String, and_, cast, exists, or_, select
 
 from webapp.extensions import db
 from webapp.models import Case, HumanTask, ModelVersion, ProcessModel, User, utcnow
@@ -24,6 +24,7 @@ from webapp.services import groups, inbox, stages
 from webapp.services.workflow import version_content
 
 PAGE_SIZE = 50
+COUNT_CAP = inbox.COUNT_CAP
 SORTS = ("-created", "created")
 NOBODY = 0  # "claimed by": nobody
 FACETS = ("model", "stage", "status", "outcome")
@@ -104,7 +105,7 @@ class Filters:
 class Facet:
     value: str
     label: str
-    count: int
+    count: inbox.Count
 
 
 @dataclass
@@ -115,7 +116,7 @@ class CasePage:
     waiting: dict[int, case_service.Progress]
     claimers: dict[int, User]
     next_cursor: str | None
-    total: int
+    total: inbox.Count
     colleagues: list[User] = field(default_factory=list)
 
 
@@ -125,16 +126,20 @@ def _like(text: str) -> str:
 
 
 def _search(q: str):
-    """Name (part of it), member number or case number exactly, or a code (a credit code)
-    within the case's data."""
+    """Name (its beginning), member number or case number, through their indexes; when none
+    of those finds anything, any part of the name or a code (a credit code) in the case's form
+    data, which only a scan can find."""
     q = q.strip()[:100]
-    terms = [Case.name.like(_like(q), escape="\\"), Case.member_number == q]
+    indexed = [Case.name.between(q, q + "\uffff"), Case.member_number == q]
     if q.isdigit() and len(q) < 10:
-        terms.append(Case.id == int(q))
-    if len(q) >= 8 and q.isalnum():
-        # Codes live in the case's form data, which the model names; a scan, but rare.
-        terms.append(cast(Case.data, String).like(_like(q), escape="\\"))
-    return or_(*terms)
+        indexed.append(Case.id == int(q))
+    if db.session.scalar(select(Case.id).where(or_(*indexed)).limit(1)) is not None:
+        return or_(*indexed)
+    # Codes live in the form data, which the model names.
+    return or_(
+        Case.name.like(_like(q), escape="\\"),
+        cast(Case.data, String).like(_like(q), escape="\\"),
+    )
 
 
 def _open_task(*where):
@@ -230,7 +235,9 @@ def all_cases(user: User, filters: Filters, cursor: str | None = None) -> CasePa
     held = [t for progress in waiting.values() for t in progress.open_tasks]
     facets = _facets(user, filters, model_ids, {m.id: m for m in models})
     # The status facet counts every case under the other filters: the total, one status's share.
-    total = sum(f.count for f in facets["status"] if filters.status in (None, f.value))
+    total = sum(
+        (f.count for f in facets["status"] if filters.status in (None, f.value)), inbox.Count(0)
+    )
     return CasePage(
         rows=rows,
         facets=facets,
@@ -252,20 +259,34 @@ _FACET_COLUMNS = {
 
 
 def _facets(user, filters, model_ids, models) -> dict[str, list[Facet]]:
-    """How many cases each value of a filter would show, the other filters applied."""
+    """How many cases each value of a filter would show, the other filters applied: counted
+    over the newest COUNT_CAP + 1 matching cases at most (one index range each, so the page
+    costs the same at any size); beyond the cap a count reads "1000+", as in the inbox."""
     found: dict[str, list[Facet]] = {}
-    for name, column in _FACET_COLUMNS.items():
-        counts = db.session.execute(
-            select(column, func.count())
-            .where(*_conditions(user, filters, model_ids, skip=name))
-            .group_by(column)
-        ).all()
-        facets = []
-        for value, count in counts:
-            if value in (None, ""):
-                continue
-            facets.append(Facet(str(value), _label(name, value, models), count))
-        found[name] = sorted(facets, key=lambda f: (-f.count, f.label))
+    tallies: dict[str, tuple[dict, bool]] = {}
+    columns = list(_FACET_COLUMNS.values())
+    for name in _FACET_COLUMNS:
+        skip = name if getattr(filters, name) not in (None, "") else ""
+        if skip not in tallies:
+            rows = db.session.execute(
+                select(*columns)
+                .where(*_conditions(user, filters, model_ids, skip=skip))
+                .order_by(Case.created_at.desc(), Case.id.desc())
+                .limit(COUNT_CAP + 1)
+            ).all()
+            capped = len(rows) > COUNT_CAP
+            tallies[skip] = (rows[:COUNT_CAP], capped)
+        rows, capped = tallies[skip]
+        index = list(_FACET_COLUMNS).index(name)
+        counts: dict = {}
+        for row in rows:
+            counts[row[index]] = counts.get(row[index], 0) + 1
+        facets = [
+            Facet(str(value), _label(name, value, models), inbox.Count(n, capped))
+            for value, n in counts.items()
+            if value not in (None, "")
+        ]
+        found[name] = sorted(facets, key=lambda f: (-f.count.n, f.label))
     return found
 
 
