@@ -166,7 +166,7 @@ def admissions_per_month(today: date | None = None) -> Figure:
     start = date.fromisoformat(months[0] + "-01")
     counts = Counter(f"{d.year:04d}-{d.month:02d}" for d, _r, _t in _members_since(start))
     rows = [[m, counts.get(m, 0)] for m in months]
-    return Figure("admissions_month", _("Admissions per month"), [_("Month"), _("Admitted")], rows, "line")
+    return Figure("admissions_month", _("Admissions per month"), [_("Month"), _("Number admitted")], rows, "line")
 
 
 def members_by_region() -> Figure:
@@ -177,7 +177,7 @@ def members_by_region() -> Figure:
         .order_by(func.count().desc())
     ).all()
     rows = [[region or _("(none)"), n] for region, n in counts]
-    return Figure("members_region", _("Members by region"), [_("Region"), _("Members")], rows)
+    return Figure("members_region", _("Members by region"), [_("Region"), _("Number of members")], rows)
 
 
 def members_by_type() -> Figure:
@@ -188,7 +188,7 @@ def members_by_type() -> Figure:
         .order_by(func.count().desc())
     ).all()
     rows = [[member_types.label(t) or t, n] for t, n in counts]
-    return Figure("members_type", _("Members by type"), [_("Type"), _("Members")], rows)
+    return Figure("members_type", _("Members by type"), [_("Type"), _("Number of members")], rows)
 
 
 def admissions_per_quarter(today: date | None = None) -> Figure:
@@ -205,7 +205,7 @@ def admissions_per_quarter(today: date | None = None) -> Figure:
     return Figure(
         "admissions_quarter",
         _("Admissions per quarter by region and type"),
-        [_("Quarter"), _("Region"), _("Type"), _("Admitted")],
+        [_("Quarter"), _("Region"), _("Type"), _("Number admitted")],
         rows,
         value_column=3,
     )

@@ -16,9 +16,11 @@
       labels.push(label.join(" · "));
       values.push(Number(cells[valueColumn].dataset.value || cells[valueColumn].textContent));
     });
-    box.style.height = Math.max(240, Math.min(480, 40 + labels.length * 28)) + "px";
-    var chart = window.echarts.init(box, null, { renderer: "svg" });
     var kind = figure.dataset.chart;
+    // Bars grow with their number; a line or a funnel keeps one height.
+    var rows = kind === "bar" ? labels.length : 6;
+    box.style.height = Math.max(240, Math.min(480, 40 + rows * 32)) + "px";
+    var chart = window.echarts.init(box, null, { renderer: "svg" });
     var option;
     if (kind === "funnel") {
       option = {
@@ -31,7 +33,11 @@
       };
     } else {
       var horizontal = kind !== "line";
-      var category = { type: "category", data: labels, axisLabel: { interval: 0 } };
+      // Every bar is named; a line's months may skip labels rather than overlap on a phone.
+      var category = {
+        type: "category", data: labels,
+        axisLabel: horizontal ? { interval: 0 } : { hideOverlap: true }
+      };
       var value = { type: "value", minInterval: 1 };
       option = {
         tooltip: { trigger: "axis" },
