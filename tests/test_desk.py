@@ -195,6 +195,10 @@ def test_bulk_claim_release_and_assign_each_alone_and_never_a_vote(app, procedur
     assert _cases(found) == [ids[2]]
     assert set(_cases(second.get(f"/inbox?claimed_by={to_second}").get_data(as_text=True))) == set(ids)
     assert _cases(second.get("/inbox?claimed_by=nobody").get_data(as_text=True)) == []
+    assert set(_cases(second.get("/inbox?stage=review").get_data(as_text=True))) == set(ids)
+    assert _cases(second.get("/inbox?stage=payment").get_data(as_text=True)) == []
+    # The clock went past the notice for the vote: the reviews are overdue by now.
+    assert set(_cases(second.get("/inbox?overdue=1").get_data(as_text=True))) == set(ids)
 
 
 def _table(html: str, key: str) -> list[list[str]]:

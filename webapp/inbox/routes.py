@@ -47,6 +47,7 @@ def index():
         filters=filters,
         filter_args=filters.args(sort=None),
         models=desk.visible_models(current_user),
+        stages=desk.stage_order(current_user),
         colleagues=desk.colleagues(current_user),
         claimable=inbox.tasks.claimable,
     )

@@ -60,24 +60,16 @@ def funnel(user: User) -> Figure:
             .group_by(Case.stage)
         ).all()
     )
-    order = _flow_order(user)
+    order = desk.stage_order(user)
     keys = [s for s in order if s in counts] + sorted(s for s in counts if s not in order)
     rows = [[stages.stage_label(s) or _("(none)"), counts[s]] for s in keys]
     return Figure("funnel", _("Cases in progress per stage"), [_("Stage"), _("Cases")], rows, "funnel")
 
 
-def _flow_order(user: User) -> list[str]:
-    order: list[str] = []
-    for model in desk.visible_models(user):
-        if model.live_version_id is not None:
-            order += [s for s in stages.order_of(model.live_version_id) if s not in order]
-    return order
-
-
 def stage_times(user: User) -> Figure:
     """Median and 90th percentile of the days a stage's tasks took (latest completed ones)."""
     rows = []
-    for stage in _flow_order(user):
+    for stage in desk.stage_order(user):
         days = [
             (done - created).total_seconds() / 86400
             for created, done in db.session.execute(

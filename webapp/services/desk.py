@@ -66,6 +66,15 @@ def visible_models(user: User) -> list[ProcessModel]:
     return [m for m in models if m.id in shown]
 
 
+def stage_order(user: User) -> list[str]:
+    """The stages of the procedures the user sees, in the order of their flows."""
+    order: list[str] = []
+    for model in visible_models(user):
+        if model.live_version_id is not None:
+            order += [s for s in stages.order_of(model.live_version_id) if s not in order]
+    return order
+
+
 def may_use(user: User) -> bool:
     return user.is_committee
 
