@@ -116,6 +116,9 @@ def test_a_member_sees_the_cases_of_procedures_its_groups_have_a_lane_in(app, pr
     }
     secretariat = p.actors("secretary").get("/desk/cases").get_data(as_text=True)
     assert set(_cases(secretariat)) == {admitted, other}
+    # The member's number finds its admission and the case about it.
+    found = p.actors("secretary").get(f"/desk/cases?q={number}").get_data(as_text=True)
+    assert set(_cases(found)) == {admitted, other}
     # Filter by procedure, with its count.
     with app.app_context():
         model_id = db.session.get(Case, other).model_id

@@ -18,7 +18,7 @@ from lxml import etree
 from sqlalchemy import String, and_, cast, exists, or_, select
 
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, ModelVersion, ProcessModel, User, utcnow
+from webapp.models import Case, HumanTask, Member, ModelVersion, ProcessModel, User, utcnow
 from webapp.services import cases as case_service
 from webapp.services import groups, inbox, stages
 from webapp.services.workflow import version_content
@@ -135,11 +135,16 @@ def _like(text: str) -> str:
 
 
 def _search(q: str):
-    """Name (its beginning), member number or case number, through their indexes; when none
-    of those finds anything, any part of the name or a code (a credit code) in the case's form
-    data, which only a scan can find."""
+    """Name (its beginning), member number (of the case, or of the member it is about) or case
+    number, through their indexes; when none of those finds anything, any part of the name or
+    a code (a credit code) in the case's form data, which only a scan can find."""
     q = q.strip()[:100]
-    indexed = [Case.name.between(q, q + "\uffff"), Case.member_number == q]
+    indexed = [
+        Case.name.between(q, q + "\uffff"),
+        Case.member_number == q,
+        # A case about a member (renewal, honours…) under that member's number.
+        Case.subject_member_id.in_(select(Member.id).where(Member.member_number == q)),
+    ]
     if q.isdigit() and len(q) < 10:
         indexed.append(Case.id == int(q))
     if db.session.scalar(select(Case.id).where(or_(*indexed)).limit(1)) is not None:
