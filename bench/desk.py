@@ -1,5 +1,6 @@
 """The committee's desk at growing numbers of cases: the all-cases list (first page, with its
-counts), a search by name and by case number, and a filtered list, over HTTP against gunicorn,
+counts), a search by name and by case number, a filtered list, 已办 and the dashboard, over HTTP
+against gunicorn,
 as the secretariat (which sees every case). Prints JSON: p50/p95 per size and the ratio of the
 largest size's p95 to the smallest's (goal: at most 1.2).
 
@@ -43,6 +44,7 @@ def _prepare(app) -> dict[str, str]:
         "search_number": f"/desk/cases?q={some}",
         "filter_stage": f"/desk/cases?stage={quote(stage)}&sort=created",
         "done": "/desk/done",
+        "dashboard": "/desk/dashboard",
     }
 
 
@@ -83,7 +85,7 @@ def run(sizes: list[int], database: str, requests: int) -> dict:
         for name in results[small]
     }
     return {
-        "what": "the desk's all-cases list, searches and filters; gunicorn, 1 gthread worker",
+        "what": "the desk's all-cases list, searches, filters, done list and dashboard; gunicorn, 1 gthread worker",
         "database": database,
         "cpu_count": os.cpu_count(),
         "sizes": sizes,

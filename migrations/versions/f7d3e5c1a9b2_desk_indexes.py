@@ -22,9 +22,12 @@ INDEXES = (
     ('ix_case_file_status_created', 'case_file', ['status', 'created_at', 'id']),
     ('ix_case_file_stage_created', 'case_file', ['stage', 'created_at', 'id']),
     ('ix_case_file_name', 'case_file', ['name']),
+    ('ix_case_file_funnel', 'case_file', ['status', 'stage', 'model_id']),
     ('ix_human_task_done_by', 'human_task', ['completed_by_id', 'completed_at']),
     ('ix_human_task_claimed', 'human_task', ['claimed_by_id', 'state']),
     ('ix_human_task_stage_done', 'human_task', ['state', 'stage', 'completed_at']),
+    ('ix_human_task_overdue', 'human_task',
+     ['state', 'due_at', 'stage', 'lane', 'assignee_id', 'claimed_by_id']),
     ('ix_member_admitted_on', 'member', ['admitted_on']),
 )
 

@@ -27,6 +27,8 @@ class Case(db.Model):
         Index("ix_case_file_status_created", "status", "created_at", "id"),
         Index("ix_case_file_stage_created", "stage", "created_at", "id"),
         Index("ix_case_file_name", "name"),
+        # The dashboard's funnel, counted on the index alone.
+        Index("ix_case_file_funnel", "status", "stage", "model_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -82,6 +82,16 @@ class HumanTask(db.Model):
         Index("ix_human_task_claimed", "claimed_by_id", "state"),
         # The dashboard's time per stage: a stage's latest completed tasks.
         Index("ix_human_task_stage_done", "state", "stage", "completed_at"),
+        # The dashboard's overdue tasks per stage and per person, on the index alone.
+        Index(
+            "ix_human_task_overdue",
+            "state",
+            "due_at",
+            "stage",
+            "lane",
+            "assignee_id",
+            "claimed_by_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
