@@ -1,8 +1,7 @@
 """The committee's desk at growing numbers of cases: the all-cases list (first page, with its
 counts), a search by name and by case number, a filtered list, 已办 and the dashboard, over HTTP
-against gunicorn,
-as the secretariat (which sees every case). Prints JSON: p50/p95 per size and the ratio of the
-largest size's p95 to the smallest's (goal: at most 1.2).
+against gunicorn, as the secretariat (which sees every case). Prints JSON: p50/p95 per size and
+the ratio of the largest size's p95 to the smallest's (goal: at most 1.2).
 
     .venv/bin/python bench/desk.py [--sizes 1000,100000] [--requests 60]
 """
