@@ -171,6 +171,11 @@ CASES: tuple[Case, ...] = (
     get("/cases/{app}/audit.csv", "in review", AUDIT),
     get("/cases/{admitted}/certificate.pdf", "admitted", VISIBLE),
     get("/cases/{app}/certificate.pdf", "none yet", NOT_FOUND),
+    # the addresses cases had at first redirect, whoever asks (the target decides)
+    get("/applications", "old address", PUBLIC),
+    get("/applications/{app}", "old address", PUBLIC),
+    get("/api/v1/applications/{app}", "old address", PUBLIC),
+    post("/api/v1/applications", "old address", PUBLIC, json={}),
     get("/documents/{doc}", "application form", VISIBLE),
     get("/documents/not-a-document", "unknown", NOT_FOUND),
     # --- committee --------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def test_an_applicant_starts_uploads_and_submits_through_the_api(app):
     assert (body["status"], body["stage"]) == ("in_progress", "application")
     [form_task] = body["open_tasks"]
     assert form_task["stage"] == "application" and form_task["state"] == "ready"
-    assert form_task["application"]["id"] == body["id"]
+    assert form_task["case"]["id"] == body["id"]
 
     tokens = {}
     for field in ("application_form_scan", "business_licence"):
@@ -78,7 +78,7 @@ def test_an_applicant_starts_uploads_and_submits_through_the_api(app):
         f"/api/v1/tasks/{form_task['id']}/complete", json={"data": {**TYPED_FORM, **tokens}}
     )
     assert done.status_code == 200, done.get_json()
-    assert done.get_json()["application"]["stage"] == "review"
+    assert done.get_json()["case"]["stage"] == "review"
 
     detail = api.get(f"/api/v1/cases/{body['id']}").get_json()
     assert detail["name"] == FORM["name"] and detail["open_tasks"] == []

@@ -48,7 +48,7 @@ def three_reviews(app):
 
 def _names(response) -> list[int]:
     assert response.status_code == 200, response.get_json()
-    return [item["application"]["id"] for item in response.get_json()["items"]]
+    return [item["case"]["id"] for item in response.get_json()["items"]]
 
 
 def test_me_tells_the_caller_who_it_is(app, actors):
@@ -64,7 +64,7 @@ def test_task_list_is_for_the_committee_only(app, actors, submitted):
         assert response.status_code == 403
         assert response.get_json()["error"] == "forbidden"
     items = actors("secretary").get("/api/v1/tasks").get_json()["items"]
-    assert [item["application"]["id"] for item in items] == [submitted.id]
+    assert [item["case"]["id"] for item in items] == [submitted.id]
     summary = items[0]
     assert summary["id"] == open_task(app, submitted.id).task_guid
     assert summary["lane"] == "secretariat" and summary["stage"] == "review"
@@ -83,10 +83,10 @@ def test_task_list_sorts_pages_and_filters(app, actors, three_reviews):
     assert _names(secretary.get("/api/v1/tasks?sort=-created")) == ids[::-1]
 
     first = secretary.get("/api/v1/tasks?per_page=2").get_json()
-    assert [i["application"]["id"] for i in first["items"]] == ids[:2]
+    assert [i["case"]["id"] for i in first["items"]] == ids[:2]
     assert (first["page"], first["per_page"], first["has_next"]) == (1, 2, True)
     second = secretary.get("/api/v1/tasks?per_page=2&page=2").get_json()
-    assert [i["application"]["id"] for i in second["items"]] == ids[2:]
+    assert [i["case"]["id"] for i in second["items"]] == ids[2:]
     assert second["has_next"] is False
     assert secretary.get("/api/v1/tasks?page=9").get_json()["items"] == []
 
@@ -96,7 +96,7 @@ def test_task_list_sorts_pages_and_filters(app, actors, three_reviews):
     # Past the first deadline only: one overdue task, marked so.
     traveller.move_to(dues[0] + timedelta(minutes=1))
     overdue = secretary.get("/api/v1/tasks?overdue=true").get_json()["items"]
-    assert [i["application"]["id"] for i in overdue] == ids[:1]
+    assert [i["case"]["id"] for i in overdue] == ids[:1]
     assert overdue[0]["overdue"] is True
     assert _names(secretary.get("/api/v1/tasks?overdue=false")) == ids[1:]
     assert _names(secretary.get("/api/v1/tasks?overdue=false&sort=-due")) == ids[1:][::-1]
@@ -153,7 +153,7 @@ def test_a_task_is_shown_to_whom_its_page_is(app, actors, submitted):
     assert body["id"] == guid
     assert "review_decision" in body["form"]["schema"]["properties"]
     assert isinstance(body["form"]["ui_schema"], dict)
-    assert body["data"]["application"]["name"] == VALID_APPLICATION["name"]
+    assert body["data"]["case"]["name"] == VALID_APPLICATION["name"]
     assert body["data"]["earlier"] == []
 
 
@@ -175,7 +175,7 @@ def test_completing_with_valid_data_moves_the_application_on_once(app, actors, s
     assert done.status_code == 200, done.get_json()
     body = done.get_json()
     assert body["task"]["state"] == "completed" and body["task"]["id"] == guid
-    assert body["application"] == {"id": submitted.id, "stage": "notice", "status": "in_progress"}
+    assert body["case"] == {"id": submitted.id, "stage": "notice", "status": "in_progress"}
     with app.app_context():
         stored = db.session.scalars(select(HumanTask).where(HumanTask.task_guid == guid)).one()
         assert stored.submitted_data == REVIEW_PASS["data"]
@@ -305,7 +305,7 @@ def test_applicant_files_an_application_through_the_api(app):
     assert "earlier" not in task["data"]  # decisions are for the committee
     done = client.post(f"/api/v1/tasks/{guid}/complete", json={"data": form}, headers=headers)
     assert done.status_code == 200, done.get_json()
-    assert done.get_json()["application"]["stage"] == "review"
+    assert done.get_json()["case"]["stage"] == "review"
     assert reload(app, case_id).name == VALID_APPLICATION["name"]
 
 

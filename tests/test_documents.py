@@ -67,9 +67,10 @@ def case(app, actors):
 def _accept(app, case, files, data=None):
     """Run accept_uploads as the applicant (in English) and commit; the data with tokens."""
     with app.test_request_context(), force_locale("en"):
-        case = db.session.get(Case, case[0])
-        user = db.session.get(User, case[1])
-        data = documents.accept_uploads(user, case, SCHEMA, files, data or {})
+        case_id, applicant_id = case
+        user = db.session.get(User, applicant_id)
+        row = db.session.get(Case, case_id)
+        data = documents.accept_uploads(user, row, SCHEMA, files, data or {})
         db.session.commit()
         return data
 
@@ -174,9 +175,9 @@ def test_token_of_another_application_is_refused_by_check_tokens(app, actors, ca
 
 def test_file_is_removed_when_the_transaction_rolls_back(app, case, upload_dir):
     with app.test_request_context():
-        case = db.session.get(Case, case[0])
         user = db.session.get(User, case[1])
-        documents.accept_uploads(user, case, SCHEMA, _files(scan=(PDF, "a.pdf")), {})
+        row = db.session.get(Case, case[0])
+        documents.accept_uploads(user, row, SCHEMA, _files(scan=(PDF, "a.pdf")), {})
         assert len(list(upload_dir.iterdir())) == 1
         db.session.rollback()
     assert list(upload_dir.iterdir()) == []

@@ -129,7 +129,7 @@ def test_messages_render_without_escaping_and_with_the_helpers(app):
         )  # fmt: skip
     assert m.subject == "Note <A & B <c>>"
     assert "March 5, 2026" in m.body and "CN¥2,000.00" in m.body and "&amp;" not in m.body
-    assert "http://127.0.0.1:5000/applications/7" in m.body
+    assert "http://127.0.0.1:5000/cases/7" in m.body
 
 
 def test_a_model_may_replace_a_platform_message(app):

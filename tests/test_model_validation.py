@@ -656,3 +656,19 @@ def test_a_call_of_an_unknown_function_or_with_wrong_arguments_is_named(source, 
 )
 def test_calls_a_diagram_may_make_are_accepted(source):
     assert at(problems_of(between(("x", script(source)))), "x") == []
+
+
+def told(group: str) -> str:
+    return (
+        '<bpmn:scriptTask id="tell" name="Tell"><bpmn:extensionElements>'
+        '<spiffworkflow:properties><spiffworkflow:property name="notifyRole" '
+        f'value="{group}" /></spiffworkflow:properties></bpmn:extensionElements>'
+        "<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>"
+    )
+
+
+def test_a_message_to_a_group_that_does_not_exist_is_named():
+    [message] = at(problems_of(between(("tell", told("Board")))), "tell")
+    assert "notifyRole" in message and "Board" in message and "secretariat" in message
+    for known in ("secretariat", "理事会", "Finance", "applicant"):
+        assert problems_of(between(("tell", told(known)))) == [], known

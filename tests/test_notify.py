@@ -113,7 +113,7 @@ def test_each_reader_gets_the_mail_in_its_own_language(app, mailbox):
     body = en.get_content()
     assert body.startswith("Dear 赵理事（理事会）,")
     assert "March 5, 2026" in body and "2:00" in body
-    assert "https://members.example.org/applications/7" in body
+    assert "https://members.example.org/cases/7" in body
     assert "The Secretariat of 示范行业协会" in body
     assert all(m.sent_at is not None and m.attempts == 1 for m in stored.values())
 
@@ -254,12 +254,12 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
 
 def test_links_are_absolute_on_the_public_address_only(app):
     with app.app_context():
-        assert notify.absolute_url("/cases/7") == "http://127.0.0.1:5000/applications/7"
+        assert notify.absolute_url("/cases/7") == "http://127.0.0.1:5000/cases/7"
     app.config["PUBLIC_BASE_URL"] = "https://members.example.org"
     with app.test_request_context(base_url="https://portal.example.cn"):
-        assert notify.absolute_url("/cases/7") == "https://members.example.org/applications/7"
+        assert notify.absolute_url("/cases/7") == "https://members.example.org/cases/7"
     with app.app_context():
-        assert notify.absolute_url("/cases/7") == "https://members.example.org/applications/7"
+        assert notify.absolute_url("/cases/7") == "https://members.example.org/cases/7"
 
 
 @pytest.mark.parametrize(
@@ -340,4 +340,4 @@ def test_a_mail_written_while_answering_a_request_links_to_the_configured_addres
     bodies = [m.body for m in _outbox(app)]
     assert bodies, "submitting an application wrote no message"
     assert all("http://localhost/" not in body for body in bodies), bodies
-    assert any(f"http://127.0.0.1:5000/applications/{submitted.id}" in body for body in bodies)
+    assert any(f"http://127.0.0.1:5000/cases/{submitted.id}" in body for body in bodies)

@@ -33,8 +33,8 @@ from schemathesis.errors import FailureGroup
 from sqlalchemy import select
 
 from tests import staged
-from tests.staged import open_tasks
 from tests.servers import Server
+from tests.staged import open_tasks
 from webapp.api import spec
 from webapp.extensions import db
 from webapp.models import Case, Certificate, HumanTask
@@ -72,7 +72,8 @@ def test_every_api_route_is_documented_and_nothing_else(app):
     routes = {
         (method.lower(), openapi_path(rule.rule))
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/")
+        # The addresses cases had at first only redirect to their /cases equivalents.
+        if rule.rule.startswith("/api/") and rule.endpoint != "old_api_case_path"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     documented = {

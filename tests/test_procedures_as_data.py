@@ -95,7 +95,7 @@ def test_a_procedure_made_of_files_runs_end_to_end_with_a_new_group(app, procedu
         headers=bearer(app, "council2"),
     )
     assert answer.status_code == 200, answer.get_json()
-    case_id = answer.get_json()["application"]["id"]
+    case_id = answer.get_json()["case"]["id"]
     with app.app_context():
         from webapp.models import Case
 

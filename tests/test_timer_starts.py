@@ -211,14 +211,49 @@ def test_an_unreadable_start_timer_is_refused_naming_its_element(app, procedure)
     refused = post_json(owner, f"/models/{KEY}/deploy", missing)
     assert refused.status_code == 422
     assert any(p["element_id"] == "yearly" for p in refused.get_json()["problems"])
-    # Without startFor the diagram does not say for whom: refused, saying so.
+    # Without startFor the case is about no one: a task in the member's lane has nobody to do it.
     no_subject = bundle()
     no_subject["bpmn"] = no_subject["bpmn"].replace(
         '<spiffworkflow:property name="startFor" value="members" />', ""
     )
     refused = post_json(owner, f"/models/{KEY}/deploy", no_subject)
     assert refused.status_code == 422
-    assert any("startFor" in p["message"] for p in refused.get_json()["problems"])
+    assert any(
+        p["element_id"] == "confirm" and "startFor" in p["message"]
+        for p in refused.get_json()["problems"]
+    )
+
+
+def test_without_start_for_each_occurrence_opens_one_case_about_no_one(app, procedure):
+    """A quarterly check the secretariat files: no member, no applicant; its group does it."""
+    p = procedure
+    register(app)
+    quarterly = bundle(cycle="R/2027-01-10T09:00:00+08:00/P3M")
+    quarterly["bpmn"] = (
+        quarterly["bpmn"]
+        .replace('<spiffworkflow:property name="startFor" value="members" />', "")
+        .replace('name="会员"', 'name="secretariat"')
+    )
+    deployed = post_json(p.actors("owner"), f"/models/{KEY}/deploy", quarterly)
+    assert deployed.status_code == 200, deployed.get_json()
+    p.travel_to(OPENS + timedelta(minutes=1))
+    assert tick(app) == 1
+    assert tick(app) == 0  # once per occurrence
+    (case,) = started_cases(app)
+    assert case.applicant_id is None and case.subject_member_id is None
+    secretary = Actor(app, "secretary")  # logged in afresh, after the clock moved on
+    inbox = secretary.get("/inbox").get_data(as_text=True)
+    assert "确认联系信息" in inbox
+    task = p.task(case.id, "confirm")
+    assert Actor(app, "applicant").get(f"/tasks/{task.task_guid}").status_code in (403, 404)
+    done = secretary.complete(task.task_guid, CONFIRM)
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    assert p.case(case.id).outcome_code == "confirmed"
+    for page in (f"/cases/{case.id}", f"/cases/{case.id}/audit", f"/cases/{case.id}/diagram"):
+        assert secretary.get(page).status_code == 200, page
+    assert Actor(app, "applicant").get(f"/cases/{case.id}").status_code == 404
+    p.travel_to(OPENS + timedelta(days=92))
+    assert tick(app) == 1  # the next quarter's
 
 
 def test_three_tickers_start_each_members_case_exactly_once(app, actors, database_url):

@@ -13,6 +13,7 @@ from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.certificates.routes import bp as certificates_bp
 from webapp.documents.routes import bp as documents_bp
+from webapp.extensions import csrf
 from webapp.health.routes import bp as health_bp
 from webapp.desk.routes import bp as desk_bp
 from webapp.inbox.routes import bp as inbox_bp
@@ -60,10 +61,14 @@ def register(app: Flask) -> None:
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)
     # Links mailed before cases were called cases keep working.
-    app.add_url_rule("/cases", "old_case_path", old_case_path)
-    app.add_url_rule("/cases/<path:rest>", "old_case_path", old_case_path)
-    app.add_url_rule("/api/v1/cases", "old_api_case_path", old_case_path, methods=_ANY)
-    app.add_url_rule("/api/v1/cases/<path:rest>", "old_api_case_path", old_case_path, methods=_ANY)
+    app.add_url_rule(OLD_CASES, "old_case_path", old_case_path)
+    app.add_url_rule(f"{OLD_CASES}/<path:rest>", "old_case_path", old_case_path)
+    app.add_url_rule(f"/api/v1{OLD_CASES}", "old_api_case_path", old_case_path, methods=_ANY)
+    app.add_url_rule(
+        f"/api/v1{OLD_CASES}/<path:rest>", "old_api_case_path", old_case_path, methods=_ANY
+    )
+    # The redirect changes nothing; the /cases address it leads to checks the token itself.
+    csrf.exempt(old_case_path)
     app.context_processor(_template_helpers)
 
 
@@ -81,11 +86,12 @@ def home():
 
 
 _ANY = ["GET", "POST"]
+OLD_CASES = "/" + "applications"  # what cases were called at first
 
 
 def old_case_path(rest: str = ""):
     """The same page under /cases; 308 keeps an API client's method and body."""
-    path = request.path.replace("/cases", "/cases", 1)
+    path = request.path.replace(OLD_CASES, "/cases", 1)
     if request.query_string:
         path += "?" + request.query_string.decode("ascii", "replace")
     return redirect(path, 308 if request.path.startswith("/api/") else 301)

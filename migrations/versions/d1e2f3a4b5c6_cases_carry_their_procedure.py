@@ -46,6 +46,19 @@ def downgrade():
     if op.get_bind().dialect.name != 'sqlite':
         op.drop_constraint(op.f('fk_application_subject_member_id_member'), 'application', type_='foreignkey')
         op.drop_constraint(op.f('fk_application_model_id_process_model'), 'application', type_='foreignkey')
+    if op.get_bind().dialect.name == 'sqlite':
+        # A later downgrade may have rebuilt the table, turning the columns' REFERENCES into
+        # table constraints that SQLite's DROP COLUMN refuses: rebuild it without them (with
+        # foreign keys off, or dropping the old copy would delete from the tables pointing at it).
+        with op.get_context().autocommit_block():
+            op.execute('PRAGMA foreign_keys=OFF')
+        with op.batch_alter_table('application', recreate='always') as batch:
+            batch.drop_column('subject_member_id')
+            batch.drop_column('title')
+            batch.drop_column('model_id')
+        with op.get_context().autocommit_block():
+            op.execute('PRAGMA foreign_keys=ON')
+        return
     op.drop_column('application', 'subject_member_id')
     op.drop_column('application', 'title')
     op.drop_column('application', 'model_id')

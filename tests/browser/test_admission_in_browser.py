@@ -61,7 +61,7 @@ def test_application_to_downloaded_certificate_in_chromium(
     base, app = live_server
     with time_machine.travel(START, tick=True) as traveller:
         applicant = login(browser, base, "applicant")
-        assert "我的申请" in applicant.content()
+        assert "我的事项" in applicant.content()
         applicant.click("#start-application")
         applicant.wait_for_selector("#task-form")
         applicant.check("input[name=member_type][value=unit]")

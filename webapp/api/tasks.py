@@ -62,7 +62,7 @@ def task_summary(
         "claimed_by": (
             {"id": holder.id, "display_name": holder.display_name} if holder is not None else None
         ),
-        "application": {"id": case.id, "name": case.name},
+        "case": {"id": case.id, "name": case.name},
         "process": process,
     }
 
@@ -160,7 +160,7 @@ def task(task_guid: str):
 def _page_data(task: HumanTask, case: Case) -> dict:
     """What the task's page shows the caller besides the form: the application's data, the
     saved draft, what the task is about, and — for the committee — earlier decisions."""
-    data = {"application": case.data or {}, "draft": task.draft, "item": task.item}
+    data = {"case": case.data or {}, "draft": task.draft, "item": task.item}
     if case.applicant_id == current_user.id:
         return data
     # As on the page: the peers of a multi-instance task (the other council members' votes)

@@ -59,6 +59,9 @@ class DiagramReport:
     # Elements that name a message (`notify`, `notifyOnObjection`), for the check that the
     # model has it.
     notifications: list[ElementProperty] = field(default_factory=list)
+    # Elements that name a group to tell (`notifyRole`, `notifyOnObjectionRole`), for the check
+    # that the group exists.
+    recipients: list[ElementProperty] = field(default_factory=list)
 
 
 def check_diagram(bpmn: bytes, limits: EngineLimits | None = None) -> DiagramReport:
@@ -97,7 +100,10 @@ def _check(bpmn: bytes, limits: EngineLimits) -> DiagramReport:
     if tasks is None:
         tasks = user_tasks(root, scope)
     named = element_properties(scope, "notify") + element_properties(scope, "notifyOnObjection")
-    return DiagramReport(info, tasks, problems, named)
+    told = element_properties(scope, "notifyRole") + element_properties(
+        scope, "notifyOnObjectionRole"
+    )
+    return DiagramReport(info, tasks, problems, named, told)
 
 
 def _schema_problems(bpmn: bytes, root) -> list[Problem]:

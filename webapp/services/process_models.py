@@ -84,11 +84,35 @@ def _validate(
     for task in report.user_tasks:
         problems += _user_task_problems(task, files, lanes)
     problems += message_templates.problems(report.notifications, files)
+    problems += _recipient_problems(report.recipients, lanes)
     if report.info is not None:
         said = {p.element_id for p in problems if p.element_id}  # e.g. a constant not ISO 8601
-        timers = scheduled_starts.problems(data, files)
+        timers = scheduled_starts.problems(data, files, report.user_tasks)
         problems += [p for p in timers if p.element_id not in said]
     return report.info, list(dict.fromkeys(problems))  # a task drawn twice is said once
+
+
+UNKNOWN_RECIPIENT = N_(
+    "The property %(property)s names %(group)s, and no group of that key or name exists: name "
+    "one of the groups %(lanes)s, or ask the administrator to create the group."
+)
+
+
+def _recipient_problems(recipients, lanes: dict[str, str]) -> list[Problem]:
+    """A message to a group nobody can be in would be lost without a word."""
+    known = ", ".join([APPLICANT, *sorted(set(lanes.values()))])
+    return [
+        Problem(
+            told.element_id,
+            told.element_name,
+            UNKNOWN_RECIPIENT,
+            {"property": told.name, "group": told.value, "lanes": known},
+        )
+        for told in recipients
+        if not groups.is_applicant_lane(told.value)
+        and told.value not in lanes
+        and told.value not in lanes.values()
+    ]
 
 
 def _user_task_problems(task: UserTaskInfo, forms: dict, lanes: dict[str, str]) -> list[Problem]:

@@ -4,6 +4,8 @@ case per active member of the register when the diagram says so.
 A process's properties (process-level `spiffworkflow:properties`) say whom a case is about:
 - `startFor`: `members` — one case per active member of the register, about that member
   (the member does the tasks of the applicant/member lane, as in any case about it).
+  Without it, each occurrence opens one case about no one (e.g. a quarterly statistics
+  report the secretariat files): its tasks are all the groups' own.
 - `startForTypes`: optionally, the member types (comma-separated keys) that get one.
 
 Deploying a version keeps its `scheduled_start` rows in step; the ticker reads the due ones by
@@ -17,7 +19,7 @@ PostgreSQL, the single writer lock on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
@@ -29,6 +31,7 @@ from webapp.engine import (
     InvalidDiagram,
     ModelSource,
     Problem,
+    UserTaskInfo,
     first_occurrence,
 )
 from webapp.extensions import db
@@ -40,7 +43,7 @@ from webapp.models import (
     TimerStartCase,
     utcnow,
 )
-from webapp.services import announcements, audit, catalogue
+from webapp.services import announcements, audit, catalogue, groups
 from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
 from webapp.services.workflow import engine, version_content
@@ -52,14 +55,15 @@ UNKNOWN_START_FOR = N_(
     "The process property startFor is %(value)s; it may only be members (one case per active "
     "member of the register)."
 )
-NO_SUBJECT = N_(
-    "The process starts by a timer, but does not say for whom: set the process property "
-    "startFor to members (one case per active member of the register). Cases about no one "
-    "cannot be started by a timer yet."
+NOBODY = 0  # TimerStartCase.member_key of an occurrence's one case about no member
+NOBODY_TO_ACT = N_(
+    "The process starts by a timer without startFor, so its case is about no one, but the "
+    "user task %(task)s is in the lane of the case's applicant or member: put it in a "
+    "group's lane, or set the process property startFor to members."
 )
 
 
-def problems(bpmn: bytes, forms: dict) -> list[Problem]:
+def problems(bpmn: bytes, forms: dict, user_tasks: Iterable[UserTaskInfo] = ()) -> list[Problem]:
     """What keeps the diagram's timer starts from being scheduled: an expression that does not
     give a date or cycle over the model's data, or no word on whom the cases are about."""
     props = catalogue.process_properties(bpmn)
@@ -74,7 +78,9 @@ def problems(bpmn: bytes, forms: dict) -> list[Problem]:
     except InvalidDiagram:
         return found  # said by the diagram's own checks
     if timers and start_for != MEMBERS:
-        found.append(Problem(timers[0].element_id, timers[0].name, NO_SUBJECT))
+        for task in user_tasks:
+            if task.lane and groups.is_applicant_lane(task.lane):
+                found.append(Problem(task.spec_id, task.title, NOBODY_TO_ACT, {"task": task.title}))
     data = model_data(forms)
     for timer in timers:
         try:
@@ -197,6 +203,20 @@ def _pending_members(row: ScheduledStart, types: list[str], size: int) -> list[M
     return list(db.session.scalars(query.order_by(Member.id).limit(size)))
 
 
+def _nobody_pending(row: ScheduledStart) -> bool:
+    """Whether the occurrence's one case about no one is still to be opened."""
+    return not db.session.scalar(
+        select(
+            exists().where(
+                TimerStartCase.model_id == row.model_id,
+                TimerStartCase.element_id == row.element_id,
+                TimerStartCase.occurrence_at == row.occurrence_at,
+                TimerStartCase.member_key == NOBODY,
+            )
+        )
+    )
+
+
 def _start_batch(
     row: ScheduledStart, now: datetime, size: int, stopping: Callable[[], bool]
 ) -> tuple[int, bool]:
@@ -205,7 +225,12 @@ def _start_batch(
     model = db.session.get(ProcessModel, row.model_id)
     props = catalogue.properties_of(row.version_id)
     types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()]
-    pending = _pending_members(row, types, size) if row.occurrence_at is not None else []
+    if row.occurrence_at is None:
+        pending = []
+    elif props.get(START_FOR, "") == MEMBERS:
+        pending = _pending_members(row, types, size)
+    else:
+        pending = [None] if _nobody_pending(row) else []
     if not pending:
         _advance(row, now)
         db.session.commit()
@@ -220,7 +245,7 @@ def _start_batch(
                 case, result, offered = open_case(
                     row.version_id,
                     model.name,
-                    member.user_id,
+                    member.user_id if member is not None else None,
                     member,
                     started_by=None,
                     extra={"occurrence": row.occurrence_at.isoformat()},
@@ -232,7 +257,7 @@ def _start_batch(
                         model_id=row.model_id,
                         element_id=row.element_id,
                         occurrence_at=row.occurrence_at,
-                        member_key=member.id,
+                        member_key=member.id if member is not None else NOBODY,
                         case_id=case.id,
                     )
                 )
@@ -254,7 +279,7 @@ def _start_batch(
             data={
                 "version": number,
                 "process": model.key,
-                "member_id": member.id,
+                "member_id": member.id if member is not None else None,
                 "timer_start": row.element_id,
                 "occurrence": row.occurrence_at.isoformat(),
             },

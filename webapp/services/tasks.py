@@ -99,7 +99,7 @@ class _Found:
     version_id: int
     # Held so that the session (whose identity map keeps only weak references) still has the
     # applicant when the step's notifications look for it: one query fewer per transition.
-    applicant: User
+    applicant: User | None
     principal: User | None = None  # whom the user stands in for, if a delegation let it in
 
 
@@ -111,7 +111,7 @@ def _lookup(user: User, task_guid: str) -> _Found:
         select(HumanTask, Case, ProcessInstance.version_id, User)
         .join(Case, Case.instance_id == HumanTask.instance_id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .join(User, User.id == Case.applicant_id)
+        .outerjoin(User, User.id == Case.applicant_id)  # a case about no one has none
         .where(HumanTask.task_guid == task_guid)
     ).first()
     if row is None:
@@ -225,7 +225,9 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
             raise TaskNotOpen("completed") from None
         except EngineError as err:
             raise ProcessError.of(err) from err
-        offered = save_result(instance, result, actor_id=user.id, submitted=data, ready=locked.ready)
+        offered = save_result(
+            instance, result, actor_id=user.id, submitted=data, ready=locked.ready
+        )
         cases.sync(case, result, completed=task, submitted=data, actor_id=user.id)
         notice.record_answer(task, data, user)
         announcements.after_step(case, result, offered)
