@@ -72,7 +72,7 @@ def run(sizes: list[int], database: str, requests: int) -> dict:
             (tmp / str(size)).mkdir()
             made[size] = _populate(database, tmp / str(size), size, stack)
             made[size]["pages"] = _prepare(made[size]["app"])
-        for size, m in made.items():
+        for m in made.values():
             m["port"] = stack.enter_context(harness.Gunicorn(m["url"], m["folder"], workers=1)).port
         results = measure(made, requests)
         for m in made.values():
@@ -84,7 +84,10 @@ def run(sizes: list[int], database: str, requests: int) -> dict:
         for name in results[small]
     }
     return {
-        "what": "the desk's all-cases list, searches, filters, done list and dashboard; gunicorn, 1 gthread worker",
+        "what": (
+            "the desk's all-cases list, searches, filters, done list and dashboard; "
+            "gunicorn, 1 gthread worker"
+        ),
         "database": database,
         "cpu_count": os.cpu_count(),
         "sizes": sizes,

@@ -186,8 +186,17 @@ CASES: tuple[Case, ...] = (
     get("/desk/dashboard", "dashboard", COMMITTEE),
     get("/desk/dashboard/funnel.csv", "figure as CSV", COMMITTEE),
     get("/desk/dashboard/members_region.xlsx", "figure as XLSX", COMMITTEE),
-    get("/desk/dashboard/nothing.csv", "unknown figure", expect("403", anon="login", **{r: "404" for r in COMMITTEE_COLUMNS})),
-    post("/inbox/bulk", "claim none", expect("403", anon="login", **{r: "ok" for r in COMMITTEE_COLUMNS}), form={"action": "claim"}),
+    get(
+        "/desk/dashboard/nothing.csv",
+        "unknown figure",
+        expect("403", anon="login", **{r: "404" for r in COMMITTEE_COLUMNS}),
+    ),
+    post(
+        "/inbox/bulk",
+        "claim none",
+        expect("403", anon="login", **{r: "ok" for r in COMMITTEE_COLUMNS}),
+        form={"action": "claim"},
+    ),
     get("/members", "register", expect("403", anon="login", secretary="ok", both="ok")),
     *(get(f"/tasks/{guid}", name, out) for name, guid, out in TASKS),
     # A draft goes through the same checks as completing, and leaves the world as it was.

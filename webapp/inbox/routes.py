@@ -75,7 +75,9 @@ def bulk():
         return redirect(url_for("inbox.index"), code=303)
     result = inbox.bulk(current_user, action, guids, to_id)
     if result.done:
-        flash(ngettext("%(num)d task changed.", "%(num)d tasks changed.", len(result.done)), "success")
+        flash(
+            ngettext("%(num)d task changed.", "%(num)d tasks changed.", len(result.done)), "success"
+        )
     for _guid, refusal in result.refused:
         flash(message_for(refusal), "warning")
     return redirect(url_for("inbox.index"), code=303)

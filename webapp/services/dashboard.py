@@ -63,7 +63,9 @@ def funnel(user: User) -> Figure:
     order = desk.stage_order(user)
     keys = [s for s in order if s in counts] + sorted(s for s in counts if s not in order)
     rows = [[stages.stage_label(s) or _("(none)"), counts[s]] for s in keys]
-    return Figure("funnel", _("Cases in progress per stage"), [_("Stage"), _("Cases")], rows, "funnel")
+    return Figure(
+        "funnel", _("Cases in progress per stage"), [_("Stage"), _("Cases")], rows, "funnel"
+    )
 
 
 def stage_times(user: User) -> Figure:
@@ -121,7 +123,10 @@ def overdue_by_stage(user: User) -> Figure:
             _overdue(user, HumanTask.stage, func.count()).group_by(HumanTask.stage)
         ).all()
     )
-    rows = [[stages.stage_label(s) or _("(none)"), n] for s, n in sorted(counts.items(), key=lambda i: -i[1])]
+    rows = [
+        [stages.stage_label(s) or _("(none)"), n]
+        for s, n in sorted(counts.items(), key=lambda i: -i[1])
+    ]
     return Figure("overdue_stage", _("Overdue tasks per stage"), [_("Stage"), _("Overdue")], rows)
 
 
@@ -142,7 +147,9 @@ def overdue_by_person(user: User) -> Figure:
         name = people.get(person) if person is not None else None
         tally[name or _("Nobody yet (%(lane)s)", lane=groups.lane_label(lane))] += n
     rows = [[name, n] for name, n in tally.most_common()]
-    return Figure("overdue_person", _("Overdue tasks per person"), [_("Person"), _("Overdue")], rows)
+    return Figure(
+        "overdue_person", _("Overdue tasks per person"), [_("Person"), _("Overdue")], rows
+    )
 
 
 def _months(today: date, count: int) -> list[str]:
@@ -172,7 +179,13 @@ def admissions_per_month(today: date | None = None) -> Figure:
     start = date.fromisoformat(months[0] + "-01")
     counts = Counter(f"{d.year:04d}-{d.month:02d}" for d, _r, _t in _members_since(start))
     rows = [[m, counts.get(m, 0)] for m in months]
-    return Figure("admissions_month", _("Admissions per month"), [_("Month"), _("Number admitted")], rows, "line")
+    return Figure(
+        "admissions_month",
+        _("Admissions per month"),
+        [_("Month"), _("Number admitted")],
+        rows,
+        "line",
+    )
 
 
 def members_by_region() -> Figure:
@@ -183,7 +196,9 @@ def members_by_region() -> Figure:
         .order_by(func.count().desc())
     ).all()
     rows = [[region or _("(none)"), n] for region, n in counts]
-    return Figure("members_region", _("Members by region"), [_("Region"), _("Number of members")], rows)
+    return Figure(
+        "members_region", _("Members by region"), [_("Region"), _("Number of members")], rows
+    )
 
 
 def members_by_type() -> Figure:
@@ -236,4 +251,3 @@ def figures(user: User) -> list[Figure]:
 def figure(user: User, key: str) -> Figure | None:
     make = FIGURES.get(key)
     return make(user) if make else None
-

@@ -224,9 +224,7 @@ def _after(cursor: str | None, descending: bool):
     except ValueError:
         return None
     if descending:
-        return or_(
-            Case.created_at < created, and_(Case.created_at == created, Case.id < number)
-        )
+        return or_(Case.created_at < created, and_(Case.created_at == created, Case.id < number))
     return or_(Case.created_at > created, and_(Case.created_at == created, Case.id > number))
 
 
