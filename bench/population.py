@@ -56,7 +56,7 @@ def capture(case_id: int, kind: str) -> Template:
     return Template(
         {
             "process_instance": [_row_dict(instance)],
-            "application": [_row_dict(case)],
+            "case_file": [_row_dict(case)],
             "human_task": [_row_dict(t) for t in human],
             "audit_event": [_row_dict(e) for e in audit],
         },
@@ -148,8 +148,8 @@ class Cloner:
             instance["state"] = _move_timer(instance["state"], old, timer_due)
             instance["next_timer_at"] = timer_due
         pending["process_instance"].append(instance)
-        case_id = self._id("application")
-        app_source = template.rows["application"][0]
+        case_id = self._id("case_file")
+        app_source = template.rows["case_file"][0]
         case = {
             **app_source,
             "id": case_id,
@@ -162,7 +162,7 @@ class Cloner:
         }
         if timer_due is not None and app_source["notice_closes_at"] is not None:
             case["notice_closes_at"] = timer_due
-        pending["application"].append(case)
+        pending["case_file"].append(case)
         for row in template.rows["human_task"]:
             pending["human_task"].append(
                 {

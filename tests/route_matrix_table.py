@@ -206,6 +206,23 @@ CASES: tuple[Case, ...] = (
         )
         for ext in ("", ".csv", ".xlsx")
     ),
+    get("/desk/cases", "all cases", COMMITTEE),
+    get("/desk/cases?q=x&stage=review&overdue=1&mine=1&claimed_by=me", "filtered", COMMITTEE),
+    get("/desk/done", "done", COMMITTEE),
+    get("/desk/dashboard", "dashboard", COMMITTEE),
+    get("/desk/dashboard/funnel.csv", "figure as CSV", COMMITTEE),
+    get("/desk/dashboard/members_region.xlsx", "figure as XLSX", COMMITTEE),
+    get(
+        "/desk/dashboard/nothing.csv",
+        "unknown figure",
+        expect("403", anon="login", **{r: "404" for r in COMMITTEE_COLUMNS}),
+    ),
+    post(
+        "/inbox/bulk",
+        "claim none",
+        expect("403", anon="login", **{r: "ok" for r in COMMITTEE_COLUMNS}),
+        form={"action": "claim"},
+    ),
     *(get(f"/tasks/{guid}", name, out) for name, guid, out in TASKS),
     # A draft goes through the same checks as completing, and leaves the world as it was.
     *(post(f"/tasks/{g}", f"draft {n}", o, form={"action": "draft"}) for n, g, o in TASKS),

@@ -54,7 +54,7 @@ def _list_page(actor, url: str) -> str:
 @pytest.mark.parametrize(
     ("username", "path", "empty_row"),
     [
-        ("secretary", "/inbox", '<tr><td colspan="6" class="text-muted">'),
+        ("secretary", "/inbox", '<tr><td colspan="8" class="text-muted">'),
         ("applicant", "/cases", '<p class="text-muted">'),
     ],
 )

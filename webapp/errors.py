@@ -48,6 +48,11 @@ def message_for(error: Exception) -> str:
             return _("This task is given to one person by the procedure; it cannot be claimed.")
         if error.reason == "not_claimable":
             return _("Only the tasks of a committee lane can be claimed.")
+        if error.reason == "not_a_colleague":
+            return _(
+                "A task can be given only to an active member of its lane, "
+                "never to the person the case is about."
+            )
         if error.reason == "not_applicant":
             return _("Only applicant accounts can start an application.")
         if error.reason == "not_assignee":

@@ -24,6 +24,7 @@ from webapp.api import bp as api_bp
 from webapp.auth.routes import bp as auth_bp
 from webapp.board.routes import bp as board_bp
 from webapp.certificates.routes import bp as certificates_bp
+from webapp.desk.routes import bp as desk_bp
 from webapp.documents.routes import bp as documents_bp
 from webapp.dues.routes import bp as dues_bp
 from webapp.extensions import csrf
@@ -53,7 +54,7 @@ from webapp.settings.routes import bp as settings_bp
 from webapp.tasks.routes import bp as tasks_bp
 
 # Only these npm package folders are served; nothing else of node_modules is reachable.
-VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/")
+VENDOR_PATHS = ("bootstrap/dist/", "bpmn-js/dist/", "echarts/dist/")
 
 
 def register(app: Flask) -> None:
@@ -73,6 +74,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(start_bp)
     app.register_blueprint(dues_bp)
     app.register_blueprint(register_bp)
+    app.register_blueprint(desk_bp)
     app.add_url_rule("/", "home", home)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.add_url_rule("/vendor/<path:filename>", "vendor", vendor)

@@ -34,7 +34,7 @@ class Member(db.Model):
     member_type: Mapped[str] = mapped_column(String(20))
     region: Mapped[str | None] = mapped_column(String(50))
     industry: Mapped[str | None] = mapped_column(String(50))
-    admitted_on: Mapped[date] = mapped_column(Date)
+    admitted_on: Mapped[date] = mapped_column(Date, index=True)  # the dashboard's months
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Details copied from the admission case and changed only with history (MemberDetailChange).

@@ -79,6 +79,21 @@ class HumanTask(db.Model):
         # with the assignee, its counts need nothing but the index.
         Index("ix_human_task_due", "state", "lane", "due_at", "created_at", "assignee_id"),
         Index("ix_human_task_instance", "instance_id", "state"),
+        # What a person has done (the desk's 已办), and what it holds.
+        Index("ix_human_task_done_by", "completed_by_id", "completed_at"),
+        Index("ix_human_task_claimed", "claimed_by_id", "state"),
+        # The dashboard's time per stage: a stage's latest completed tasks.
+        Index("ix_human_task_stage_done", "state", "stage", "completed_at"),
+        # The dashboard's overdue tasks per stage and per person, on the index alone.
+        Index(
+            "ix_human_task_overdue",
+            "state",
+            "due_at",
+            "stage",
+            "lane",
+            "assignee_id",
+            "claimed_by_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,7 +25,8 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import delegations
+from webapp.services import delegations, tasks
+from webapp.services.errors import DomainError
 from webapp.services.groups import lane_names
 
 PAGE_SIZE = 50
@@ -64,14 +65,22 @@ class InboxPage:
     claimers: dict[int, User] = field(default_factory=dict)  # by id: who claimed a shown task
 
 
-def page_of(user: User, lane: str | None = None, sort: str = "due", page: int = 1) -> InboxPage:
+def page_of(
+    user: User, lane: str | None = None, sort: str = "due", page: int = 1, where=()
+) -> InboxPage:
     """Open tasks of the user's committee lanes, never on its own application: by due date
-    (overdue first, tasks without a deadline last) or, with sort="waiting", oldest first."""
+    (overdue first, tasks without a deadline last) or, with sort="waiting", oldest first.
+    `where`: further conditions on the task and its case (the desk's search and filters); the
+    counts per lane stay those of the whole inbox."""
     lanes = lane_names(user.group_keys)
     shown = [name for name in lanes if lane is None or name == lane]
     page = max(1, page)
     wanted = page * PAGE_SIZE + 1  # one more than the page: is there a next one?
-    ordered = _waiting(user, shown, wanted) if sort == "waiting" else _by_due(user, shown, wanted)
+    where = tuple(where)
+    if sort == "waiting":
+        ordered = _waiting(user, shown, wanted, *where)
+    else:
+        ordered = _by_due(user, shown, wanted, where)
     start = (page - 1) * PAGE_SIZE
     now = utcnow()
     own = _own_open_tasks(user)
@@ -239,13 +248,13 @@ def _fetch(query, limit: int) -> list[tuple[HumanTask, Case]]:
     return [(task, case) for task, case in db.session.execute(query.limit(limit))]
 
 
-def _by_due(user: User, lanes: list[str], limit: int) -> list[tuple[HumanTask, Case]]:
+def _by_due(user: User, lanes: list[str], limit: int, where=()) -> list[tuple[HumanTask, Case]]:
     # Two index ranges per lane: tasks with a deadline by deadline, then those without by age.
     due = heapq.merge(
         *(
             _fetch(
                 _open_tasks(user, lane)
-                .where(HumanTask.due_at.is_not(None))
+                .where(HumanTask.due_at.is_not(None), *where)
                 .order_by(HumanTask.due_at, HumanTask.created_at, HumanTask.id),
                 limit,
             )
@@ -255,7 +264,7 @@ def _by_due(user: User, lanes: list[str], limit: int) -> list[tuple[HumanTask, C
     )
     rows = list(due)[:limit]
     if len(rows) < limit:
-        rows += _waiting(user, lanes, limit - len(rows), HumanTask.due_at.is_(None))
+        rows += _waiting(user, lanes, limit - len(rows), HumanTask.due_at.is_(None), *where)
     return rows
 
 
@@ -308,3 +317,37 @@ def _count(user: User, lane: str, own: list, due_before: datetime | None = None)
     n = db.session.scalar(select(func.count()).select_from(query.limit(limit).subquery()))
     n -= len(mine)
     return Count(min(n, COUNT_CAP), n > COUNT_CAP)
+
+
+BULK_ACTIONS = ("claim", "release", "assign")
+BULK_LIMIT = PAGE_SIZE  # at most a page of tasks at once
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: the tasks it changed, and each refusal with its reason."""
+
+    done: list[str] = field(default_factory=list)
+    refused: list[tuple[str, Exception]] = field(default_factory=list)
+
+
+def bulk(user: User, action: str, task_guids: list[str], to_id: int | None = None) -> BulkResult:
+    """Claim, release or assign several tasks: each in its own transaction under its instance's
+    lock, exactly as one at a time, so that one refusal leaves the others done. Completing is
+    never offered in bulk: a decision is one person's act on one case."""
+    result = BulkResult()
+    for guid in list(dict.fromkeys(task_guids))[:BULK_LIMIT]:
+        try:
+            if action == "claim":
+                tasks.claim(user, guid)
+            elif action == "release":
+                tasks.unclaim(user, guid)
+            elif action == "assign" and to_id is not None:
+                tasks.assign(user, guid, to_id)
+            else:
+                raise ValueError(action)
+        except DomainError as refusal:
+            result.refused.append((guid, refusal))
+        else:
+            result.done.append(guid)
+    return result

@@ -285,6 +285,41 @@ def _change_claim(user: User, task_guid: str, take: bool) -> tuple[HumanTask, Ca
     return task, locked.case
 
 
+def assign(user: User, task_guid: str, to_id: int) -> tuple[HumanTask, Case]:
+    """Hand a shared task of the user's lane to a colleague of that lane, as if the colleague had
+    claimed it: never a task given to one person (a vote), never to the person the case is about.
+    A task someone else holds is theirs to release first. One transaction under the instance
+    lock, audited as `task_assigned`."""
+    found = _lookup(user, task_guid)
+    _claimable(found.task)
+    colleague = db.session.get(User, to_id)
+    if (
+        colleague is None
+        or not colleague.active
+        or not colleague.has_role(lane_group(found.task.lane) or "")
+        or colleague.id == found.case.applicant_id
+    ):
+        raise Forbidden("not_a_colleague")
+    try:
+        locked = lock_case(found.task.instance_id)
+        task = _ready_under_lock(locked.ready, task_guid)
+        _refuse_if_claimed(task, user)
+        if task.claimed_by_id != colleague.id:
+            task.claimed_by_id, task.claimed_at = colleague.id, utcnow()
+            audit.record(
+                "task_assigned",
+                user.id,
+                task.instance_id,
+                task_guid,
+                {"task": task.bpmn_id, "to": colleague.id},
+            )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return task, locked.case
+
+
 def claimable(task: HumanTask) -> bool:
     """Whether the task may be claimed: an open task of a committee lane, not given to one
     person already (a council member's own vote)."""

@@ -1,0 +1,54 @@
+// The dashboard's charts, each drawn from the table beside it: the numbers a chart shows are
+// the table's, so the two cannot disagree. No inline script: the page's CSP forbids it.
+(function () {
+  "use strict";
+  if (!window.echarts) { return; }
+  document.querySelectorAll(".dash-figure").forEach(function (figure) {
+    var box = figure.querySelector(".dash-chart");
+    if (!box) { return; }
+    var valueColumn = parseInt(figure.dataset.valueColumn || "1", 10);
+    var labels = [], values = [];
+    figure.querySelectorAll(".dash-table tbody tr").forEach(function (row) {
+      var cells = row.querySelectorAll("td");
+      if (cells.length <= valueColumn) { return; }
+      var label = [];
+      for (var i = 0; i < valueColumn; i++) { label.push(cells[i].textContent.trim()); }
+      labels.push(label.join(" · "));
+      values.push(Number(cells[valueColumn].dataset.value || cells[valueColumn].textContent));
+    });
+    var kind = figure.dataset.chart;
+    // Bars grow with their number; a line or a funnel keeps one height.
+    var rows = kind === "bar" ? labels.length : 6;
+    box.style.height = Math.max(240, Math.min(480, 40 + rows * 32)) + "px";
+    var chart = window.echarts.init(box, null, { renderer: "svg" });
+    var option;
+    if (kind === "funnel") {
+      option = {
+        tooltip: { trigger: "item" },
+        series: [{
+          type: "funnel", sort: "none", left: "10%", width: "80%",
+          label: { show: true, position: "inside", formatter: "{b}: {c}" },
+          data: labels.map(function (name, i) { return { name: name, value: values[i] }; })
+        }]
+      };
+    } else {
+      var horizontal = kind !== "line";
+      // Every bar is named; a line's months may skip labels rather than overlap on a phone.
+      var category = {
+        type: "category", data: labels,
+        axisLabel: horizontal ? { interval: 0 } : { hideOverlap: true }
+      };
+      var value = { type: "value", minInterval: 1 };
+      option = {
+        tooltip: { trigger: "axis" },
+        grid: { left: horizontal ? 140 : 40, right: 20, top: 20, bottom: 30 },
+        xAxis: horizontal ? value : category,
+        yAxis: horizontal ? Object.assign({ inverse: true }, category) : value,
+        series: [{ type: kind === "line" ? "line" : "bar", data: values, label: { show: horizontal, position: "right" } }]
+      };
+    }
+    chart.setOption(option);
+    box.dataset.rendered = String(values.length);
+    window.addEventListener("resize", function () { chart.resize(); });
+  });
+})();
