@@ -46,14 +46,21 @@ def seed(directory: Path = DEMO_CASES_DIR) -> int:
     for path, content in files:
         process = content["process"]
         password_hash = None
-        pending = [(n, item) for n, item in enumerate(content["cases"], 1) if not _seeded(process, item)]
-        if pending and "timer" in content.get("start", {}):
-            _open_occurrence(process, content["start"]["timer"])
+        pending = [
+            (n, item) for n, item in enumerate(content["cases"], 1) if not _seeded(process, item)
+        ]
+        timer = content.get("start", {}).get("timer")
+        if pending and timer:
+            try:
+                _open_occurrence(process, timer)
+            except Exception as err:
+                db.session.rollback()
+                raise DemoStepFailed(f"{path.name}, timer start {timer}: {err!r}") from err
         for number, item in pending:
             if password_hash is None:  # hashed once: each hash costs a tenth of a second
                 password_hash = _demo_password_hash()
             try:
-                _seed_case(process, item, password_hash, timer="timer" in content.get("start", {}))
+                _seed_case(process, item, password_hash, by_timer=bool(timer))
             except Exception as err:
                 db.session.rollback()
                 raise DemoStepFailed(f"{path.name}, case {number}: {err!r}") from err
@@ -71,8 +78,10 @@ def _seeded(process: str, item: dict) -> bool:
         return False
     if not who.get("existing"):
         return True
-    query = select(Case.id).join(ProcessModel, ProcessModel.id == Case.model_id).where(
-        Case.applicant_id == user.id, ProcessModel.key == process
+    query = (
+        select(Case.id)
+        .join(ProcessModel, ProcessModel.id == Case.model_id)
+        .where(Case.applicant_id == user.id, ProcessModel.key == process)
     )
     names = [s["data"].get("name") for s in item.get("steps", []) if "data" in s]
     name = next((n for n in names if isinstance(n, str) and n), None)
@@ -101,12 +110,12 @@ def _demo_password_hash() -> str:
     return probe.password_hash
 
 
-def _seed_case(process: str, item: dict, password_hash: str, timer: bool = False) -> None:
+def _seed_case(process: str, item: dict, password_hash: str, by_timer: bool = False) -> None:
     who = item["applicant"]
     applicant = users.by_username(who["username"])
     if applicant is None:
         applicant = _new_applicant(who, password_hash)
-    if timer:
+    if by_timer:
         case = _opened_by_timer(process, applicant)
     elif "as" in item.get("start", {}):
         # A group's case about the applicant's membership (a committee opens it).
