@@ -86,6 +86,12 @@ def test_the_demo_association_shows_every_stage_and_outcome(app, actors):
     ):  # fmt: skip
         inbox = actors(username).client.get("/inbox", follow_redirects=True)
         assert work in inbox.get_data(as_text=True), (username, work)
+    # Each row names the stage as its own procedure does: the withdrawal's "confirmation" is
+    # 确认, the dues' is 到账确认.
+    secretary = actors("secretary").get("/inbox").get_data(as_text=True)
+    row = secretary[secretary.index('data-task="confirm_by_secretariat"') :]
+    row = row[: row.index("</tr>")]
+    assert ">确认</td>" in row and "到账确认" not in row
     # The applicants land on their own cases, with their step first.
     for username, work in (("applicant", "申报缴纳会费"), ("applicant2", "补充材料")):
         landing = actors(username).client.get("/", follow_redirects=True)
