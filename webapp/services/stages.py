@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from lxml import etree
 
 from webapp.extensions import db
+from webapp.models import ProcessModel
 from webapp.services import model_data
 from webapp.services.workflow import version_content
 
@@ -78,8 +79,13 @@ def _stage_of(element) -> str | None:
     return None
 
 
-def stage_label(stage: str | None, version_id: int | None = None) -> str:
-    """A stage's name in the reader's language, from its model's data; as written otherwise."""
+def stage_label(stage: str | None, version_id: int | None = None, case=None) -> str:
+    """A stage's name in the reader's language, from its model's data; as written otherwise.
+    With a case, from its own procedure's live model: two procedures may name a stage alike
+    (a withdrawal's and the dues' "confirmation") and call it differently."""
+    if version_id is None and case is not None and case.model_id is not None:
+        model = db.session.get(ProcessModel, case.model_id)  # once per session and model
+        version_id = model.live_version_id if model is not None else None
     return model_data.localized(model_data.entry(STAGES_FILE, stage, version_id), stage or "")
 
 
