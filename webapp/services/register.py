@@ -87,6 +87,8 @@ def enter(
         member = earlier
         before = member.status
         member.status = "active"
+        # The account that applied again now acts for the member (我的会籍, its procedures).
+        member.user_id = case.applicant_id or member.user_id
         member.name, member.member_type = name, member_type
         member.region, member.industry = region, industry
     else:
