@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -383,9 +383,7 @@ def _member_findings(member, changes, certificates, revoked_by_case) -> list[str
     expected = changes[-1].to_status if changes else "active"
     if member.status != expected:
         last = f"case {changes[-1].case_id}" if changes and changes[-1].case_id else "its history"
-        problems.append(
-            f"member {number} is {member.status}, but {last} last set it to {expected}"
-        )
+        problems.append(f"member {number} is {member.status}, but {last} last set it to {expected}")
     ended = [c for c in changes if c.to_status != "active"]
     for certificate in certificates:
         if certificate.revoked_at is None or certificate.id in revoked_by_case:
