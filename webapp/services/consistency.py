@@ -5,6 +5,11 @@ transition has its audit row,
 applications agree with their instances, member numbers are unique and gapless, and the
 audit trail's hash chain is whole.
 
+The register adds up too: each member's status is where its status history (the cases that
+changed it) left it, each revoked certificate was revoked by a case or a status change, a
+number belongs to one member for life (every case that carries it is about that member), and
+each active member holds exactly one valid certificate.
+
 Read-only, in batches of instances, so it can run beside the live application after a crash.
 """
 
@@ -15,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -25,6 +30,7 @@ from webapp.models import (
     HumanTask,
     Member,
     MemberNumberCounter,
+    MemberStatusChange,
     ProcessInstance,
 )
 from webapp.services import audit_integrity, member_types
@@ -72,6 +78,7 @@ def check(batch_size: int = 200) -> Report:
         for batch in _instance_batches(batch_size):
             _check_batch(batch, report)
         _check_member_numbers(report)
+        _check_register(report)
         _check_audit_chain(report)
     finally:
         db.session.rollback()  # drop the read transaction (and any row cached for the batch)
@@ -289,14 +296,25 @@ def _check_member_numbers(report: Report) -> None:
                         case.id,
                     )
                 )
-    duplicates = db.session.execute(
-        select(Case.member_number, func.count())
+    # 终身一号: a number is its member's for life, so every case carrying it — the admission,
+    # a re-admission, a change — must be about that member, never about another.
+    holders = dict(db.session.execute(select(Member.member_number, Member.id)).all())
+    for case_id, instance_id, number, subject_id, entered_id in db.session.execute(
+        select(Case.id, Case.instance_id, Case.member_number, Case.subject_member_id, Member.id)
+        .outerjoin(Member, Member.case_id == Case.id)
         .where(Case.member_number.is_not(None))
-        .group_by(Case.member_number)
-        .having(func.count() > 1)
-    ).all()
-    for number, count in duplicates:
-        report.problems.append(Problem(f"member number {number} is given to {count} applications"))
+        .order_by(Case.id)
+    ):
+        holder = holders.get(number)
+        if holder is not None and holder not in (subject_id, entered_id):
+            report.problems.append(
+                Problem(
+                    f"member number {number} is reused: it belongs to member {holder}, "
+                    f"but this case is about member {subject_id or entered_id}",
+                    instance_id,
+                    case_id,
+                )
+            )
     without_certificate = db.session.execute(
         select(Case.instance_id, Case.id)
         .join(Member, Member.case_id == Case.id)
@@ -304,3 +322,82 @@ def _check_member_numbers(report: Report) -> None:
     ).all()
     for instance_id, case_id in without_certificate:
         report.problems.append(Problem("member without a certificate", instance_id, case_id))
+
+
+def _check_register(report: Report) -> None:
+    """Status against its history, revoked certificates against what revoked them, one valid
+    certificate per active member. Read in batches of members, like the instances."""
+    revoked_by_case = {
+        (data or {}).get("certificate_id")
+        for data, instance_id in db.session.execute(
+            select(AuditEvent.data, AuditEvent.instance_id).where(
+                AuditEvent.action == "certificate_revoked"
+            )
+        )
+        if instance_id is not None
+    }
+    last_id = 0
+    while True:
+        members = db.session.execute(
+            select(Member.id, Member.member_number, Member.status, Member.case_id)
+            .where(Member.id > last_id)
+            .order_by(Member.id)
+            .limit(500)
+        ).all()
+        if not members:
+            return
+        last_id = members[-1].id
+        ids = [m.id for m in members]
+        history = defaultdict(list)
+        for change in db.session.scalars(
+            select(MemberStatusChange)
+            .where(MemberStatusChange.member_id.in_(ids))
+            .order_by(MemberStatusChange.at, MemberStatusChange.id)
+        ):
+            history[change.member_id].append(change)
+        certificates = defaultdict(list)
+        for certificate in db.session.execute(
+            select(Certificate.id, Certificate.member_id, Certificate.revoked_at).where(
+                Certificate.member_id.in_(ids)
+            )
+        ):
+            certificates[certificate.member_id].append(certificate)
+        where = dict(
+            db.session.execute(
+                select(Case.id, Case.instance_id).where(Case.id.in_([m.case_id for m in members]))
+            ).all()
+        )
+        for member in members:
+            report.problems += [
+                Problem(message, where.get(member.case_id), member.case_id)
+                for message in _member_findings(
+                    member, history[member.id], certificates[member.id], revoked_by_case
+                )
+            ]
+
+
+def _member_findings(member, changes, certificates, revoked_by_case) -> list[str]:
+    problems = []
+    number = member.member_number
+    # The status is where the last case that changed it left it (admission: active).
+    expected = changes[-1].to_status if changes else "active"
+    if member.status != expected:
+        last = f"case {changes[-1].case_id}" if changes and changes[-1].case_id else "its history"
+        problems.append(f"member {number} is {member.status}, but {last} last set it to {expected}")
+    ended = [c for c in changes if c.to_status != "active"]
+    for certificate in certificates:
+        if certificate.revoked_at is None or certificate.id in revoked_by_case:
+            continue
+        # Without an audit row of a case, a status change at that moment explains it.
+        if not any(abs((c.at - certificate.revoked_at).total_seconds()) < 60 for c in ended):
+            problems.append(
+                f"certificate {certificate.id} of member {number} is revoked, "
+                "but no case or status change revoked it"
+            )
+    if member.status == "active":
+        valid = [c for c in certificates if c.revoked_at is None]
+        if len(valid) != 1:
+            problems.append(
+                f"active member {number} holds {len(valid)} valid certificates (one expected)"
+            )
+    return problems

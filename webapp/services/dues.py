@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from webapp.extensions import db
@@ -157,7 +158,58 @@ def close_dues_unpaid(reason: str = "") -> str:
     return entry.state
 
 
+def dues_outstanding() -> dict:
+    """What the case's member still owes: the total, how many years, and each unpaid entry
+    (year, amount, state, deadline), oldest first — e.g. for a withdrawal to show and, where
+    the model says so, to be settled first. Only entries whose state owes count (declared
+    and not yet confirmed is still owed)."""
+    case, _actor = case_step.current()
+    member = _member_of(case)
+    if member is None:
+        raise ValueError("the case is not about a member")
+    entries = db.session.scalars(
+        select(DuesEntry)
+        .where(DuesEntry.member_id == member.id, DuesEntry.state.in_(OWING))
+        .order_by(DuesEntry.year)
+    ).all()
+    total = sum((e.amount_due for e in entries), Decimal("0.00"))
+    return {
+        "count": len(entries),
+        "total": str(total),
+        "currency": entries[0].currency if entries else "CNY",
+        "entries": [
+            {
+                "year": e.year,
+                "amount": str(e.amount_due),
+                "currency": e.currency,
+                "state": e.state,
+                "due_at": e.due_at.isoformat(),
+            }
+            for e in entries
+        ],
+    }
+
+
+def dues_settled(answer) -> str:
+    """A submission check for a step where someone says the member's dues are settled (the
+    field's value "settled"): refused, with what is still owed, while any is; any other
+    answer (a waiver) passes."""
+    if answer != "settled":
+        return ""
+    owed = dues_outstanding()
+    if not owed["count"]:
+        return ""
+    return _(
+        "The member still owes %(total)s %(currency)s of dues (%(years)s).",
+        total=owed["total"],
+        currency=owed["currency"],
+        years=", ".join(str(e["year"]) for e in owed["entries"]),
+    )
+
+
 DIAGRAM_FUNCTIONS = {
+    "dues_outstanding": dues_outstanding,
+    "dues_settled": dues_settled,
     "year_of": year_of,
     "open_dues": open_dues,
     "declare_dues": declare_dues,
@@ -302,7 +354,12 @@ def _audit_export(user: User, flt: ArrearsFilter, kind: str) -> None:
     audit.record(
         "dues_arrears_exported",
         user.id,
-        data={"format": kind, "year": flt.year, "state": flt.state, "overdue": flt.overdue,
-              "q": flt.q},
+        data={
+            "format": kind,
+            "year": flt.year,
+            "state": flt.state,
+            "overdue": flt.overdue,
+            "q": flt.q,
+        },
     )
     db.session.commit()

@@ -81,18 +81,14 @@ def enter(
     member_type = member_type or case.member_type or (case.data or {}).get("member_type") or ""
     region = region if region is not None else case.region
     industry = industry if industry is not None else case.industry
-    # One account may hold several memberships (a person and the units it represents), so
-    # only a membership that ended is taken up again.
-    earlier = db.session.scalars(
-        select(Member)
-        .where(Member.user_id == case.applicant_id, Member.status != "active")
-        .order_by(Member.id)
-    ).first()
+    earlier = _earlier_membership(case)
     before = None
     if earlier is not None:
         member = earlier
         before = member.status
         member.status = "active"
+        # The account that applied again now acts for the member (我的会籍, its procedures).
+        member.user_id = case.applicant_id or member.user_id
         member.name, member.member_type = name, member_type
         member.region, member.industry = region, industry
     else:
@@ -126,11 +122,60 @@ def enter(
     return member
 
 
+def _earlier_membership(case: Case) -> Member | None:
+    """The register entry this case takes up again (004: 终身一号), locked until commit.
+
+    The identity the case applies under (credit code or ID number) names its earlier entry
+    whatever the account; without one, the account's own ended membership (one account may hold
+    several memberships, a person and the units it represents, so only one that ended). The
+    entry is locked and read again: a re-admission racing this one waits here and then finds
+    the same entry, instead of handing out a second number."""
+    candidate = None
+    if case.identity_code:
+        candidate = db.session.scalar(
+            select(Member.id)
+            .where(
+                Member.id.in_(
+                    select(Case.subject_member_id).where(
+                        Case.identity_code == case.identity_code,
+                        Case.subject_member_id.is_not(None),
+                        Case.id != case.id,
+                    )
+                )
+            )
+            .order_by(Member.id)
+            .limit(1)
+        )
+    if candidate is None:
+        candidate = db.session.scalar(
+            select(Member.id)
+            .where(Member.user_id == case.applicant_id, Member.status != "active")
+            .order_by(Member.id)
+            .limit(1)
+        )
+    if candidate is None:
+        return None
+    return db.session.scalars(
+        select(Member)
+        .where(Member.id == candidate)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def certify(case: Case, member: Member, now: datetime, actor_id: int | None = None):
     """Issue the member a certificate under this case, once per case; does not commit."""
     existing = db.session.scalars(select(Certificate).where(Certificate.case_id == case.id)).first()
     if existing is not None:
         return existing  # issuing twice must never hand out a second certificate
+    # A member holds one valid certificate: one still valid from an earlier admission (a
+    # re-admission that raced this one) gives way to this one.
+    for earlier in db.session.scalars(
+        select(Certificate).where(
+            Certificate.member_id == member.id, Certificate.revoked_at.is_(None)
+        )
+    ).all():
+        revoke(earlier, now, actor_id)
     certificate = Certificate(
         member=member,
         case_id=case.id,
