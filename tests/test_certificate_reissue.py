@@ -46,8 +46,8 @@ def test_lost_certificate_reissued_under_the_same_number(app, procedure):
     bad = p.do("applicant", case_id, "report_loss", {"loss_kind": "x", "loss_reason": ""},
                expect=400)  # fmt: skip
     assert bad.get_data(as_text=True).count("is-invalid") >= 2
-    p.do("applicant", case_id, "report_loss",
-         {"loss_kind": "lost", "loss_reason": "搬迁时遗失，已登报声明", "loss_statement": PHOTO})  # fmt: skip
+    report = {"loss_kind": "lost", "loss_reason": "搬迁时遗失，已登报声明", "loss_statement": PHOTO}
+    p.do("applicant", case_id, "report_loss", report)
     assert p.messages("applicant", "reissue_requested")
 
     # The member never reviews its own request.

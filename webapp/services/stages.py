@@ -26,7 +26,12 @@ TONES = ("success", "danger", "warning")
 # A case is in progress until its process ends; then it stands as the diagram's `outcome` says,
 # named in the model's `statuses.data.json` (`{"admitted": {"zh": …, "en": …, "tone":
 # "success"}}`), or simply closed.
-STATUS_LABELS = {"in_progress": _l("In progress"), "closed": _l("Closed")}
+STATUS_LABELS = {
+    "in_progress": _l("In progress"),
+    "closed": _l("Closed"),
+    # Any case its applicant withdrew (webapp.services.own_cases), whatever its procedure.
+    "retracted": _l("Withdrawn by the applicant"),
+}
 
 _order: dict[tuple[str, int], list[str]] = {}
 _lock = threading.Lock()

@@ -165,6 +165,21 @@ def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask,
     return task, case
 
 
+def keep_draft(user: User, task_guid: str, data: dict) -> None:
+    """Keep what a refused first submission held (its accepted uploads among it) as the task's
+    draft, so that the case just created for it is not an empty one. Commits."""
+    found = _lookup(user, task_guid)
+    db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == found.task.id, HumanTask.state == "ready")
+        .values(draft=data, draft_saved_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    audit.record("draft_saved", user.id, found.task.instance_id, task_guid,
+                 {"task": found.task.bpmn_id})  # fmt: skip
+    db.session.commit()
+
+
 def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Case]:
     """Validate the submitted form and move the instance on, all in one transaction."""
     found = _lookup(user, task_guid)
