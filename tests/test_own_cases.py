@@ -187,3 +187,17 @@ def test_any_procedure_the_member_started_and_none_started_about_it(app, procedu
         answer = applicant.post(f"/cases/{about.id}/{action}", {"reason": "不服"})
         assert answer.status_code == 403
     assert p.case(about.id).status == "in_progress"
+
+
+def test_a_withdrawal_limit_naming_no_stage_is_refused_at_validation(app):
+    from pathlib import Path
+
+    from webapp.services import process_models
+
+    bpmn = Path("workflows/admission.bpmn").read_text("utf-8")
+    forms = process_models.read_forms(Path("forms/admission"))
+    with app.app_context():
+        assert process_models.validate(bpmn, forms) == []
+        bad = bpmn.replace('"withdrawableUntil" value="approval"', '"withdrawableUntil" value="x"')
+        [problem] = process_models.validate(bad, forms)
+        assert problem.params["stage"] == "x" and "approval" in problem.params["stages"]

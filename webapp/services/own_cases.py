@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import delete, exists, select, update
 
+from webapp.engine import N_, Problem
 from webapp.extensions import db
 from webapp.models import (
     AuditEvent,
@@ -33,6 +34,22 @@ from webapp.services.workflow import engine, lock_case, save_result, source_for
 WITHDRAWN_OUTCOME = "withdrawn_by_applicant"
 WITHDRAWN_STATUS = "retracted"
 REASON_MIN, REASON_MAX = 2, 2000
+
+
+UNKNOWN_STAGE = N_(
+    "The property withdrawableUntil names the stage %(stage)s, which no step of this diagram "
+    "has: name one of %(stages)s, or leave it out to allow withdrawal until the end."
+)
+
+
+def problems(bpmn: bytes) -> list[Problem]:
+    """A withdrawal limit naming no stage of the diagram would silently allow withdrawal to
+    the end: said when the diagram is checked."""
+    until = catalogue.process_properties(bpmn).get("withdrawableUntil", "")
+    order = stages.order_in(bpmn) if until else []
+    if not until or until in order:
+        return []
+    return [Problem("", "", UNKNOWN_STAGE, {"stage": until, "stages": ", ".join(order) or "—"})]
 
 
 def started_by_subject(case: Case, user) -> bool:

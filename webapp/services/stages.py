@@ -47,6 +47,14 @@ def order_of(version_id: int) -> list[str]:
     return _order[key]
 
 
+def order_in(bpmn: bytes) -> list[str]:
+    """The stages of a diagram not yet deployed (its checks), in flow order; [] if unreadable."""
+    try:
+        return _flow_order(bpmn)
+    except etree.XMLSyntaxError:
+        return []
+
+
 def _flow_order(bpmn: bytes) -> list[str]:
     root = etree.fromstring(bpmn, _PARSER)
     by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
