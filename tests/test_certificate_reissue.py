@@ -53,6 +53,9 @@ def test_lost_certificate_reissued_under_the_same_number(app, procedure):
     # The member never reviews its own request.
     review = p.task(case_id, "review_reissue")
     assert applicant.get(f"/tasks/{review.task_guid}").status_code in (403, 404)
+    # The reviewer sees the member's report first, open above the decision.
+    shown = secretary.get(f"/tasks/{review.task_guid}").get_data(as_text=True)
+    assert 'data-task="report_loss"' in shown and "搬迁时遗失，已登报声明" in shown
     p.do("secretary", case_id, "review_reissue",
          {"reissue_decision": "reissue", "reissue_reasons": "情况属实，同意补发"})  # fmt: skip
 
