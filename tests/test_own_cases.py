@@ -5,6 +5,8 @@ be deleted, and a case in progress withdrawn with a reason until its diagram's
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from tests.conftest import fresh_application
@@ -201,3 +203,30 @@ def test_a_withdrawal_limit_naming_no_stage_is_refused_at_validation(app):
         bad = bpmn.replace('"withdrawableUntil" value="approval"', '"withdrawableUntil" value="x"')
         [problem] = process_models.validate(bad, forms)
         assert problem.params["stage"] == "x" and "approval" in problem.params["stages"]
+
+
+def test_withdrawn_on_notice_and_during_the_vote_nothing_fires_later(app, procedure):
+    p = procedure
+    on_notice = p.submit()
+    p.review(on_notice)
+    assert p.case(on_notice).notice_closes_at is not None
+    voting = p.submit(data=fresh_application())
+    p.review(voting)
+    p.close_notice(voting)
+    assert len(p.open_ids(voting)) == 3  # each council member's vote
+    applicant = p.actors("applicant")
+    assert f'data-case="{voting}"' in p.actors("council").get("/inbox").get_data(as_text=True)
+    for case_id in (on_notice, voting):
+        answer = applicant.post(f"/cases/{case_id}/withdraw", {"reason": "另有安排"})
+        assert answer.status_code == 302 and p.case(case_id).status == "retracted"
+        assert p.open_ids(case_id) == []
+    assert p.case(on_notice).notice_closes_at is None
+    board = p.actors(None).get("/board").get_data(as_text=True)
+    assert f"/board/{on_notice}/objection" not in board
+    inbox = p.actors("council").get("/inbox").get_data(as_text=True)
+    assert f'data-case="{voting}"' not in inbox
+    p.after(p.now() + timedelta(days=60))  # every period long over: nothing left to fire
+    for case_id in (on_notice, voting):
+        assert p.case(case_id).status == "retracted"
+    with app.app_context():
+        assert consistency.check().problems == []
