@@ -230,3 +230,31 @@ def test_withdrawn_on_notice_and_during_the_vote_nothing_fires_later(app, proced
         assert p.case(case_id).status == "retracted"
     with app.app_context():
         assert consistency.check().problems == []
+
+
+def test_a_case_about_a_member_is_made_by_its_first_save_too(app, procedure):
+    """The catalogue's start, for a group's case about a member: the secretary's first form
+    shows before the case; a wrong or own number is said beside the field, nothing made."""
+    p = procedure
+    number = p.admit()
+    secretary = p.actors("secretary")
+    start = secretary.get("/start").get_data(as_text=True)
+    assert 'data-procedure="discipline"' in start and 'action="/cases/new"' in start
+    before = _count(app, Case)
+    page = secretary.get(f"/cases/new?process=discipline&member_number={number}")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'name="grounds"' in body and number in body
+    wrong = secretary.get("/cases/new?process=discipline&member_number=2026-U-999999")
+    assert wrong.status_code == 400 and "is-invalid" in wrong.get_data(as_text=True)
+    assert _count(app, Case) == before
+    saved = secretary.post(
+        "/cases/new",
+        {"_process": "discipline", "_member_number": number, "action": "draft",
+         "grounds": "初步线索"},
+        token_page="/start",
+    )  # fmt: skip
+    assert saved.status_code == 302 and "/tasks/" in saved.headers["Location"]
+    with app.app_context():
+        case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+        assert case.id and case.subject_member_id is not None
+    assert _count(app, Case) == before + 1

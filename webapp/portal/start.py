@@ -54,7 +54,7 @@ def new():
     key = request.args.get("process", "")[:80] or None
     member_number = request.args.get("member_number", "")[:40]
     try:
-        first = cases.first_form(current_user, key, member_number or None)
+        first = tasks.first_form(current_user, key, member_number or None)
     except (InvalidFormData, Forbidden) as err:
         return _refused(key or "", err, member_number)
     form = None

@@ -44,8 +44,8 @@ def model_data(forms: dict) -> dict:
 def start(user: User, key: str | None = None, member_number: str | None = None) -> Case:
     """A new case of a procedure of the catalogue that the user may start. Without a key, the
     one an applicant starts about itself (membership admission), if exactly one says so."""
-    procedure = _procedure(user, key)
-    member = _subject_member(user, procedure, member_number)
+    procedure = procedure_for(user, key)
+    member = subject_member(user, procedure, member_number)
     subject_id = member.user_id if member is not None else user.id
     try:
         case, result, offered = open_case(
@@ -73,50 +73,6 @@ def start(user: User, key: str | None = None, member_number: str | None = None) 
     )
     db.session.commit()
     return case
-
-
-@dataclass
-class FirstForm:
-    """The form a new case would open with for its starter, before any case exists."""
-
-    procedure: catalogue.Procedure
-    member_number: str
-    task_title: str
-    stage: str | None
-    schema: dict
-    ui: dict
-
-
-def first_form(user: User, key: str | None, member_number: str | None = None) -> FirstForm | None:
-    """What starting the procedure would put before the user first, from its live version;
-    nothing is kept. None when its first step is not the starter's (the case is then started
-    at once). A start page shows this form and creates the case on the first save or submit,
-    so that opening it twice leaves no empty cases behind."""
-    procedure = _procedure(user, key)
-    member = _subject_member(user, procedure, member_number)
-    subject_id = member.user_id if member is not None else user.id
-    try:
-        # A dry run of the start in a transaction rolled back: the first steps are the
-        # diagram's to decide (its scripts, its gateways), not a guess from its drawing.
-        _case, _result, offered = open_case(
-            procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
-        )
-        own = subject_id == user.id
-        mine = [t for t in offered if lane_group(t.lane) == APPLICANT] if own else []
-        if not mine:
-            return None
-        task = mine[0]
-        forms = version_content(procedure.version_id).forms
-        return FirstForm(
-            procedure=procedure,
-            member_number=member.member_number if member is not None else "",
-            task_title=task.title or "",
-            stage=task.stage,
-            schema=forms.get(task.form or "", {"type": "object"}),
-            ui=forms.get(task.ui_form or "", {}),
-        )
-    finally:
-        db.session.rollback()
 
 
 def open_case(
@@ -176,7 +132,7 @@ def open_case(
     return case, result, offered
 
 
-def _procedure(user: User, key: str | None) -> catalogue.Procedure:
+def procedure_for(user: User, key: str | None) -> catalogue.Procedure:
     if key is None:
         own = [
             p
@@ -197,7 +153,7 @@ def _procedure(user: User, key: str | None) -> catalogue.Procedure:
     return procedure
 
 
-def _subject_member(user: User, procedure, member_number: str | None) -> Member | None:
+def subject_member(user: User, procedure, member_number: str | None) -> Member | None:
     if procedure.subject == catalogue.MEMBER:
         member = db.session.scalars(
             select(Member).where(
