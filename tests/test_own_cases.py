@@ -84,6 +84,7 @@ def test_an_empty_draft_is_deleted_by_its_applicant_only(app, actors):
     deleted = applicant.post(f"/cases/{empty.id}/delete", {})
     assert deleted.status_code == 302 and deleted.headers["Location"].endswith("/cases")
     assert applicant.get(f"/cases/{empty.id}").status_code == 404
+    assert applicant.post(f"/cases/{empty.id}/delete", {}).status_code == 404  # a second click
     with app.app_context():
         assert db.session.get(Case, empty.id) is None
         assert not db.session.scalars(

@@ -121,6 +121,8 @@ def withdraw(user, case_id: int, reason: str) -> Case:
     try:
         locked = lock_case(case.instance_id)
         instance, case = locked.instance, locked.case
+        if case is None:
+            raise NotFound("application")  # deleted meanwhile (an empty draft)
         # Read again under the lock: a decision may have been taken meanwhile.
         if case.status != "in_progress" or instance.status != "running":
             raise Forbidden("case_closed")
@@ -156,6 +158,8 @@ def delete_draft(user, case_id: int) -> None:
     try:
         locked = lock_case(case.instance_id)
         instance, case = locked.instance, locked.case
+        if case is None:
+            raise NotFound("application")  # a second click: already gone
         if not is_empty(case):
             raise Forbidden("not_empty")
         result = engine.cancel(source_for(instance.version_id), instance.state)
