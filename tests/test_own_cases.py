@@ -147,7 +147,7 @@ def test_a_case_in_review_is_withdrawn_with_its_reason(app, procedure):
     assert 'data-outcome="withdrawn_by_applicant"' in page and "公司战略调整" in page
     assert 'id="confirm-withdraw"' not in page
     trail = secretary.get(f"/cases/{case_id}/audit").get_data(as_text=True)
-    assert "公司战略调整，暂不入会" in trail
+    assert "公司战略调整，暂不入会" in trail and "申请人已撤回" in trail
     # Withdrawn once is withdrawn: a second request changes nothing.
     again = applicant.post(f"/cases/{case_id}/withdraw", {"reason": "再次撤回"})
     assert again.status_code == 403
