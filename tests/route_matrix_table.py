@@ -67,6 +67,9 @@ APPLICANTS = expect("403", anon="login", applicant="ok", applicant2="ok", both="
 VISIBLE = expect("ok", anon="login", applicant2="404", owner="404", admin="404")
 AUDIT = expect("403", anon="login", applicant2="404", owner="404", admin="404", secretary="ok")
 NOT_FOUND = expect("404", anon="login")
+# The applicant's own controls on {app}: refused as asked for its own; nobody else finds it.
+OWN_CASE_400 = expect("404", anon="login", applicant="400", both="400")
+OWN_CASE_403 = expect("404", anon="login", applicant="403", both="403")
 REGISTER = expect("403", anon="login", secretary="ok", both="ok")  # groups keeping the register
 
 # Tasks of each lane and who may open them; another applicant's task is not even found.
@@ -169,6 +172,16 @@ CASES: tuple[Case, ...] = (
     # The process owner follows any case's progress (diagram, stages), never its data.
     get("/cases/{app}", "in review", {**VISIBLE, "owner": "ok"}),
     get("/cases/999999", "unknown", NOT_FOUND),
+    # A new case's first form, before any case exists; the case is made by its first save.
+    get("/cases/new", "first form", APPLICANTS),
+    get("/cases/new?process={model}", "first form", APPLICANTS),
+    post("/cases/new", "first save", APPLICANTS, form={"action": "draft"}),
+    # The applicant's own controls: only on its own case (others do not even find it); {app}
+    # is submitted, so not an empty draft, and a withdrawal without a reason is refused.
+    post("/cases/{app}/withdraw", "no reason", OWN_CASE_400, form={"reason": ""}),
+    post("/cases/999999/withdraw", "unknown", NOT_FOUND, form={"reason": "不再申请"}),
+    post("/cases/{app}/delete", "not empty", OWN_CASE_403, form={}),
+    post("/cases/999999/delete", "unknown", NOT_FOUND, form={}),
     get("/cases/{app}/diagram", "in review", {**VISIBLE, "owner": "ok"}),
     get("/cases/{app}/audit", "in review", AUDIT),
     get("/cases/{app}/audit.csv", "in review", AUDIT),

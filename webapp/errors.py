@@ -65,6 +65,14 @@ def message_for(error: Exception) -> str:
             return _(
                 "The procedure keeps this task to the person it is for: a substitute cannot do it."
             )
+        if error.reason == "case_closed":
+            return _("This case has already ended: there is nothing left to withdraw.")
+        if error.reason == "decision_final":
+            return _("The decision on this case is final: it can no longer be withdrawn.")
+        if error.reason == "not_empty":
+            return _("Only an empty draft can be deleted: withdraw this case instead.")
+        if error.reason == "not_started_by_subject":
+            return _("Only the person who started this case about themselves may do this.")
         return _("This task belongs to a role you do not hold.")
     if isinstance(error, NotFound):
         return _("There is no such page, or it is not yours to see.")

@@ -179,6 +179,22 @@ class WorkflowEngine:
         _keep_outputs_of_interrupted_multi_instances(workflow)
         return self._advance(workflow, model)
 
+    def cancel(self, source: ModelSource, state: str) -> EngineResult:
+        """End the instance where it stands: every step it waits on or offers is cancelled and
+        nothing runs on (a case its applicant withdrew). Finished, with no outcome of its own."""
+        workflow = self._restore(self._specs.get(source), state)
+        self._guard(workflow.cancel)
+        return EngineResult(
+            state=self._dump(workflow),
+            finished=True,
+            ready_tasks=[],
+            next_timer_at=None,
+            data={},
+            completed_task_ids=[],
+            timers=[],
+            events=[],
+        )
+
     def waiting_timers(self, source: ModelSource, state: str) -> list[WaitingTimer]:
         """The timers the instance waits on, each with its element's name and when it is due."""
         return _waiting_timers(self._restore(self._specs.get(source), state))

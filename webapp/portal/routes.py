@@ -10,6 +10,7 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import get_locale
@@ -18,7 +19,18 @@ from flask_login import current_user, login_required
 
 from webapp import formschema
 from webapp.routing import page_arg
-from webapp.services import audit, cases, demo_clock, members, notice, progress, tasks, users
+from webapp.services import (
+    audit,
+    cases,
+    demo_clock,
+    members,
+    notice,
+    own_cases,
+    progress,
+    tasks,
+    users,
+)
+from webapp.services.errors import InvalidFormData
 
 bp = Blueprint("portal", __name__)
 
@@ -31,7 +43,13 @@ def cases_list():
     own, has_next = cases.for_applicant(current_user, page)
     waiting = cases.waiting_on(own)
     rows = [(a, waiting[a.id]) for a in own]
-    return render_template("portal/cases.html", rows=rows, page=page, has_next=has_next)
+    return render_template(
+        "portal/cases.html",
+        rows=rows,
+        page=page,
+        has_next=has_next,
+        controls=own_cases.controls_of(current_user, own),
+    )
 
 
 @bp.post("/cases")
@@ -47,7 +65,7 @@ def start():
 
 @bp.get("/cases/<id:case_id>")
 @login_required
-def detail(case_id: int):
+def detail(case_id: int, withdraw_errors: dict | None = None):
     """One application: stage bar, outcome, who it waits on, and its timeline."""
     case, with_data = cases.visible_progress(current_user, case_id)
     if not with_data:
@@ -74,7 +92,30 @@ def detail(case_id: int):
         actionable=tasks.actionable(current_user, case, progress.open_tasks),
         asks=_asks(progress.for_applicant if is_owner else [], case),
         demo_timers=demo_clock.waiting_timers(case),
+        controls=own_cases.controls(current_user, case),
+        withdraw_errors=withdraw_errors or {},
     )
+
+
+@bp.post("/cases/<id:case_id>/withdraw")
+@login_required
+def withdraw(case_id: int):
+    """The applicant withdraws its own case in progress, saying why."""
+    try:
+        own_cases.withdraw(current_user, case_id, request.form.get("reason", "")[:4000])
+    except InvalidFormData as err:
+        return detail(case_id, withdraw_errors=err.errors), 400
+    flash(_("The case is withdrawn. Its open steps are closed."), "success")
+    return redirect(url_for("portal.detail", case_id=case_id))
+
+
+@bp.post("/cases/<id:case_id>/delete")
+@login_required
+def delete_draft(case_id: int):
+    """The applicant deletes its own empty draft."""
+    own_cases.delete_draft(current_user, case_id)
+    flash(_("The empty draft is deleted."), "success")
+    return redirect(url_for("portal.cases"))
 
 
 def _asks(applicant_tasks, case) -> dict[str, str]:

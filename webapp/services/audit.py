@@ -33,6 +33,8 @@ ACTION_LABELS = {
     "member_registered": _l("Entered in the member register"),
     "certificate_issued": _l("Certificate issued"),
     "certificate_revoked": _l("Certificate revoked"),
+    "case_withdrawn": _l("Withdrawn by the applicant"),
+    "case_deleted": _l("Empty draft deleted"),
 }
 
 

@@ -44,8 +44,8 @@ def model_data(forms: dict) -> dict:
 def start(user: User, key: str | None = None, member_number: str | None = None) -> Case:
     """A new case of a procedure of the catalogue that the user may start. Without a key, the
     one an applicant starts about itself (membership admission), if exactly one says so."""
-    procedure = _procedure(user, key)
-    member = _subject_member(user, procedure, member_number)
+    procedure = procedure_for(user, key)
+    member = subject_member(user, procedure, member_number)
     subject_id = member.user_id if member is not None else user.id
     try:
         case, result, offered = open_case(
@@ -132,7 +132,7 @@ def open_case(
     return case, result, offered
 
 
-def _procedure(user: User, key: str | None) -> catalogue.Procedure:
+def procedure_for(user: User, key: str | None) -> catalogue.Procedure:
     if key is None:
         own = [
             p
@@ -153,7 +153,7 @@ def _procedure(user: User, key: str | None) -> catalogue.Procedure:
     return procedure
 
 
-def _subject_member(user: User, procedure, member_number: str | None) -> Member | None:
+def subject_member(user: User, procedure, member_number: str | None) -> Member | None:
     if procedure.subject == catalogue.MEMBER:
         member = db.session.scalars(
             select(Member).where(

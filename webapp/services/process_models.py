@@ -20,6 +20,7 @@ from webapp.services import (  # noqa: F401 (diagram_functions registers the fun
     diagram_functions,
     groups,
     message_templates,
+    own_cases,
     scheduled_starts,
 )
 from webapp.services.errors import NoLiveModel
@@ -85,6 +86,7 @@ def _validate(
         problems += _user_task_problems(task, files, lanes)
     problems += message_templates.problems(report.notifications, files)
     problems += _recipient_problems(report.recipients, lanes)
+    problems += own_cases.problems(data)
     if report.info is not None:
         said = {p.element_id for p in problems if p.element_id}  # e.g. a constant not ISO 8601
         timers = scheduled_starts.problems(data, files, report.user_tasks)

@@ -27,7 +27,12 @@ TONES = ("success", "danger", "warning")
 # A case is in progress until its process ends; then it stands as the diagram's `outcome` says,
 # named in the model's `statuses.data.json` (`{"admitted": {"zh": …, "en": …, "tone":
 # "success"}}`), or simply closed.
-STATUS_LABELS = {"in_progress": _l("In progress"), "closed": _l("Closed")}
+STATUS_LABELS = {
+    "in_progress": _l("In progress"),
+    "closed": _l("Closed"),
+    # Any case its applicant withdrew (webapp.services.own_cases), whatever its procedure.
+    "retracted": _l("Withdrawn by the applicant"),
+}
 
 _order: dict[tuple[str, int], list[str]] = {}
 _lock = threading.Lock()
@@ -41,6 +46,14 @@ def order_of(version_id: int) -> list[str]:
         with _lock:
             _order[key] = found
     return _order[key]
+
+
+def order_in(bpmn: bytes) -> list[str]:
+    """The stages of a diagram not yet deployed (its checks), in flow order; [] if unreadable."""
+    try:
+        return _flow_order(bpmn)
+    except etree.XMLSyntaxError:
+        return []
 
 
 def _flow_order(bpmn: bytes) -> list[str]:

@@ -19,6 +19,7 @@ from webapp.services import (
     audit,
     case_step,
     cases,
+    catalogue,
     delegations,
     documents,
     json_data,
@@ -163,6 +164,21 @@ def save_draft(user: User, task_guid: str, form, files=None) -> tuple[HumanTask,
         db.session.rollback()
         raise
     return task, case
+
+
+def keep_draft(user: User, task_guid: str, data: dict) -> None:
+    """Keep what a refused first submission held (its accepted uploads among it) as the task's
+    draft, so that the case just created for it is not an empty one. Commits."""
+    found = _lookup(user, task_guid)
+    db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == found.task.id, HumanTask.state == "ready")
+        .values(draft=data, draft_saved_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    audit.record("draft_saved", user.id, found.task.instance_id, task_guid,
+                 {"task": found.task.bpmn_id})  # fmt: skip
+    db.session.commit()
 
 
 def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Case]:
@@ -369,6 +385,50 @@ def _refuse_if_claimed(task: HumanTask, user: User, principal: User | None = Non
 def _not_open(task: HumanTask) -> TaskNotOpen:
     by = task.completed_by.display_name if task.completed_by is not None else None
     return TaskNotOpen(task.state, by=by, at=task.completed_at)
+
+
+@dataclass
+class FirstForm:
+    """The form a new case would open with for its starter, before any case exists."""
+
+    procedure: catalogue.Procedure
+    member_number: str
+    task_title: str
+    stage: str | None
+    schema: dict
+    ui: dict
+
+
+def first_form(user: User, key: str | None, member_number: str | None = None) -> FirstForm | None:
+    """What starting the procedure would put before the user first, from its live version;
+    nothing is kept. None when its first step is not the starter's to do (the case is then
+    started at once). A start page shows this form and creates the case on the first save or submit,
+    so that opening it twice leaves no empty cases behind."""
+    procedure = cases.procedure_for(user, key)
+    member = cases.subject_member(user, procedure, member_number)
+    subject_id = member.user_id if member is not None else user.id
+    try:
+        # A dry run of the start in a transaction rolled back: the first steps are the
+        # diagram's to decide (its scripts, its gateways), not a guess from its drawing.
+        case, _result, _offered = cases.open_case(
+            procedure.version_id, procedure.title_zh, subject_id, member, started_by=user.id
+        )
+        # The starter's own first step, as starting would open it (a secretary's first form
+        # of a case about a member too; never a step about oneself).
+        task = first_for(user, case)
+        if task is None:
+            return None
+        forms = version_content(procedure.version_id).forms
+        return FirstForm(
+            procedure=procedure,
+            member_number=member.member_number if member is not None else "",
+            task_title=task.title or "",
+            stage=task.stage,
+            schema=forms.get(task.form or "", {"type": "object"}),
+            ui=forms.get(task.ui_form or "", {}),
+        )
+    finally:
+        db.session.rollback()
 
 
 def first_for(user: User, case: Case) -> HumanTask | None:

@@ -21,7 +21,7 @@ bp = Blueprint("tasks", __name__)
 def show(task_guid: str):
     """The task's form, empty or with what the user entered last time."""
     task, case = tasks.find(current_user, task_guid)
-    return _render(task, case)
+    return render_task(task, case)
 
 
 @bp.post("/tasks/<task_guid>")
@@ -35,14 +35,14 @@ def submit(task_guid: str):
             task, case = tasks.save_draft(current_user, task_guid, request.form, request.files)
         except InvalidFormData as err:
             task, case = tasks.find(current_user, task_guid)
-            return _render(task, case, values=err.values, errors=err.errors), 400
+            return render_task(task, case, values=err.values, errors=err.errors), 400
         flash(_("Draft saved. You can come back and finish it later."), "success")
         return redirect(url_for("tasks.show", task_guid=task_guid))
     try:
         task, case = tasks.complete(current_user, task_guid, request.form, request.files)
     except InvalidFormData as err:
         task, case = tasks.find(current_user, task_guid)
-        return _render(task, case, values=err.values, errors=err.errors), 400
+        return render_task(task, case, values=err.values, errors=err.errors), 400
     flash(_("Done: “%(task)s” has been submitted.", task=task.title), "success")
     if case.applicant_id == current_user.id:
         return redirect(url_for("portal.detail", case_id=case.id))
@@ -75,7 +75,7 @@ def unclaim(task_guid: str):
     return redirect(url_for("tasks.show", task_guid=task_guid))
 
 
-def _render(task, case, values=None, errors=None):
+def render_task(task, case, values=None, errors=None):
     locale = str(get_locale())
     schema, ui = tasks.form_of(task)
     if values is None and task.draft:
