@@ -70,7 +70,11 @@ def _accept(app, case, files, data=None):
         case_id, applicant_id = case
         user = db.session.get(User, applicant_id)
         row = db.session.get(Case, case_id)
-        data = documents.accept_uploads(user, row, SCHEMA, files, data or {})
+        try:
+            data = documents.accept_uploads(user, row, SCHEMA, files, data or {})
+        except InvalidFormData:
+            db.session.rollback()  # as a caller that does not keep the files that passed
+            raise
         db.session.commit()
         return data
 
@@ -138,7 +142,7 @@ def test_too_large_file_is_refused_and_nothing_else_is_stored(app, case, upload_
         _accept(app, case, _files(scan=(PDF, "ok.pdf"), licence=(big, "big.pdf")))
     assert refused.value.errors == {"licence": ["The file is larger than 2 MB."]}
     # The good file's token comes back for the form to keep, but it is stored only if the
-    # caller commits (a task's submission does; here nothing is committed).
+    # caller commits (a task's submission does; here the caller rolls back).
     assert "scan" in refused.value.values
     assert _count(app) == 0
     assert not upload_dir.exists() or not any(upload_dir.iterdir())

@@ -38,8 +38,14 @@ def _documents(app) -> list[Document]:
 
 
 def _count(app) -> int:
+    """Scans stored: the refused file is never among them (the valid business licence sent
+    alongside it is kept, so the form shown again offers it)."""
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Document))
+        return db.session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.field == "application_form_scan")
+        )
 
 
 def _submit(app, actors, scan: tuple[bytes, str]):

@@ -29,8 +29,8 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('model_version') as batch:
-        batch.drop_column('deploy_comment')
-    with op.batch_alter_table('outbox_message') as batch:
-        batch.drop_index('ix_outbox_message_unread')
-        batch.drop_column('read_at')
+    # Plain columns without constraints: dropped in place (SQLite 3.35+), never by copying
+    # model_version, which the instances point at.
+    op.drop_index('ix_outbox_message_unread', table_name='outbox_message')
+    op.drop_column('outbox_message', 'read_at')
+    op.drop_column('model_version', 'deploy_comment')
