@@ -113,3 +113,21 @@ def test_a_rejected_applicant_appeals_in_time_and_late(app, procedure):
     p.after(closes)
     assert "申诉" not in p.actors("applicant2").get("/start").get_data(as_text=True)
     assert p.actors("applicant2").post("/start/appeal", {}).status_code == 403
+
+
+# Found reviewing the appeal's form for the schema fuzz: the form takes up to 20 characters,
+# and a number of 20 digits overflowed the database's integer (a server error on SQLite and
+# PostgreSQL alike).
+def test_a_case_number_no_case_can_have_is_refused_not_a_server_error(app, procedure):
+    p = procedure
+    first = p.submit("applicant", fresh_application())
+    p.review(first, "reject", review_reasons="材料不全。")
+    appeal, refused = lodge(p, "applicant", "9" * 20, expect=400)
+    page = refused.get_data(as_text=True)  # in Chinese where the catalogue is compiled
+    assert "您没有此编号的已决事项" in page or "You have no decided case with this number" in page
+    for number in ("9" * 19, str(2**31), "-1", "0", "#"):
+        p.do("applicant", appeal, "lodge_appeal", {
+            "appealed_case_number": number,
+            "appeal_reasons": "立案所述材料系第三方伪造，已向公安机关报案。",
+        }, expect=400)  # fmt: skip
+    assert p.open_ids(appeal) == ["lodge_appeal"]

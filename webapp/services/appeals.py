@@ -17,6 +17,9 @@ from webapp.services import case_step
 
 APPELLANT = "appellant"
 _LINK = "appeal_of"  # the fact an appeal keeps: the id of the case it appeals
+# The largest id a case can have: PostgreSQL's integer. A larger number (the form takes 20
+# digits) made the lookup itself fail, with a server error, on SQLite and PostgreSQL alike.
+LARGEST_ID = 2**31 - 1
 
 
 def _closes(case: Case) -> datetime | None:
@@ -55,7 +58,7 @@ def case_may_be_appealed(case_number) -> str:
         appealed_id = int(str(case_number or "").strip().lstrip("#"))
     except ValueError:
         return _("Give the number of the decided case you appeal.")
-    appealed = db.session.get(Case, appealed_id)
+    appealed = db.session.get(Case, appealed_id) if 0 < appealed_id <= LARGEST_ID else None
     if appealed is None or appealed.applicant_id != appeal.applicant_id:
         return _("You have no decided case with this number.")
     closes = _closes(appealed)
