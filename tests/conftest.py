@@ -8,12 +8,13 @@ import itertools
 import os
 import re
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import make_url, select
-from stdnum.cn import uscc
+from stdnum.cn import ric, uscc
 
 from webapp import create_app
 from webapp.extensions import db
@@ -53,6 +54,19 @@ def fresh_credit_code() -> str:
     applicant, and a second application under a code in progress is refused at submission."""
     body = f"91110000{next(_credit_codes):09d}"
     return body + uscc.calc_check_digit(body)
+
+
+_id_numbers = itertools.count(0)
+
+
+def fresh_id_number() -> str:
+    """A valid resident ID number no other application of the run gave (as fresh_credit_code)."""
+    n = next(_id_numbers)
+    born = date(1980, 1, 1) + timedelta(days=n // 999)
+    body = f"110101{born:%Y%m%d}{n % 999 + 1:03d}"
+    # The check character is found by trying the eleven (calc_check_digit's does not pass
+    # is_valid for every body).
+    return next(body + c for c in "0123456789X" if ric.is_valid(body + c))
 
 
 def fresh_application(**changes) -> dict:

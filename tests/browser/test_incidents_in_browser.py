@@ -48,6 +48,8 @@ def test_incidents_page_for_the_secretary_and_the_owners_retry(live_server, brow
         for width in (1366, 390):
             secretary = login(browser, base, "secretary", width)
             expect(secretary.locator("#nav-incident-count")).to_have_text("1")
+            if secretary.is_visible(".navbar-toggler"):  # a phone: the menu button first
+                secretary.click(".navbar-toggler")
             secretary.click("#nav-incidents")
             card = secretary.locator("article.incident")
             expect(card).to_have_count(1)

@@ -156,7 +156,9 @@ def test_owner_edits_notice_period_and_form_label_and_deploys_version_2(
         owner.screenshot(path=str(artifacts / "12-deployed-version-2.png"))
 
         with app.app_context():
-            model = db.session.scalars(select(ProcessModel)).one()
+            model = db.session.scalars(
+                select(ProcessModel).where(ProcessModel.key == "admission")
+            ).one()
             assert model.live_version.number == 2
             live = model.live_version
             assert "notice_working_days = 7" in live.bpmn
@@ -230,7 +232,9 @@ def test_invalid_edit_is_shown_on_the_canvas_and_not_deployed(browser, live_serv
     owner.click("#deploy-button")
     expect(owner.locator("#editor-status")).to_have_attribute("data-kind", "danger")
     with app.app_context():
-        assert list(db.session.scalars(select(ModelVersion.number))) == [1]
+        admission = select(ProcessModel.id).where(ProcessModel.key == "admission")
+        numbers = select(ModelVersion.number).where(ModelVersion.model_id.in_(admission))
+        assert list(db.session.scalars(numbers)) == [1]
 
 
 def test_imported_file_with_changed_fees_becomes_the_next_version(
@@ -290,7 +294,11 @@ def test_imported_file_with_changed_fees_becomes_the_next_version(
     owner.click("#deploy-button")
     expect(owner.locator("#editor-status")).to_have_attribute("data-version", "2")
     with app.app_context():
-        live = db.session.scalars(select(ProcessModel)).one().live_version
+        live = (
+            db.session.scalars(select(ProcessModel).where(ProcessModel.key == "admission"))
+            .one()
+            .live_version
+        )
         assert live.number == 2 and "notice_working_days = 6" in live.bpmn
         assert live.forms["fee_schedule.data.json"]["member_types"]["unit"]["amount"] == 6000
         assert "] We received your" in live.forms["messages/application_received.en.txt"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from tests import staged
-from tests.conftest import VALID_APPLICATION
+from tests.conftest import VALID_APPLICATION, fresh_credit_code
 from tests.procedure import PAYMENT
 from webapp.extensions import db
 from webapp.models import Case, Certificate, User
@@ -82,7 +82,9 @@ def _submit(applicant: User) -> int:
     case = cases.start(applicant)
     guid = staged.open_tasks(case.id)[0].task_guid
     files = {k: FileStorage(io.BytesIO(data), name) for k, (data, name) in UPLOADS.items()}
-    tasks.complete(applicant, guid, MultiDict(APPLICATION), files)
+    # Each application under a credit code of its own (one code applies once at a time).
+    data = MultiDict({**APPLICATION, "credit_code": fresh_credit_code()})
+    tasks.complete(applicant, guid, data, files)
     return case.id
 
 
