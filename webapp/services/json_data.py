@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 
-from webapp.formschema import storable
+from webapp.formschema import drop_inapplicable, storable
 
 # Unknown fields named one by one in an answer; the rest are counted. An answer must not grow
 # with what was sent: two million unknown keys once made a 91 MB error.
@@ -42,7 +42,8 @@ def read(schema: dict, payload: Any) -> tuple[dict[str, Any], dict[str, list[str
         # An HTML checkbox left unticked sends nothing and is read as false; so here.
         if isinstance(prop, dict) and prop.get("type") == "boolean" and name not in data:
             data[name] = False
-    return data, errors
+    # As the page: a field the data's own choices hide is neither validated nor kept.
+    return drop_inapplicable(schema, data), errors
 
 
 def unknown_fields(names: list[str]) -> dict[str, list[str]]:
