@@ -216,11 +216,14 @@ def test_start_page_offers_what_each_may_start(browser, live_server, app, actors
         expect(card.locator(".invalid-feedback")).to_contain_text("没有此会员编号的有效会员")
         assert card.locator("[name=member_number]").input_value() == "2026-U-999999"
         shoot(secretary, artifacts, "start-unknown-member")
-        with app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(Case)) == 2
+        with app.app_context():  # the member's admission only: a first form makes no case
+            assert db.session.scalar(select(func.count()).select_from(Case)) == 1
         card.locator("[name=member_number]").fill(number)
         card.locator("button[type=submit]").click()
         secretary.wait_for_selector("#task-form")
+        expect(secretary.locator("main")).to_contain_text(number)
+        secretary.click("#save-draft")  # the case begins with its first save
+        secretary.wait_for_selector("#draft-note")
         expect(secretary.locator("main")).to_contain_text("填写推荐理由 — 北京示例科技有限公司")
 
         # The new case: in the secretariat's inbox, and among the member's own cases.
