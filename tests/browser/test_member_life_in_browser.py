@@ -72,7 +72,7 @@ def test_a_members_life_in_chromium(browser, live_server, artifacts):
         member = login(browser, base, "applicant")
         member.goto(f"{base}/membership")
         shot(member, "membership")
-        member.click("button[data-process=change_of_details]")
+        member.click("a[data-process=change_of_details]")
         member.wait_for_selector("#task-form")
         member.fill("input[name=new_name]", "浏览器更名科技有限公司")
         member.fill("textarea[name=change_reason]", "经市场监督管理部门核准更名")
