@@ -58,6 +58,7 @@ def index():
         choices=member_register.choices(),
         statuses=register.STATUSES,
         type_labels=member_types.labels(),
+        value_labels=member_register.value_labels(),
     )
 
 
@@ -108,6 +109,7 @@ def member(member_id: int):
         page=page,
         id_number=member_register.shown_id_number(current_user, page.member.id_number),
         type_labels=member_types.labels(),
+        value_labels=member_register.value_labels(),
     )
 
 
@@ -126,4 +128,5 @@ def membership():
         mask=member_register.mask_id_number,
         verify_url=members.verify_url,
         type_labels=member_types.labels(),
+        value_labels=member_register.value_labels(),
     )

@@ -23,10 +23,12 @@ from webapp.models import (
     Member,
     MemberDetailChange,
     MemberStatusChange,
+    ProcessModel,
     User,
 )
 from webapp.services import audit, register
 from webapp.services.errors import NotFound
+from webapp.services.workflow import version_content
 
 PAGE_SIZE = 50
 MAX_QUERY = 100
@@ -128,6 +130,28 @@ def choices() -> dict[str, list[str]]:
         found[name] = [
             v for v in db.session.scalars(select(column).distinct().order_by(column)) if v
         ]
+    return found
+
+
+CODED_FIELDS = ("region", "industry")
+
+
+def value_labels() -> dict[str, dict[str, str]]:
+    """What the live procedures' forms call the register's coded values (the `oneOf` titles
+    of a field such as industry), so the register shows 信息技术与软件业 rather than `it`;
+    a value no form names is shown as it is."""
+    found: dict[str, dict[str, str]] = {name: {} for name in CODED_FIELDS}
+    live = db.session.scalars(
+        select(ProcessModel.live_version_id).where(ProcessModel.live_version_id.is_not(None))
+    )
+    for version_id in live:
+        for content in version_content(version_id).forms.values():
+            props = content.get("properties") if isinstance(content, dict) else None
+            for name in CODED_FIELDS:
+                field = props.get(name) if isinstance(props, dict) else None
+                for option in (field or {}).get("oneOf") or []:
+                    if isinstance(option, dict) and isinstance(option.get("title"), str):
+                        found[name].setdefault(str(option.get("const")), option["title"])
     return found
 
 
