@@ -6,7 +6,7 @@ ticker runs) for time passing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.conftest import fresh_application, reload
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, OutboxMessage, User
+from webapp.models import Case, HumanTask, Incident, OutboxMessage, ProcessInstance, User
 from webapp.services import timers
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -68,7 +68,21 @@ class Procedure:
                 user = db.session.scalars(select(User).where(User.username == username)).one()
                 query = query.where(HumanTask.assignee_id == user.id)
             task = db.session.scalars(query.order_by(HumanTask.id)).first()
-        assert task is not None, f"no open task {bpmn_id} on application {app_id}"
+            if task is None:  # say where the case stands instead, and what failed there
+                instance = db.session.get(ProcessInstance, case.instance_id)
+                open_ids = db.session.scalars(
+                    select(HumanTask.bpmn_id).where(
+                        HumanTask.instance_id == case.instance_id, HumanTask.state == "ready"
+                    )
+                ).all()
+                failed = db.session.scalars(
+                    select(Incident.message).where(Incident.instance_id == case.instance_id)
+                ).all()
+                where = (
+                    f"open tasks {open_ids}, next timer {instance.next_timer_at}, "
+                    f"now {datetime.now(UTC)}, incidents {failed}"
+                )
+        assert task is not None, f"no open task {bpmn_id} on application {app_id}: {where}"
         return task
 
     def case_by_task(self, task_guid: str) -> int:
