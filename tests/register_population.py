@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from webapp.extensions import db
 from webapp.models import Case, Member, ModelVersion, ProcessInstance, ProcessModel, User
@@ -62,4 +62,15 @@ def populate(count: int, batch: int = 5000, prefix: str = "P") -> None:
         db.session.execute(insert(ProcessInstance), instances)
         db.session.execute(insert(Case.__table__), cases)
         db.session.execute(insert(Member.__table__), members)
+        db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The ids were given explicitly: the sequences must go past them, or the next row
+        # the app inserts collides with one of these.
+        for table in ("process_instance", "case_file", "member"):
+            db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
         db.session.commit()

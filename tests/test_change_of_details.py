@@ -149,6 +149,7 @@ def test_an_account_with_two_memberships_changes_the_one_it_chose(app, procedure
     started = procedure.actors("applicant").post(
         f"/start/{KEY}", {"member_number": chosen}, token_page="/membership"
     )
+    assert started.status_code == 302, started.get_data(as_text=True)[-3000:]
     case_id = procedure.case_by_task(started.headers["Location"].rsplit("/", 1)[1])
     with app.app_context():
         case = db.session.get(Case, case_id)

@@ -14,6 +14,8 @@ pytestmark = pytest.mark.browser
 
 def test_phone_menu_and_the_demo_button(live_server, browser, artifacts):
     base, app = live_server
+    # A demo on any database: the live server on PostgreSQL is otherwise run as production.
+    app.config["DEMO_MODE"] = True
     with app.test_request_context():
         (case_id,) = staged.on_notice(1)
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})

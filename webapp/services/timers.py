@@ -19,7 +19,7 @@ from webapp.extensions import db
 from webapp.models import Incident, ProcessInstance, User, utcnow
 from webapp.models.incidents import OPEN
 from webapp.roles import PROCESS_OWNER
-from webapp.services import audit, incidents, steps
+from webapp.services import audit, case_step, incidents, steps
 from webapp.services.errors import Forbidden, NotFound
 from webapp.services.workflow import engine, lock_instance, source_for
 
@@ -74,6 +74,9 @@ def _fire_claimed(now: datetime, limit: int, stopping: Callable[[], bool]) -> in
         if instance is None:
             db.session.rollback()
             return fired
+        # The row lock is this transaction's: its step is this instance's, as lock_instance
+        # says on the other path (diagram functions act on the case being moved).
+        case_step.begin(instance.id)
         if _fire(instance, now):
             fired += 1
         if _still_due(instance, now):
