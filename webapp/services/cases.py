@@ -166,7 +166,7 @@ def subject_member(user: User, procedure, member_number: str | None) -> Member |
         if member.user_id == user.id:
             raise Forbidden("own_case")  # nobody starts a case about themselves
         return member
-    if procedure.starters == (catalogue.MEMBER,):
+    if catalogue.MEMBER in procedure.starters:
         # A member's case about its own membership (the one it chose, if it holds several).
         return catalogue.own_membership(user, member_number) or catalogue.own_membership(user)
     return None

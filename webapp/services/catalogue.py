@@ -6,7 +6,9 @@
   account with a decided case still open to appeal: webapp.services.appeals), or a group's key
   or name (its current members).
 - `subject`: `starter` (default: the case is about whoever starts it) or `member` (the starter
-  chooses a member of the register; for groups).
+  chooses a member of the register; for groups). A procedure a member starts about itself and a
+  group on a member's behalf (`startableBy` "member, secretariat", `subject` member) is, for a
+  member outside those groups, about its own membership.
 - `titleEn`: the English title; the Chinese one is the process's name.
 
 A model without `startableBy` is not in the catalogue: a timer start event starts it (see
@@ -16,7 +18,7 @@ webapp.services.scheduled_starts), or another procedure.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 from sqlalchemy import select
@@ -120,9 +122,32 @@ def may_start(user: User, procedure: Procedure) -> bool:
     return False
 
 
+def _as_group(user: User, procedure: Procedure) -> bool:
+    """Whether the user starts the procedure as one of the groups it names (not as a member)."""
+    for starter in procedure.starters:
+        if starter in (APPLICANT, MEMBER, appeals.APPELLANT):
+            continue
+        group = groups.lane_group(starter)
+        if group not in (None, APPLICANT) and group in user.group_keys:
+            return True
+    return False
+
+
+def as_seen_by(user: User, procedure: Procedure) -> Procedure:
+    """The procedure as this user starts it: one about a chosen member is, for a member who
+    may start it only as a member, about its own membership."""
+    if (
+        procedure.subject == MEMBER
+        and MEMBER in procedure.starters
+        and not _as_group(user, procedure)
+    ):
+        return replace(procedure, subject="starter")
+    return procedure
+
+
 def startable(user: User) -> list[Procedure]:
     """What the user may start, as the start page and the API list it."""
-    return [p for p in procedures() if may_start(user, p)]
+    return [as_seen_by(user, p) for p in procedures() if may_start(user, p)]
 
 
 def find(user: User, key: str) -> Procedure | None:

@@ -29,6 +29,7 @@ from webapp.models import (
     Certificate,
     HumanTask,
     Member,
+    MemberDetailChange,
     MemberNumberCounter,
     MemberStatusChange,
     ProcessInstance,
@@ -262,12 +263,23 @@ def _check_audit_chain(report: Report) -> None:
 def _check_member_numbers(report: Report) -> None:
     """Each series (year and member type) holds exactly the numbers 1…last of its counter."""
     members = db.session.execute(
-        select(Member.member_number, Member.member_type, Case).join(Case, Case.id == Member.case_id)
+        select(Member.id, Member.member_number, Member.member_type, Case).join(
+            Case, Case.id == Member.case_id
+        )
     ).all()
     report.members = len(members)
     issued = defaultdict(list)
-    for number, member_type, case in members:
+    # A later change of type keeps the number: its series is of the type admitted as.
+    changed_type = dict(
+        db.session.execute(
+            select(MemberDetailChange.member_id, MemberDetailChange.old_value)
+            .where(MemberDetailChange.field == "member_type")
+            .order_by(MemberDetailChange.at.desc(), MemberDetailChange.id.desc())
+        ).all()
+    )
+    for member_id, number, member_type, case in members:
         # The series is the year of admission (UTC, as issued) and the member type's code.
+        member_type = changed_type.get(member_id, member_type)
         series = f"{case.admitted_at.year}-{member_types.number_code(member_type)}"
         issued[series].append((number, case))
     fmt = current_app.config["MEMBER_NUMBER_FORMAT"]

@@ -20,7 +20,7 @@ from webapp.models import (
     MemberStatusChange,
     utcnow,
 )
-from webapp.services import audit, case_step
+from webapp.services import audit, case_step, member_types, model_data
 
 # What a member may have changed, with its longest length. The identifiers (credit code, ID
 # number) and the number are the member's identity and are not changed by a change of details.
@@ -177,6 +177,41 @@ def change_member_details(changes: dict, reason: str = "") -> dict:
     return apply_changes(_subject(case), changes, reason or "", case, actor_id, utcnow())
 
 
+def set_member_type(member_type: str, reason: str = "") -> dict:
+    """Give the case's member another type (a key of the live models' member types), with a
+    row of the register's history; returns {old, new} (equal when it had that type already).
+    The member number keeps the code of the type it was admitted as: numbers are for life."""
+    case, actor_id = case_step.current()
+    if not isinstance(member_type, str) or member_type not in model_data.live(member_types.FILE):
+        raise ValueError("member_type must be one of the member types the models name")
+    if reason is not None and not isinstance(reason, str):
+        raise ValueError("reason must be text")
+    member = _subject(case)
+    old = member.member_type
+    if old != member_type:
+        member.member_type = member_type
+        db.session.add(
+            MemberDetailChange(
+                member_id=member.id,
+                field="member_type",
+                old_value=old,
+                new_value=member_type,
+                reason=(reason or "")[:MAX_REASON],
+                case_id=case.id,
+                actor_id=actor_id,
+                at=utcnow(),
+            )
+        )
+        audit.record(
+            "member_type_changed",
+            actor_id,
+            case.instance_id,
+            data={"member_number": member.member_number, "from": old, "to": member_type},
+        )
+    return {"old": old, "new": member_type}
+
+
 DIAGRAM_FUNCTIONS = {
     "change_member_details": change_member_details,
+    "set_member_type": set_member_type,
 }
