@@ -122,12 +122,18 @@ def test_the_api_lists_the_catalogue_and_starts_a_case_about_a_member(app, proce
     client = app.test_client()
     secretary, applicant = bearer(app, "secretary"), bearer(app, "applicant")
     listed = client.get("/api/v1/catalogue", headers=secretary).get_json()["items"]
-    assert {e["process"]: e["subject"] for e in listed} == {KEY: "member", "discipline": "member"}
+    assert {e["process"]: e["subject"] for e in listed} == {
+        KEY: "member",
+        "discipline": "member",
+        "member_type_change": "member",  # the secretariat's on a member's behalf
+    }
     # The member's own catalogue: applying, and what a member starts about itself.
-    own = [
-        e["process"] for e in client.get("/api/v1/catalogue", headers=applicant).get_json()["items"]
-    ]
+    own = {
+        e["process"]: e["subject"]
+        for e in client.get("/api/v1/catalogue", headers=applicant).get_json()["items"]
+    }
     assert "admission" in own and KEY not in own
+    assert own["member_type_change"] == "starter"  # its own membership, no number to choose
     missing = client.post("/api/v1/cases", json={"process": KEY}, headers=secretary)
     assert missing.status_code == 400 and "member_number" in missing.get_json()["fields"]
     unknown = client.post("/api/v1/cases", json={"process": "no_such"}, headers=secretary)
