@@ -12,20 +12,28 @@ from webapp.extensions import db
 from webapp.models import Case, HumanTask, Member, ProcessModel, utcnow
 from webapp.services import consistency, demo_cases
 
-PROCEDURES = ("admission", "annual_dues", "appeal", "change_of_details", "discipline", "withdrawal")
+PROCEDURES = (
+    "admission",
+    "annual_dues",
+    "appeal",
+    "change_of_details",
+    "discipline",
+    "member_type_change",
+    "withdrawal",
+)
 
 
 def test_the_demo_association_shows_every_stage_and_outcome(app, actors):
     with app.app_context(), app.test_request_context():
         began = time.monotonic()
-        assert demo_cases.seed() == 64
+        assert demo_cases.seed() == 67
         seconds = time.monotonic() - began
         assert demo_cases.seed() == 0  # idempotent
         assert seconds < 120, seconds  # about 15 s on a laptop with a file database
         rows = db.session.execute(
             select(Case, ProcessModel.key).join(ProcessModel, ProcessModel.id == Case.model_id)
         ).all()
-        assert len(rows) == 66  # the dues timer opened two more than the file lists
+        assert len(rows) == 69  # the dues timer opened two more than the file lists
         by_process = defaultdict(list)
         for case, key in rows:
             by_process[key].append(case)
@@ -48,6 +56,7 @@ def test_the_demo_association_shows_every_stage_and_outcome(app, actors):
         assert {
             ("change_of_details", "changed"), ("withdrawal", "withdrawn"),
             ("discipline", "expelled"), ("annual_dues", "paid"), ("appeal", "upheld"),
+            ("member_type_change", "changed"),
         } <= decided  # fmt: skip
         ready = Counter(
             db.session.scalars(select(HumanTask.bpmn_id).where(HumanTask.state == "ready"))
@@ -57,7 +66,7 @@ def test_the_demo_association_shows_every_stage_and_outcome(app, actors):
             "council_vote", "declare_payment", "confirm_payment", "issue_certificate",
             "submit_changes", "review_changes", "declare_dues", "declare_dues_again",
             "confirm_dues", "decide_arrears", "confirm_by_secretariat", "submit_defence",
-            "decide_appeal",
+            "decide_appeal", "review_type",
         ):  # fmt: skip
             assert ready[step], step
         overdue = db.session.scalar(
