@@ -13,7 +13,8 @@ from tests.conftest import Actor
 from tests.test_annual_dues import OPENS, declaration, dues_cases, entry, start_due
 from tests.test_withdrawal import REQUEST, start_withdrawal, status_of
 from webapp.extensions import db
-from webapp.models import Member
+from webapp.models import Member, ProcessInstance
+from webapp.services import consistency
 
 
 def member_in_arrears(p):
@@ -73,7 +74,7 @@ def test_the_confirmation_waits_until_the_arrears_are_paid(app, procedure):
 
 def test_a_waiver_with_reasons_lets_the_confirmation_go_on(app, procedure):
     p = procedure
-    number, member_id, _dues_case = member_in_arrears(p)
+    number, member_id, dues_case = member_in_arrears(p)
     case_id = start_withdrawal(p)
     p.do("applicant", case_id, "submit_request", REQUEST)
     # A waiver needs its reasons.
@@ -91,7 +92,23 @@ def test_a_waiver_with_reasons_lets_the_confirmation_go_on(app, procedure):
     assert p.open_ids(case_id) == ["confirm_by_secretariat"]
     p.do("secretary", case_id, "confirm_by_secretariat", {"withdrawal_decision": "confirm"})
     assert status_of(p, number) == "withdrawn"
-    assert entry(app, member_id).state == "open"  # waived here, not marked paid
+    # The waiver is recorded on the dues (not marked paid) and ends the dues case where it
+    # stood: no task, no timer, no reminder after the member has left.
+    assert entry(app, member_id).state == "waived"
+    dues = p.case(dues_case)
+    assert (dues.status, dues.outcome_code) == ("waived", "dues_waived")
+    assert dues.outcome_reason == "企业注销，经会长办公会同意免缴。"
+    assert p.open_ids(dues_case) == []
+    with app.app_context():
+        instance = db.session.get(ProcessInstance, dues.instance_id)
+        assert (instance.status, instance.next_timer_at) == ("finished", None)
+    reminded = len(p.messages("applicant"))
+    p.travel_to(p.now() + timedelta(days=400))
+    p.tick()
+    assert len(p.messages("applicant")) == reminded
+    assert p.case(case_id).facts["dues_waived"]["closed_cases"] == [dues_case]
+    with app.app_context():
+        assert consistency.check().problems == []
 
 
 def test_without_arrears_nothing_waits(app, procedure):

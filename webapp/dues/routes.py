@@ -26,6 +26,7 @@ STATE_LABELS = {
     "returned": _l("Declaration returned"),
     "paid": _l("Paid"),
     "unpaid": _l("Unpaid after the period"),
+    "waived": _l("Waived"),
 }
 
 

@@ -7,6 +7,8 @@ closes it, so a function called outside any step (or after its commit) finds non
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import event, select
@@ -34,6 +36,17 @@ def act_as(actor_id: int | None) -> None:
     step = db.session.info.get(_KEY)
     if step is not None:
         step.actor_id = actor_id
+
+
+@contextmanager
+def aside() -> Iterator[None]:
+    """Move another instance inside this step (a case this one settles, e.g. the dues a
+    withdrawal waives), then come back: the diagram functions act on this case again."""
+    before = db.session.info.get(_KEY)
+    try:
+        yield
+    finally:
+        db.session.info[_KEY] = before
 
 
 def current() -> tuple[Case, int | None]:

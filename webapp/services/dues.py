@@ -158,6 +158,44 @@ def close_dues_unpaid(reason: str = "") -> str:
     return entry.state
 
 
+def waive_dues(reason: str = "") -> dict:
+    """Waive what the case's member owes (e.g. a withdrawal's waiver, with its reasons): each
+    owing entry becomes `waived`, and the dues case still open for it ends where it stands,
+    its tasks and timers cancelled, as waived — nobody is asked to pay or reminded again.
+    Returns how many entries, their total, and the dues cases closed."""
+    # Imported here: the engine (in workflow) is made with the diagram functions, these too.
+    from webapp.services.workflow import engine, lock_case, save_result, source_for
+
+    case, actor_id = case_step.current()
+    member = _member_of(case)
+    if member is None:
+        raise ValueError("the case is not about a member")
+    reason = _text(reason, "reason") or ""
+    entries = db.session.scalars(
+        select(DuesEntry)
+        .where(DuesEntry.member_id == member.id, DuesEntry.state.in_(OWING))
+        .order_by(DuesEntry.year)
+    ).all()
+    now, closed = utcnow(), []
+    for entry in entries:
+        entry.state, entry.reason, entry.updated_at = "waived", reason, now
+        dues_case = db.session.get(Case, entry.case_id)
+        if dues_case is not None and dues_case.status == "in_progress":
+            with case_step.aside():
+                locked = lock_case(dues_case.instance_id)
+                if locked.case is not None and locked.instance.status == "running":
+                    result = engine.cancel(
+                        source_for(locked.instance.version_id), locked.instance.state
+                    )
+                    save_result(locked.instance, result, ready=locked.ready)
+                    locked.case.status, locked.case.outcome_code = "waived", "dues_waived"
+                    locked.case.outcome_reason, locked.case.updated_at = reason, now
+                    closed.append(locked.case.id)
+        _log("dues_waived", entry, case, actor_id, reason=reason, dues_case=entry.case_id)
+    total = sum((e.amount_due for e in entries), Decimal("0.00"))
+    return {"count": len(entries), "total": str(total), "closed_cases": closed}
+
+
 def dues_outstanding() -> dict:
     """What the case's member still owes: the total, how many years, and each unpaid entry
     (year, amount, state, deadline), oldest first — e.g. for a withdrawal to show and, where
@@ -216,6 +254,7 @@ DIAGRAM_FUNCTIONS = {
     "confirm_dues": confirm_dues,
     "extend_dues": extend_dues,
     "close_dues_unpaid": close_dues_unpaid,
+    "waive_dues": waive_dues,
 }
 
 
