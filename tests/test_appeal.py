@@ -131,3 +131,42 @@ def test_a_case_number_no_case_can_have_is_refused_not_a_server_error(app, proce
             "appeal_reasons": "立案所述材料系第三方伪造，已向公安机关报案。",
         }, expect=400)  # fmt: skip
     assert p.open_ids(appeal) == ["lodge_appeal"]
+
+
+def test_overturning_a_rejected_application_reopens_it_at_fee_payment(app, procedure):
+    """appeal_rules.data.json says where an overturned rejection resumes: the application goes
+    on to its payment notice, payment and certificate, as if the council had approved it."""
+    p = procedure
+    first = p.submit("applicant", fresh_application())
+    p.review(first, "reject", review_reasons="材料不全。")
+    assert p.case(first).status == "rejected"
+    appeal, _ = lodge(p, "applicant", first)
+    p.do("supervisor", appeal, "decide_appeal", {
+        "appeal_decision": "overturn", "appeal_decision_reasons": "补充材料证明符合入会条件。",
+    })  # fmt: skip
+    assert (p.case(appeal).status, p.case(appeal).facts["reopened_case"]["id"]) == (
+        "overturned",
+        first,
+    )
+    case = p.case(first)
+    assert (case.status, case.stage, case.outcome_code) == ("in_progress", "payment", None)
+    assert case.facts["fee_amount"] == 5000 and "appeal_closes_at" not in case.facts
+    assert p.open_ids(first) == ["declare_payment"]
+    # The applicant is sent the payment notice, as after a council's approval.
+    assert p.messages("applicant", "application_approved")
+    p.declare_payment(first)
+    p.confirm_payment(first)
+    p.issue_certificate(first)
+    case = p.case(first)
+    assert (case.status, case.outcome_code) == ("admitted", "admitted") and case.member_number
+    with app.app_context():
+        member = db.session.scalars(
+            select(Member).where(Member.member_number == case.member_number)
+        ).one()
+        assert member.status == "active"
+        assert db.session.scalars(
+            select(Certificate).where(Certificate.member_id == member.id)
+        ).one().revoked_at is None
+        from webapp.services import consistency
+
+        assert consistency.check().problems == []

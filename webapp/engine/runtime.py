@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
@@ -194,6 +195,43 @@ class WorkflowEngine:
             timers=[],
             events=[],
         )
+
+    def reopen(
+        self, source: ModelSource, state: str, element_id: str, data: dict[str, Any] | None = None
+    ) -> EngineResult:
+        """Take a finished instance up again at `element_id`, with `data` added (e.g. an appeal
+        overturned the decision it ended with, and it resumes at fee payment): a new path from
+        the last end event it reached, run on until it waits. Raises EngineError when it has
+        not finished, was cancelled, or the element is not one of its steps."""
+        model = self._specs.get(source)
+        workflow = self._restore(model, state)
+        if not workflow.is_completed():
+            raise EngineError("the instance has not finished: there is nothing to reopen")
+        target = next(
+            (
+                spec
+                for spec in model.spec.task_specs.values()
+                if getattr(spec, "bpmn_id", None) == element_id
+            ),
+            None,
+        )
+        if target is None:
+            raise EngineError(f"no step {element_id} in the process")
+        ends = [
+            task
+            for task in workflow.get_tasks(state=TaskState.COMPLETED)
+            if task.workflow is workflow and isinstance(task.task_spec, EndEvent)
+        ]
+        if not ends:
+            raise EngineError("the instance ended without reaching an end event")
+        last = max(ends, key=lambda task: task.last_state_change)
+        resumed = last._add_child(target, TaskState.FUTURE)
+        resumed.data = DeepMerge.merge(dict(last.data), dict(data or {}))
+        workflow.completed = False
+        # As a step the process reached itself: its path ahead predicted, then made ready.
+        self._guard(lambda: resumed.task_spec._predict(resumed, mask=TaskState.NOT_FINISHED_MASK))
+        self._guard(lambda: resumed._ready())
+        return self._advance(workflow, model)
 
     def waiting_timers(self, source: ModelSource, state: str) -> list[WaitingTimer]:
         """The timers the instance waits on, each with its element's name and when it is due."""

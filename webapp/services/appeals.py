@@ -92,7 +92,51 @@ def appealed_case() -> dict:
     }
 
 
+def reopen_appealed_case(element_id: str, reason: str = "") -> dict:
+    """The appealed case, decided and finished, taken up again at the step `element_id` of its
+    own diagram (an overturned rejection of an application resumes at fee payment, as the
+    appeal's model data says): in progress again, its outcome cleared, its next tasks offered
+    and their people told, in this step's transaction. Returns its id and stage."""
+    # Imported here: the engine (in workflow) is made with the diagram functions, these too.
+    from webapp.services import announcements, audit, cases
+    from webapp.services.workflow import engine, lock_case, save_result, source_for
+
+    if not isinstance(element_id, str) or not element_id:
+        raise ValueError("element_id must name a step of the appealed case's diagram")
+    appeal, actor_id = case_step.current()
+    appealed = db.session.get(Case, (appeal.facts or {}).get(_LINK) or 0)
+    if appealed is None:
+        raise ValueError("the appeal names no case yet: its first form must be checked")
+    with case_step.aside():
+        locked = lock_case(appealed.instance_id)
+        instance, case = locked.instance, locked.case
+        if case.status == "in_progress" or instance.status != "finished":
+            raise ValueError("the appealed case is not decided: there is nothing to reopen")
+        result = engine.reopen(
+            source_for(instance.version_id),
+            instance.state,
+            element_id,
+            {"outcome": "", "outcome_code": "", "outcome_reason": "", "reopened_by": appeal.id},
+        )
+        offered = save_result(instance, result, actor_id=actor_id, ready=locked.ready)
+        case.status, case.outcome_code, case.outcome_reason = "in_progress", None, None
+        cases.sync(case, result, actor_id=actor_id)
+        facts = dict(case.facts or {})
+        facts.pop("appeal_closes_at", None)  # its decision is gone, and with it the appeal
+        facts["reopened_by"] = appeal.id
+        case.facts = facts
+        announcements.after_step(case, result, offered)
+        audit.record(
+            "case_reopened",
+            actor_id,
+            instance.id,
+            data={"appeal": appeal.id, "at": element_id, "reason": (reason or "")[:2000]},
+        )
+    return {"id": case.id, "stage": case.stage or ""}
+
+
 DIAGRAM_FUNCTIONS = {
     "case_may_be_appealed": case_may_be_appealed,
     "appealed_case": appealed_case,
+    "reopen_appealed_case": reopen_appealed_case,
 }
