@@ -154,6 +154,8 @@ def test_overturning_a_rejected_application_reopens_it_at_fee_payment(app, proce
     assert p.open_ids(first) == ["declare_payment"]
     # The applicant is sent the payment notice, as after a council's approval.
     assert p.messages("applicant", "application_approved")
+    [told] = p.messages("applicant", "appeal_decided")
+    assert "恢复办理" in told.body
     p.declare_payment(first)
     p.confirm_payment(first)
     p.issue_certificate(first)
