@@ -57,11 +57,17 @@ def new():
         first = tasks.first_form(current_user, key, member_number or None)
     except (InvalidFormData, Forbidden) as err:
         return _refused(key or "", err, member_number)
-    form = None
+    form, first_text = None, ""
     if first is not None:
         form = formschema.build_form(first.schema, first.ui, str(get_locale()))
+        first_text = formschema.foreground(first.ui, str(get_locale()), first.facts).text
     return render_template(
-        "start/new.html", first=first, form=form, key=key or "", member_number=member_number
+        "start/new.html",
+        first=first,
+        form=form,
+        first_text=first_text,
+        key=key or "",
+        member_number=member_number,
     )
 
 

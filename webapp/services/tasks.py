@@ -4,7 +4,7 @@ an HTML form or from JSON data) as one transaction."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
@@ -397,6 +397,9 @@ class FirstForm:
     stage: str | None
     schema: dict
     ui: dict
+    # What the dry run's first steps published (e.g. the member's current type), for the
+    # form's ui:firstText.
+    facts: dict = field(default_factory=dict)
 
 
 def first_form(user: User, key: str | None, member_number: str | None = None) -> FirstForm | None:
@@ -426,6 +429,7 @@ def first_form(user: User, key: str | None, member_number: str | None = None) ->
             stage=task.stage,
             schema=forms.get(task.form or "", {"type": "object"}),
             ui=forms.get(task.ui_form or "", {}),
+            facts=dict(case.facts or {}),
         )
     finally:
         db.session.rollback()
