@@ -81,3 +81,7 @@ def test_a_change_of_member_type_in_chromium(browser, live_server, artifacts):
         row = secretary.locator("#type-history .type-change[data-to=council]")
         assert row.count() == 1 and "单位会员" in row.inner_text() and "理事单位" in row.inner_text()
         shots(secretary, "member-page")
+        # The case it links to, with the diagram of the path it took.
+        row.locator("a").click()
+        secretary.wait_for_load_state()
+        shots(secretary, "case")
