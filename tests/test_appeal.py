@@ -166,9 +166,12 @@ def test_overturning_a_rejected_application_reopens_it_at_fee_payment(app, proce
             select(Member).where(Member.member_number == case.member_number)
         ).one()
         assert member.status == "active"
-        assert db.session.scalars(
-            select(Certificate).where(Certificate.member_id == member.id)
-        ).one().revoked_at is None
+        assert (
+            db.session.scalars(select(Certificate).where(Certificate.member_id == member.id))
+            .one()
+            .revoked_at
+            is None
+        )
         from webapp.services import consistency
 
         assert consistency.check().problems == []

@@ -42,8 +42,15 @@ def start_by_member(p, username: str = "applicant") -> int:
     return p.case_by_task(started.headers["Location"].rsplit("/", 1)[1])
 
 
-def propose(p, case_id: int, new_type: str, username: str = "applicant", step: str = "propose_type"):
-    p.do(username, case_id, step, {"new_type": new_type, "type_change_reasons": "连续三年参与标准制定"})
+def propose(
+    p, case_id: int, new_type: str, username: str = "applicant", step: str = "propose_type"
+):
+    p.do(
+        username,
+        case_id,
+        step,
+        {"new_type": new_type, "type_change_reasons": "连续三年参与标准制定"},
+    )
 
 
 def review(p, case_id: int, decision: str, reasons: str = "材料齐全，同意") -> None:
@@ -60,7 +67,9 @@ def test_the_secretariat_approves_a_senior_type_with_history(app, procedure):
     p = procedure
     number = admitted(p)
     # 我的会籍 offers it to an active member; an applicant without membership cannot start it.
-    assert f'data-process="{KEY}"' in p.actors("applicant").get("/membership").get_data(as_text=True)
+    assert f'data-process="{KEY}"' in p.actors("applicant").get("/membership").get_data(
+        as_text=True
+    )
     assert p.actors("applicant2").post(f"/start/{KEY}", {}).status_code == 403
     assert p.actors("council").post(f"/start/{KEY}", {"member_number": number}).status_code == 403
     case_id = start_by_member(p)

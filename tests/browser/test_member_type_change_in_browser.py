@@ -79,7 +79,9 @@ def test_a_change_of_member_type_in_chromium(browser, live_server, artifacts):
         secretary.goto(f"{base}/members/{member_id}")
         assert "会员类别变更记录" in secretary.content()
         row = secretary.locator("#type-history .type-change[data-to=council]")
-        assert row.count() == 1 and "单位会员" in row.inner_text() and "理事单位" in row.inner_text()
+        assert (
+            row.count() == 1 and "单位会员" in row.inner_text() and "理事单位" in row.inner_text()
+        )
         shots(secretary, "member-page")
         # The case it links to, with the diagram of the path it took.
         row.locator("a").click()
