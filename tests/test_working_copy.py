@@ -145,6 +145,7 @@ def test_a_save_over_a_copy_changed_since_opening_is_refused_with_who_and_when(a
     body = late.get_json()
     assert late.status_code == 409 and body["ok"] is False
     assert "第二位流程负责人" in body["error"] and moment(app) in body["error"]
+    assert "保存了工作副本" in body["error"]  # Chinese, the default language
     assert body["revision"] == 1
     assert "第二位的" in stored(app).bpmn  # nothing written
     # An owner who read the message may save over it knowingly, naming the revision it saw.
