@@ -82,6 +82,8 @@ def test_save_stores_a_working_copy_without_deploying_and_the_editor_reopens_it(
     assert 'id="copy-saved"' in page and moment(app) in page
     assert 'id="discard-button"' in page and 'id="copy-notice"' in page
     # The live version is still one click away, and says the copy exists.
+    models = owner.get("/models").get_data(as_text=True)
+    assert 'id="copy-admission"' in models and "编辑工作副本" in models
     live, page = page_bundle(owner, f"{EDIT}?version=1")
     assert live["bpmn"] == BPMN and 'id="open-copy"' in page
     with app.app_context():
