@@ -14,7 +14,7 @@ from werkzeug.routing import BuildError
 from webapp.admin import editor, transfer
 from webapp.admin.forms import CalendarDayForm
 from webapp.roles import PROCESS_OWNER
-from webapp.services import model_editor, workdays, working_copies
+from webapp.services import model_editor, workdays
 
 bp = Blueprint("admin", __name__)
 # The editor and import/export live in their own modules, under this blueprint's guard.
@@ -51,12 +51,10 @@ def models():
     """Every process model: its versions, the live one, instances per version and stage."""
     _require_owner()
     models = model_editor.model_list()
-    # A handful of models: one look each at whether an owner left a working copy.
-    copies = {model.key: working_copies.current(model) for model, _rows in models}
     return render_template(
         "admin/models.html",
         models=models,
-        copies=copies,
+        copies=transfer.copies_of(models),
         import_form=transfer.import_form(models),
     )
 
