@@ -79,18 +79,28 @@
   }
 
   /* The whole diagram in view, with a margin on the left where the palette floats, so that it
-     does not cover the lane headers (bpmn-js's fit-viewport uses the whole canvas). */
+     does not cover the lane headers (bpmn-js's fit-viewport uses the whole canvas). The scale
+     is computed for the room left beside the palette, so the margin is exact on screen. */
   function fitLeavingRoomForPalette() {
     canvas.zoom('fit-viewport', 'auto');
     const box = canvas.viewbox();
-    const palette = document.querySelector('#model-canvas .djs-palette, .djs-palette');
-    const left = ((palette ? palette.getBoundingClientRect().width : 100) + 24) / box.scale;
-    const margin = 16 / box.scale;
+    const width = box.outer.width, height = box.outer.height;
+    if (!width || !height || !box.inner.width || !box.inner.height) return; // not laid out
+    const frame = document.getElementById('canvas').getBoundingClientRect();
+    const palette = document.querySelector('#canvas .djs-palette');
+    const left = (palette ? palette.getBoundingClientRect().right - frame.left : 100) + 16;
+    const margin = 16;
+    const scale = Math.min(
+      (width - left - margin) / box.inner.width,
+      (height - 2 * margin) / box.inner.height,
+      1,
+    );
+    if (!(scale > 0)) return;
     canvas.viewbox({
-      x: box.inner.x - left,
-      y: box.inner.y - margin,
-      width: box.inner.width + left + margin,
-      height: box.inner.height + 2 * margin,
+      x: box.inner.x - left / scale,
+      y: box.inner.y - margin / scale,
+      width: width / scale,
+      height: height / scale,
     });
   }
 
