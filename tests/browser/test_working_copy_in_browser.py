@@ -81,7 +81,7 @@ def test_a_saved_working_copy_survives_a_reload_and_deploys_with_a_comment(
     # The live version is not the copy.
     owner.goto(f"{base}/models")
     expect(owner.locator("#copy-admission")).to_be_visible()
-    owner.screenshot(path=str(artifacts / "working-copy-models-1366.png"), full_page=True)
+    owner.screenshot(path=str(artifacts / "working-copy-models-with-copy-1366.png"), full_page=True)
     owner.click("#edit-admission")
     owner.wait_for_selector("#model-editor[data-ready=true]")
     assert element_name(owner, "preliminary_review") == NEW_NAME
@@ -185,5 +185,12 @@ def test_the_modeler_opens_fitted_clear_of_the_palette_and_page_wide(
     if width > 1000:
         # The canvas takes the page's width, less the properties panel beside it.
         assert geometry["canvasRight"] - geometry["canvasLeft"] > 0.65 * width, geometry
+    # Saving works at this width too, and the list then says so.
+    owner.click("#save-button")
+    expect(owner.locator("#editor-status")).to_have_attribute("data-saved", "1")
+    owner.screenshot(path=str(artifacts / f"working-copy-saved-{width}.png"))
     owner.goto(f"{base}/models")
+    expect(owner.locator("#copy-admission")).to_be_visible()
+    # The page fits the screen's width (a wide table scrolls in its own box).
+    assert owner.evaluate("document.documentElement.scrollWidth") <= width
     owner.screenshot(path=str(artifacts / f"working-copy-models-{width}.png"), full_page=True)
