@@ -7,13 +7,22 @@ it answers its problems and changes nothing. Only process owners; the CSRF token
 from __future__ import annotations
 
 import json
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import add_user
-from tests.test_model_editor import BPMN, FORM_PROPERTY, bundle, live_number, post_json, versions
+from tests.test_model_editor import (
+    BPMN,
+    FORM_PROPERTY,
+    bundle,
+    live_number,
+    post_json,
+    token,
+    versions,
+)
 from webapp.extensions import db
 from webapp.models import AuditEvent, ProcessModel, WorkingCopy
 
@@ -253,3 +262,36 @@ def test_the_header_and_buttons_speak_english_too(app, owners):
     page = owner.get(EDIT).get_data(as_text=True)
     assert "Save working copy" in page and "Discard working copy" in page
     assert "working copy saved by" in page
+
+
+@pytest.mark.parametrize("opened", [0, 1], ids=["first save", "over a saved copy"])
+def test_two_owners_saving_at_once_one_wins_the_other_is_told(app, owners, opened):
+    # Real concurrent requests: the revision check and the write are one statement (or an
+    # insert against the unique model), so the database lets exactly one through.
+    first, second = owners
+    if opened:
+        assert save(first, 0).status_code == 200
+    tokens = [token(first), token(second)]
+    names = ["甲稿", "乙稿"]
+    barrier = threading.Barrier(2)
+    responses = [None, None]
+
+    def send(i):
+        barrier.wait()
+        responses[i] = (first, second)[i].client.post(
+            SAVE,
+            json={**bundle(CHANGED.replace("工作副本", names[i])), "revision": opened},
+            headers={"X-CSRFToken": tokens[i], "Accept": "application/json"},
+        )
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    winner = next(i for i, r in enumerate(responses) if r.status_code == 200)
+    loser = responses[1 - winner].get_json()
+    assert ("周管理员", "第二位流程负责人")[winner] in loser["error"]
+    row = stored(app)
+    assert names[winner] in row.bpmn and row.revision == opened + 1
