@@ -63,8 +63,18 @@ def test_a_saved_working_copy_survives_a_reload_and_deploys_with_a_comment(
     select_element(owner, "preliminary_review")
     set_field(owner, "name", NEW_NAME)
     assert element_name(owner, "preliminary_review") == NEW_NAME
+    # Model data goes with it: the notice period, in the settings form.
+    owner.click("#tab-data")
+    owner.click('#data-files [data-file="settings.data.json"]')
+    owner.fill("#data-table [data-setting=notice_working_days]", "7")
+    owner.press("#data-table [data-setting=notice_working_days]", "Tab")
+    owner.screenshot(path=str(artifacts / "working-copy-settings-form-1366.png"))
+    owner.click("#tab-diagram")
     owner.click("#save-button")
     expect(owner.locator("#editor-status")).to_have_attribute("data-saved", "1")
+    with app.app_context():
+        saved = db.session.scalars(select(WorkingCopy)).one()
+        assert saved.forms["settings.data.json"]["notice_working_days"] == 7
     expect(owner.locator("#copy-saved")).to_be_visible()
     expect(owner.locator("#discard-button")).to_be_visible()
     assert live(app) == (1, None)  # saved, not deployed
@@ -73,6 +83,10 @@ def test_a_saved_working_copy_survives_a_reload_and_deploys_with_a_comment(
     owner.reload()
     owner.wait_for_selector("#model-editor[data-ready=true]")
     assert element_name(owner, "preliminary_review") == NEW_NAME
+    owner.click("#tab-data")
+    owner.click('#data-files [data-file="settings.data.json"]')
+    expect(owner.locator("#data-table [data-setting=notice_working_days]")).to_have_value("7")
+    owner.click("#tab-diagram")
     expect(owner.locator("#copy-saved")).to_contain_text("工作副本由 周管理员")
     expect(owner.locator("#copy-notice")).to_be_visible()
     assert owner.get_attribute("#model-editor", "data-copy-revision") == "1"
@@ -97,6 +111,11 @@ def test_a_saved_working_copy_survives_a_reload_and_deploys_with_a_comment(
     expect(owner.locator("#copy-saved")).to_be_hidden()
     expect(owner.locator("#discard-button")).to_be_hidden()
     assert live(app) == (2, "初审改名为工作副本")
+    with app.app_context():
+        model = db.session.scalars(
+            select(ProcessModel).where(ProcessModel.key == "admission")
+        ).one()
+        assert model.live_version.forms["settings.data.json"]["notice_working_days"] == 7
     with app.app_context():
         assert db.session.scalars(select(WorkingCopy)).one().bpmn is None
     owner.screenshot(path=str(artifacts / "working-copy-deployed-1366.png"))
