@@ -59,7 +59,9 @@ def moment(app) -> str:
 
 
 def save(actor, revision: int, bpmn: str = CHANGED, **forms):
-    return post_json(actor, SAVE, {**bundle(bpmn, **forms), "revision": revision, "base_version": 1})
+    return post_json(
+        actor, SAVE, {**bundle(bpmn, **forms), "revision": revision, "base_version": 1}
+    )
 
 
 def stored(app) -> WorkingCopy | None:
@@ -96,9 +98,10 @@ def test_save_stores_a_working_copy_without_deploying_and_the_editor_reopens_it(
     live, page = page_bundle(owner, f"{EDIT}?version=1")
     assert live["bpmn"] == BPMN and 'id="open-copy"' in page
     with app.app_context():
-        assert db.session.scalar(
-            select(func.count()).where(AuditEvent.action == "working_copy_saved")
-        ) == 1
+        assert (
+            db.session.scalar(select(func.count()).where(AuditEvent.action == "working_copy_saved"))
+            == 1
+        )
 
 
 def test_saving_again_replaces_the_copy_and_bumps_the_revision(app, owners):
@@ -227,9 +230,7 @@ def test_bad_saves_are_refused_with_a_message_and_store_nothing(app, owners, pay
 
 def test_a_working_copy_of_an_unknown_model_is_not_found(owners):
     owner, _other = owners
-    response = post_json(
-        owner, "/models/nothing/working-copy", {**bundle(), "revision": 0}
-    )
+    response = post_json(owner, "/models/nothing/working-copy", {**bundle(), "revision": 0})
     assert response.status_code == 404
 
 
@@ -295,3 +296,14 @@ def test_two_owners_saving_at_once_one_wins_the_other_is_told(app, owners, opene
     assert ("周管理员", "第二位流程负责人")[winner] in loser["error"]
     row = stored(app)
     assert names[winner] in row.bpmn and row.revision == opened + 1
+
+
+def test_a_copy_that_is_not_even_xml_reopens_with_its_discard_button(app, owners):
+    # A draft is stored as typed; the page must still offer the way out.
+    owner, _other = owners
+    assert save(owner, 0, "<bpmn:definitions unfinished").status_code == 200
+    reopened, page = page_bundle(owner)
+    assert reopened["bpmn"] == "<bpmn:definitions unfinished"
+    assert 'id="discard-button"' in page and 'd-none" id="discard-button"' not in page
+    assert post_json(owner, DISCARD, {"revision": 1}).status_code == 200
+    assert page_bundle(owner)[0]["bpmn"] == BPMN

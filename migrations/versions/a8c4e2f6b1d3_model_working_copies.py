@@ -12,7 +12,6 @@ from alembic import op
 
 from webapp.models.types import UTCDateTime
 
-
 revision = 'a8c4e2f6b1d3'
 down_revision = 'f7d3e5c1a9b2'
 branch_labels = None
