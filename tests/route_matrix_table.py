@@ -265,6 +265,14 @@ CASES: tuple[Case, ...] = (
     get("/models/{model}/edit", "editor", OWNERS),
     post("/models/{model}/validate", "live bundle", OWNERS, json=BUNDLE),
     post("/models/{model}/deploy", "unchanged bundle", OWNERS, json=BUNDLE),
+    # The owner's save makes revision 1 of the working copy, which its discard then names.
+    post(
+        "/models/{model}/working-copy",
+        "first save",
+        OWNERS,
+        json={**BUNDLE, "revision": 0, "base_version": None},
+    ),
+    post("/models/{model}/working-copy/discard", "discard", OWNERS, json={"revision": 1}),
     post(
         "/models/form-preview",
         "schema",

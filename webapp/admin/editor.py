@@ -18,7 +18,7 @@ from webapp.errors import HTTP_MESSAGES
 from webapp.limits import MAX_JSON_DEPTH, TooDeep, body_limit, json_body
 from webapp.roles import APPLICANT
 from webapp.routing import id_arg
-from webapp.services import model_editor, model_transfer
+from webapp.services import model_editor, model_transfer, working_copies
 from webapp.services.errors import DomainError
 from webapp.services.groups import all_groups
 from webapp.services.model_editor import (
@@ -28,22 +28,39 @@ from webapp.services.model_editor import (
     DeployConflict,
 )
 from webapp.services.stages import STAGES_FILE
+from webapp.services.working_copies import CopyConflict
 
 bp = Blueprint("editor", __name__)
 
 
 @bp.get("/models/<key>/edit")
 def edit(key: str):
-    """The modeler on a version of the model (the live one unless ?version=N)."""
+    """The modeler on the saved working copy if there is one, else on the live version; on a
+    given version with ?version=N."""
     number = id_arg("version")
     version = model_editor.find_version(key, number)
-    return render_editor(key, version.model.name, model_editor.bundle_of(version), version.number)
+    copy = working_copies.current(version.model)
+    if number is None and copy.exists:
+        return render_editor(
+            key,
+            version.model.name,
+            {"bpmn": copy.bpmn, "forms": copy.forms or {}},
+            copy.base_number,
+            copy=copy,
+            opened_copy=True,
+        )
+    return render_editor(
+        key, version.model.name, model_editor.bundle_of(version), version.number, copy=copy
+    )
 
 
-def render_editor(key, name, bundle, base_number, notice=None):
-    """The editor page on a working copy; also used to open an imported file."""
+def render_editor(key, name, bundle, base_number, notice=None, copy=None, opened_copy=False):
+    """The editor page on a bundle (a version, the saved working copy or an imported file).
+    `copy` is the model's working copy as it stands, whose revision the page's saves name."""
     model = _existing_model(key)
     live = model.live_version.number if model is not None and model.live_version else None
+    if copy is None:
+        copy = working_copies.current(model) if model is not None else working_copies.NONE
     return render_template(
         "admin/editor.html",
         key=key,
@@ -52,6 +69,9 @@ def render_editor(key, name, bundle, base_number, notice=None):
         base_number=base_number,
         live_number=live,
         notice=notice,
+        copy=copy,
+        opened_copy=opened_copy,
+        can_save=model is not None,
         stages=_declared_stages(bundle),
         lanes=[APPLICANT, *(group.key for group in all_groups())],
         max_bytes=MAX_BUNDLE_BYTES,
@@ -97,9 +117,18 @@ def deploy(key: str):
     live_at_start = payload.get("live_version")
     if live_at_start is not None and not isinstance(live_at_start, int):
         raise BadBundle("not_json")
+    copy_revision = payload.get("copy_revision")
+    if copy_revision is not None:
+        copy_revision = _revision(payload, "copy_revision")
     try:
         outcome = model_editor.deploy_bundle(
-            key, bpmn, forms, live_at_start, current_user, comment=_comment(payload)
+            key,
+            bpmn,
+            forms,
+            live_at_start,
+            current_user,
+            comment=_comment(payload),
+            copy_revision=copy_revision,
         )
     except BundleRejected as err:
         return _json_error(
@@ -115,7 +144,71 @@ def deploy(key: str):
         )
     else:
         message = _("Nothing changed since version %(n)d, which is live again.", n=outcome.number)
-    return jsonify(ok=True, version=outcome.number, created=outcome.created, message=message)
+    return jsonify(
+        ok=True,
+        version=outcome.number,
+        created=outcome.created,
+        message=message,
+        copy_revision=outcome.copy_revision,
+    )
+
+
+@bp.post("/models/<key>/working-copy")
+@body_limit(MAX_BUNDLE_BYTES)  # read no more, however the body is sent
+def save_working_copy(key: str):
+    """Store the editor's bundle as the model's working copy, without checking or deploying
+    it: a draft may be invalid. Refused (409) when another owner changed the copy since."""
+    payload = _payload()
+    bpmn, forms = model_editor.read_bundle(payload)
+    revision = _revision(payload, "revision")
+    base = payload.get("base_version")
+    if base is not None and (not isinstance(base, int) or isinstance(base, bool)):
+        raise BadBundle("not_json")
+    copy = working_copies.save(key, bpmn, forms, revision, base, current_user)
+    return jsonify(
+        ok=True,
+        revision=copy.revision,
+        saved=saved_text(copy),
+        message=_("Working copy saved. It is not live: deploy it to make it a version."),
+    )
+
+
+@bp.post("/models/<key>/working-copy/discard")
+@body_limit(64 * 1024)
+def discard_working_copy(key: str):
+    """Throw the working copy away; the editor then opens the live version."""
+    payload = _payload()
+    copy = working_copies.discard(key, _revision(payload, "revision"), current_user)
+    return jsonify(
+        ok=True,
+        revision=copy.revision,
+        message=_("The working copy was discarded."),
+    )
+
+
+def _revision(payload, name: str) -> int:
+    """The working copy's revision the editor opened (0: none yet)."""
+    value = payload.get(name) if isinstance(payload, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadBundle("not_json")
+    return value
+
+
+def saved_text(copy) -> str:
+    """Who saved the working copy and when, for the editor's header."""
+    return _(
+        "working copy saved by %(who)s, %(when)s",
+        who=copy.by or _("another process owner"),
+        when=_moment(copy.at),
+    )
+
+
+def _moment(value) -> str:
+    # The site's one way of writing a moment per language, as the pages show it; imported
+    # here because the views module mounts this blueprint.
+    from webapp.views import _when
+
+    return _when(value)
 
 
 @bp.post("/models/form-preview")
@@ -248,6 +341,37 @@ def _json_error(status: int, message: str, **extra):
 @bp.errorhandler(BadBundle)
 def _bad_bundle(error: BadBundle):
     return _json_error(error.status, bundle_error_text(error))
+
+
+def copy_conflict_text(error: CopyConflict) -> str:
+    """What happened to the working copy since this editor opened it, by whom and when."""
+    who = error.by or _("another process owner")
+    when = _moment(error.at)
+    if error.action == "discarded":
+        return _(
+            "%(who)s discarded the working copy (%(when)s) after you opened the editor. "
+            "Nothing was written: reload the page, or save again to keep yours.",
+            who=who,
+            when=when,
+        )
+    if error.action == "deployed":
+        return _(
+            "%(who)s deployed the working copy (%(when)s) after you opened the editor. "
+            "Nothing was written: reload the page, or save again to keep yours.",
+            who=who,
+            when=when,
+        )
+    return _(
+        "%(who)s saved the working copy (%(when)s) after you opened the editor. Nothing "
+        "was written: reload the page to see their copy, or save again to replace it.",
+        who=who,
+        when=when,
+    )
+
+
+@bp.errorhandler(CopyConflict)
+def _copy_conflict(error: CopyConflict):
+    return _json_error(409, copy_conflict_text(error), revision=error.revision)
 
 
 @bp.errorhandler(DeployConflict)

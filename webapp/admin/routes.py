@@ -52,7 +52,10 @@ def models():
     _require_owner()
     models = model_editor.model_list()
     return render_template(
-        "admin/models.html", models=models, import_form=transfer.import_form(models)
+        "admin/models.html",
+        models=models,
+        copies=transfer.copies_of(models),
+        import_form=transfer.import_form(models),
     )
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from webapp.admin.editor import bundle_error_text, render_editor
 from webapp.admin.forms import ImportDiagramForm
 from webapp.limits import body_limit
-from webapp.services import model_editor, model_transfer
+from webapp.services import model_editor, model_transfer, working_copies
 from webapp.services.model_editor import MAX_BUNDLE_BYTES, BadBundle
 
 bp = Blueprint("transfer", __name__)
@@ -87,11 +87,17 @@ def _errors(form) -> list[str]:
     return [str(message) for messages in form.errors.values() for message in messages]
 
 
+def copies_of(models) -> dict:
+    """Each model's working copy, for the list (a handful of models: one look each)."""
+    return {model.key: working_copies.current(model) for model, _rows in models}
+
+
 def _list_with_error(models, form, message: str, status: int = 400):
     return (
         render_template(
             "admin/models.html",
             models=models,
+            copies=copies_of(models),
             import_form=form,
             import_error=message,
         ),

@@ -125,3 +125,24 @@ class HumanTask(db.Model):
     completed_by = relationship("User", foreign_keys=[completed_by_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
     claimed_by = relationship("User", foreign_keys=[claimed_by_id])
+
+
+class WorkingCopy(db.Model):
+    """A process owner's saved, undeployed edit of a model: one row per model, kept once made.
+    Discarding or deploying empties it (bpmn NULL) rather than deleting it, so that `revision`
+    only grows and an owner holding an old revision can never match a copy made afresh."""
+
+    __tablename__ = "model_working_copy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("process_model.id"), unique=True)
+    # Bumped by every save, discard and deploy: a save from an older revision lost a race.
+    revision: Mapped[int] = mapped_column(default=1)
+    # NULL: no working copy now (discarded or deployed, as `last_action` says).
+    bpmn: Mapped[str | None] = mapped_column(Text, deferred=True)
+    forms: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # The version the copy was started from, so the editor can say what it changes.
+    base_number: Mapped[int | None]
+    last_action: Mapped[str] = mapped_column(String(20), default="saved")
+    saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,7 +22,7 @@ from webapp.models import (
     ProcessModel,
     User,
 )
-from webapp.services import audit, message_templates, process_models
+from webapp.services import audit, message_templates, process_models, working_copies
 from webapp.services.errors import DomainError, NotFound
 
 # A diagram with its forms is tens of kilobytes; two megabytes leaves room without inviting abuse.
@@ -80,6 +80,8 @@ class VersionRow:
 class DeployOutcome:
     number: int
     created: bool
+    # The working copy's revision after the deploy ended it (0: the model never had one).
+    copy_revision: int = 0
 
 
 def model_list() -> list[tuple[ProcessModel, list[VersionRow]]]:
@@ -196,10 +198,13 @@ def deploy_bundle(
     live_at_start: int | None,
     user: User,
     comment: str | None = None,
+    copy_revision: int | None = None,
 ) -> DeployOutcome:
     """Make the bundle the model's live version in one transaction: the bundle is checked
     (BundleRejected; nothing is saved), the model row locked, a deploy by someone else since
-    `live_at_start` refused (DeployConflict), and the deploy audited."""
+    `live_at_start` refused (DeployConflict), and the deploy audited. With `copy_revision`
+    (the working copy's revision the editor opened) the deployed working copy ends with it,
+    unless another owner changed it since (CopyConflict); without, it is left alone."""
     if not KEY.fullmatch(key):
         raise BadBundle("bad_key", key)
     problems = problems_in(bpmn, forms)
@@ -212,6 +217,9 @@ def deploy_bundle(
             if live_at_start is not None and live != live_at_start:
                 by, at = _who_deployed(key, live)
                 raise DeployConflict(live, by, at)
+        revision_after = 0
+        if model is not None and copy_revision is not None:
+            revision_after = working_copies.end_with_deploy(model, copy_revision, user)
         try:
             version, created = process_models.deploy(key, bpmn, forms)
         except InvalidDiagram as err:
@@ -233,7 +241,7 @@ def deploy_bundle(
     except BaseException:
         db.session.rollback()
         raise
-    return DeployOutcome(version.number, created)
+    return DeployOutcome(version.number, created, revision_after)
 
 
 def _lock_model(key: str) -> ProcessModel | None:

@@ -208,6 +208,8 @@
           write();
         }, key);
         field.dataset.setting = key;
+        field.id = `setting-${key}`;
+        label.htmlFor = field.id; // the label names its field for screen readers and clicks
         row.appendChild(label);
         row.appendChild(field);
         form.appendChild(row);

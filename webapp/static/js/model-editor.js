@@ -79,18 +79,28 @@
   }
 
   /* The whole diagram in view, with a margin on the left where the palette floats, so that it
-     does not cover the lane headers (bpmn-js's fit-viewport uses the whole canvas). */
+     does not cover the lane headers (bpmn-js's fit-viewport uses the whole canvas). The scale
+     is computed for the room left beside the palette, so the margin is exact on screen. */
   function fitLeavingRoomForPalette() {
     canvas.zoom('fit-viewport', 'auto');
     const box = canvas.viewbox();
-    const palette = document.querySelector('#model-canvas .djs-palette, .djs-palette');
-    const left = ((palette ? palette.getBoundingClientRect().width : 100) + 24) / box.scale;
-    const margin = 16 / box.scale;
+    const width = box.outer.width, height = box.outer.height;
+    if (!width || !height || !box.inner.width || !box.inner.height) return; // not laid out
+    const frame = document.getElementById('canvas').getBoundingClientRect();
+    const palette = document.querySelector('#canvas .djs-palette');
+    const left = (palette ? palette.getBoundingClientRect().right - frame.left : 100) + 16;
+    const margin = 16;
+    const scale = Math.min(
+      (width - left - margin) / box.inner.width,
+      (height - 2 * margin) / box.inner.height,
+      1,
+    );
+    if (!(scale > 0)) return;
     canvas.viewbox({
-      x: box.inner.x - left,
-      y: box.inner.y - margin,
-      width: box.inner.width + left + margin,
-      height: box.inner.height + 2 * margin,
+      x: box.inner.x - left / scale,
+      y: box.inner.y - margin / scale,
+      width: width / scale,
+      height: height / scale,
     });
   }
 
@@ -176,7 +186,68 @@
     }
   }
 
-  async function deploy(liveVersion, comment) {
+  function copyRevision() { return Number(root.dataset.copyRevision || 0); }
+
+  function copyShown(savedText) {
+    // The header says whether the editor holds a saved working copy, and who saved it when.
+    document.getElementById('copy-saved').classList.toggle('d-none', !savedText);
+    document.getElementById('copy-saved-text').textContent = savedText || '';
+    document.getElementById('discard-button').classList.toggle('d-none', !savedText);
+    const notice = document.getElementById('copy-notice');
+    if (notice && !savedText) notice.remove();
+  }
+
+  /* Saving stores the editor's content as the model's working copy without checking or
+     deploying it; the server refuses (409) when another owner changed the copy since this
+     page opened it, and "save anyway" writes over it knowingly. */
+  async function save(revision) {
+    const body = await bundle();
+    if (!body) return;
+    busy(true);
+    say('info', T.saving);
+    const base = root.dataset.baseVersion ? Number(root.dataset.baseVersion) : null;
+    try {
+      const opened = revision !== undefined ? revision : copyRevision();
+      const { status: code, data } = await post(root.dataset.saveUrl, { ...body, revision: opened, base_version: base });
+      if (code === 200) {
+        root.dataset.copyRevision = String(data.revision);
+        copyShown(data.saved);
+        unsaved = false;
+        say('success', data.message);
+        status.dataset.saved = data.revision;
+      } else if (code === 409) {
+        const again = el('button', { type: 'button', class: 'btn btn-sm btn-warning ms-2', id: 'save-anyway', text: T.saveAnyway });
+        again.addEventListener('click', () => save(data.revision));
+        say('warning', data.error, again);
+      } else {
+        say('danger', data.error || T.serverError);
+      }
+    } catch (err) {
+      say('danger', T.offline);
+    } finally {
+      busy(false);
+    }
+  }
+
+  async function discard() {
+    if (!window.confirm(T.discardConfirm)) return;
+    busy(true);
+    try {
+      const { status: code, data } = await post(root.dataset.discardUrl, { revision: copyRevision() });
+      if (code === 200) {
+        unsaved = false;
+        window.location.assign(root.dataset.editUrl);
+        return;
+      }
+      say(code === 409 ? 'warning' : 'danger', data.error || T.serverError);
+    } catch (err) {
+      say('danger', T.offline);
+    } finally {
+      busy(false);
+    }
+  }
+
+  async function deploy(liveVersion, comment, revision) {
     // Deploying changes what every new case runs: asked to confirm, with a comment kept with
     // the version (cancel: nothing happens).
     if (comment === undefined) {
@@ -189,12 +260,19 @@
     say('info', T.deploying);
     const live = liveVersion !== undefined ? liveVersion : (root.dataset.liveVersion ? Number(root.dataset.liveVersion) : null);
     try {
-      const { status: code, data } = await post(root.dataset.deployUrl, { ...body, live_version: live, comment });
+      const opened = revision !== undefined ? revision : copyRevision();
+      const { status: code, data } = await post(root.dataset.deployUrl, { ...body, live_version: live, comment, copy_revision: opened });
       if (code === 200) {
         clearProblems();
         root.dataset.liveVersion = String(data.version);
         document.getElementById('live-version').textContent = data.version;
         document.getElementById('live-note').classList.remove('d-none');
+        // The deployed copy is the live version now: the editor works on it, no copy is left.
+        root.dataset.copyRevision = String(data.copy_revision);
+        root.dataset.baseVersion = String(data.version);
+        const baseSpan = document.getElementById('base-version');
+        if (baseSpan) baseSpan.textContent = data.version;
+        copyShown(null);
         say('success', data.message);
         unsaved = false;
         status.dataset.version = data.version;
@@ -203,7 +281,10 @@
         say('danger', data.error);
       } else if (code === 409) {
         const again = el('button', { type: 'button', class: 'btn btn-sm btn-warning ms-2', id: 'deploy-anyway', text: T.deployAnyway });
-        again.addEventListener('click', () => deploy(data.live_version, comment));
+        // Either another deploy (live_version) or a change to the working copy (revision).
+        const liveNow = data.live_version !== undefined ? data.live_version : live;
+        const copyNow = data.revision !== undefined ? data.revision : opened;
+        again.addEventListener('click', () => deploy(liveNow, comment, copyNow));
         say('warning', data.error, again);
       } else {
         say('danger', data.error || T.serverError);
@@ -260,10 +341,13 @@
   root.querySelectorAll('[role=tab]').forEach((tab) => tab.addEventListener('click', () => showTab(tab.dataset.tab)));
   document.getElementById('validate-button').addEventListener('click', () => validate());
   document.getElementById('deploy-button').addEventListener('click', () => deploy());
+  const saveButton = document.getElementById('save-button');
+  if (saveButton) saveButton.addEventListener('click', () => save());
+  document.getElementById('discard-button').addEventListener('click', () => discard());
   document.getElementById('download-button').addEventListener('click', () => download());
   document.getElementById('import-file').addEventListener('change', (e) => importFile(e.target));
 
-  /* Edits live only in the page until deployed: warn before leaving with some. */
+  /* Edits live only in the page until saved or deployed: warn before leaving with some. */
   let unsaved = false;
   modeler.on('commandStack.changed', ({ trigger }) => { if (trigger !== 'clear') unsaved = true; });
   window.FormFiles.onChange(() => { unsaved = true; });
@@ -283,5 +367,5 @@
     });
 
   // For the browser tests and the curious: the modeler instance.
-  window.modelEditor = { modeler, validate, deploy, openDiagram };
+  window.modelEditor = { modeler, validate, deploy, save, discard, openDiagram };
 })();
