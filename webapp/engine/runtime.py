@@ -51,10 +51,12 @@ from webapp.engine.types import (
     InstanceView,
     PassedEvent,
     WaitingTimer,
+    N_,
 )
 
 # Properties a diagram may put on any element so that the application hears of it passing.
 REPORTED_PROPERTIES = ("notify", "record")
+RULE_FAILED = N_("The rule %(rule)s cannot be evaluated: %(reason)s")
 
 
 class _SharedSpecConverter(BpmnWorkflowConverter):
@@ -141,6 +143,17 @@ class WorkflowEngine:
                 raise reached from err
             raise EngineError.of(CANNOT_EVALUATE, reason=describe(err)) from err
         return check_value(timer.kind, value)
+
+    def evaluate(self, expression: str, data: dict[str, Any]) -> Any:
+        """A diagram's expression (e.g. a process property's rule) evaluated over `data` in the
+        sandbox; raises EngineError saying what is wrong."""
+        try:
+            return self._script_engine.environment.evaluate(expression, dict(data))
+        except Exception as err:  # the diagram's own mistake, said in one line
+            reached = limit_reached(err)
+            if reached is not None:
+                raise reached from err
+            raise EngineError.of(RULE_FAILED, rule=expression[:200], reason=describe(err)) from err
 
     def complete(
         self,
