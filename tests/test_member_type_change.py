@@ -172,3 +172,32 @@ def test_a_withdrawn_member_is_not_offered_the_change(app, procedure):
         db.session.commit()
     assert p.actors("applicant").post(f"/start/{KEY}", {}).status_code == 403
     assert p.actors("secretary").post(f"/start/{KEY}", {"member_number": number}).status_code == 400
+
+
+def test_a_second_open_change_about_the_member_is_refused_at_submission(app, procedure):
+    """One open case of type change per member: the second proposal is refused, saying which
+    case is open, until that one is decided; a draft nobody submitted blocks nobody."""
+    p = procedure
+    number = admitted(p)
+    first = start_by_member(p)
+    # The secretariat opens one for the member too, before the member submits: no one blocks.
+    p.actors("secretary").post(f"/start/{KEY}", {"member_number": number})
+    with p.app.app_context():
+        second = db.session.scalars(select(Case).order_by(Case.id.desc())).first().id
+    assert second != first
+    propose(p, first, "senior")
+    refused = p.do(
+        "secretary",
+        second,
+        "propose_type_for_member",
+        {"new_type": "council", "type_change_reasons": "经会员大会推选"},
+        expect=400,
+    )
+    text = refused.get_data(as_text=True)
+    assert f"#{first}" in text and "已有一件本程序的案件在办" in text
+    assert p.open_ids(second) == ["propose_type_for_member"]  # nothing changed
+    review(p, first, "approve")
+    assert _member(p, number).member_type == "senior"
+    # Decided: the next change may go on.
+    propose(p, second, "council", username="secretary", step="propose_type_for_member")
+    assert p.open_ids(second) == ["review_type"]

@@ -7,9 +7,11 @@ on the member of the case being moved, inside its step's transaction.
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import datetime
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import select, text
 
 from webapp.extensions import db
 from webapp.models import (
@@ -211,7 +213,45 @@ def set_member_type(member_type: str, reason: str = "") -> dict:
     return {"old": old, "new": member_type}
 
 
+def only_open_case(*_fields) -> str:
+    """A submission check: '' when no other case of this procedure about the case's member is
+    open, else why not — one open case per member and procedure, decided before the next one
+    is submitted. The fields it is called with only say where the form shows the refusal.
+
+    A case is open from the submission this check let through (its `submitted_at`) until it
+    ends: a draft nobody submitted blocks nobody and, refused, can be deleted by its starter."""
+    case, _actor = case_step.current()
+    member = _subject(case)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two submissions about one member take turns until commit, so the second sees the
+        # first (SQLite serializes every writer already).
+        key = zlib.crc32(f"open-case:{case.model_id}:{member.id}".encode())
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    other = db.session.scalars(
+        select(Case)
+        .where(
+            Case.subject_member_id == member.id,
+            Case.model_id == case.model_id,
+            Case.status == "in_progress",
+            Case.submitted_at.is_not(None),
+            Case.id != case.id,
+        )
+        .order_by(Case.id)
+        .limit(1)
+    ).first()
+    if other is not None:
+        return _(
+            "%(member)s already has an open case of this procedure (case #%(case)s): it must "
+            "be decided before another one is submitted.",
+            member=member.name or member.member_number,
+            case=other.id,
+        )
+    case.submitted_at = case.submitted_at or utcnow()
+    return ""
+
+
 DIAGRAM_FUNCTIONS = {
+    "only_open_case": only_open_case,
     "change_member_details": change_member_details,
     "set_member_type": set_member_type,
 }
