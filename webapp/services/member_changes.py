@@ -22,7 +22,7 @@ from webapp.models import (
     MemberStatusChange,
     utcnow,
 )
-from webapp.services import audit, case_step, member_types, model_data
+from webapp.services import audit, case_step, groups, member_types, model_data, voting
 
 # What a member may have changed, with its longest length. The identifiers (credit code, ID
 # number) and the number are the member's identity and are not changed by a change of details.
@@ -179,11 +179,16 @@ def change_member_details(changes: dict, reason: str = "") -> dict:
     return apply_changes(_subject(case), changes, reason or "", case, actor_id, utcnow())
 
 
-def set_member_type(member_type: str, reason: str = "") -> dict:
+def set_member_type(member_type: str, reason: str = "", decided_by: dict | None = None) -> dict:
     """Give the case's member another type (a key of the live models' member types), with a
     row of the register's history; returns {old, new} (equal when it had that type already).
-    The member number keeps the code of the type it was admitted as: numbers are for life."""
+    The member number keeps the code of the type it was admitted as: numbers are for life.
+
+    `decided_by` names a body that decided, e.g. {"by": "council", "vote": vote_result}: the
+    history then says the council decided, with the tally, rather than the one member whose
+    ballot happened to complete the vote."""
     case, actor_id = case_step.current()
+    decision = _decision(decided_by)
     if not isinstance(member_type, str) or member_type not in model_data.live(member_types.FILE):
         raise ValueError("member_type must be one of the member types the models name")
     if reason is not None and not isinstance(reason, str):
@@ -201,6 +206,7 @@ def set_member_type(member_type: str, reason: str = "") -> dict:
                 reason=(reason or "")[:MAX_REASON],
                 case_id=case.id,
                 actor_id=actor_id,
+                decided_by=decision,
                 at=utcnow(),
             )
         )
@@ -208,9 +214,32 @@ def set_member_type(member_type: str, reason: str = "") -> dict:
             "member_type_changed",
             actor_id,
             case.instance_id,
-            data={"member_number": member.member_number, "from": old, "to": member_type},
+            data={
+                "member_number": member.member_number,
+                "from": old,
+                "to": member_type,
+                **({"decided_by": decision} if decision else {}),
+            },
         )
     return {"old": old, "new": member_type}
+
+
+def _decision(decided_by) -> dict | None:
+    """The body and tally a diagram names, checked and kept to what the history shows."""
+    if decided_by is None:
+        return None
+    if not isinstance(decided_by, dict) or groups.label(decided_by.get("by"), None) is None:
+        raise ValueError('decided_by must be {"by": a group\'s key, "vote": a vote\'s result}')
+    decision = {"by": groups.lane_group(decided_by["by"]) or decided_by["by"]}
+    vote = decided_by.get("vote") or {}
+    if not isinstance(vote, dict):
+        raise ValueError("decided_by's vote must be a vote's result")
+    for count in (*voting.VOTE_CHOICES, "eligible"):
+        if count in vote:
+            if not isinstance(vote[count], int) or isinstance(vote[count], bool):
+                raise ValueError(f"decided_by's vote {count} must be a number")
+            decision[count] = vote[count]
+    return decision
 
 
 def only_open_case(*_fields) -> str:
