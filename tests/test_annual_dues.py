@@ -264,9 +264,9 @@ def test_a_type_the_fee_schedule_charges_nothing_gets_no_dues_case(app, procedur
     assert start_due(app) == 0  # the exempt member is not "still to start" for ever
     assert set(dues_cases(app)) == {unit}
     with app.app_context():
-        assert db.session.scalars(
-            select(DuesEntry).where(DuesEntry.member_id == honorary)
-        ).all() == []
+        assert (
+            db.session.scalars(select(DuesEntry).where(DuesEntry.member_id == honorary)).all() == []
+        )
     assert p.messages("member3", "dues_notice") == []
     p.after(datetime(2027, 6, 1, 9, 0, tzinfo=SHANGHAI))
     page = Actor(app, "finance").get("/dues/arrears").get_data(as_text=True)
@@ -279,9 +279,7 @@ def test_a_type_the_fee_schedule_charges_nothing_gets_no_dues_case(app, procedur
     p.travel_to(datetime(2028, 1, 10, 9, 1, tzinfo=SHANGHAI))
     start_due(app)
     with app.app_context():
-        billed = db.session.scalars(
-            select(DuesEntry).where(DuesEntry.member_id == honorary)
-        ).one()
+        billed = db.session.scalars(select(DuesEntry).where(DuesEntry.member_id == honorary)).one()
         assert (billed.year, billed.amount_due) == (2028, 100)
 
 

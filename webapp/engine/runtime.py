@@ -45,13 +45,13 @@ from webapp.engine.stepping import run_automatic_steps, skip_missed_cycles, time
 from webapp.engine.timer_starts import CANNOT_EVALUATE, TimerStart, begin_past, check_value
 from webapp.engine.timer_starts import timer_starts as timer_starts_of
 from webapp.engine.types import (
+    N_,
     EngineLimits,
     EngineResult,
     EngineTask,
     InstanceView,
     PassedEvent,
     WaitingTimer,
-    N_,
 )
 
 # Properties a diagram may put on any element so that the application hears of it passing.
