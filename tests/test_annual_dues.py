@@ -249,3 +249,45 @@ def test_an_unknown_start_once_per_is_refused_by_name(app, procedure):
 def _number(app, member_id: int) -> str:
     with app.app_context():
         return db.session.get(Member, member_id).member_number
+
+
+def test_a_type_the_fee_schedule_charges_nothing_gets_no_dues_case(app, procedure):
+    """荣誉会员 pay 0 in the shipped schedule: the model data exempts them (the process's
+    `startIf` rule reads the schedule), so they get no case, no dues entry, no notice and stand
+    in no arrears list; charging the type again bills it from the next cycle."""
+    p = procedure
+    add_user(app, "member3", "会员三", "applicant")
+    unit = make_member(app, "applicant", "unit")
+    honorary = make_member(app, "member3", "honorary")
+    p.travel_to(OPENS + timedelta(minutes=1))
+    assert start_due(app) == 1
+    assert start_due(app) == 0  # the exempt member is not "still to start" for ever
+    assert set(dues_cases(app)) == {unit}
+    with app.app_context():
+        assert (
+            db.session.scalars(select(DuesEntry).where(DuesEntry.member_id == honorary)).all() == []
+        )
+    assert p.messages("member3", "dues_notice") == []
+    p.after(datetime(2027, 6, 1, 9, 0, tzinfo=SHANGHAI))
+    page = Actor(app, "finance").get("/dues/arrears").get_data(as_text=True)
+    assert _number(app, unit) in page and _number(app, honorary) not in page
+
+    # The process owner charges honorary members: the next year's cycle bills them.
+    model = bundle("R/2027-01-10T09:00:00+08:00/P1Y")
+    model["forms"]["dues_schedule.data.json"]["member_types"]["honorary"]["amount"] = 100
+    assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", model).status_code == 200
+    p.travel_to(datetime(2028, 1, 10, 9, 1, tzinfo=SHANGHAI))
+    start_due(app)
+    with app.app_context():
+        billed = db.session.scalars(select(DuesEntry).where(DuesEntry.member_id == honorary)).one()
+        assert (billed.year, billed.amount_due) == (2028, 100)
+
+
+def test_a_start_if_rule_that_cannot_be_evaluated_is_refused_by_name(app, procedure):
+    model = bundle("R/2027-01-10T09:00:00+08:00/P1Y")
+    model["bpmn"] = model["bpmn"].replace(
+        'dues_schedule["member_types"].get(', 'no_such_schedule["member_types"].get('
+    )
+    refused = post_json(procedure.actors("owner"), f"/models/{KEY}/deploy", model)
+    assert refused.status_code == 422
+    assert any("startIf" in p["message"] for p in refused.get_json()["problems"])

@@ -93,6 +93,7 @@ def test_the_secretariat_approves_a_senior_type_with_history(app, procedure):
     [row] = _history(p, number)
     assert (row.old_value, row.new_value, row.case_id) == ("unit", "senior", case_id)
     assert row.reason == "连续三年参与标准制定" and row.actor_id is not None
+    assert row.decided_by is None  # one person's decision: the secretary is named
     [told] = p.messages("applicant", "type_change_decided")
     assert "高级会员" in told.body and "单位会员" in told.body
     # /members/<id> shows the history of types; the register's check still passes.
@@ -118,7 +119,20 @@ def test_a_council_type_passes_the_vote_and_the_vote_page_shows_the_proposal(app
     case = p.case(case_id)
     assert (case.status, case.outcome_code) == ("changed", "changed")
     assert case.facts["vote_result"]["passed"] is True
-    assert _member(p, number).member_type == "council"
+    member = _member(p, number)
+    assert member.member_type == "council"
+    # The council decided, not the member whose ballot completed the vote: the history says so
+    # with the tally, and links the case.
+    [row] = _history(p, number)
+    assert row.case_id == case_id
+    decided = dict(row.decided_by)
+    assert decided.pop("eligible") >= 3
+    assert decided == {"by": "council", "approve": 2, "reject": 1, "abstain": 0}
+    shown = p.actors("secretary").get(f"/members/{member.id}").get_data(as_text=True)
+    history = shown[shown.index('id="type-history"') :]
+    history = history[: history.index("</ul>")]
+    assert "经理事会表决通过（赞成 2 票，反对 1 票，弃权 0 票）" in history
+    assert f"#{case_id}" in history
     assert _check_problems(p) == []
 
 
@@ -172,3 +186,32 @@ def test_a_withdrawn_member_is_not_offered_the_change(app, procedure):
         db.session.commit()
     assert p.actors("applicant").post(f"/start/{KEY}", {}).status_code == 403
     assert p.actors("secretary").post(f"/start/{KEY}", {"member_number": number}).status_code == 400
+
+
+def test_a_second_open_change_about_the_member_is_refused_at_submission(app, procedure):
+    """One open case of type change per member: the second proposal is refused, saying which
+    case is open, until that one is decided; a draft nobody submitted blocks nobody."""
+    p = procedure
+    number = admitted(p)
+    first = start_by_member(p)
+    # The secretariat opens one for the member too, before the member submits: no one blocks.
+    p.actors("secretary").post(f"/start/{KEY}", {"member_number": number})
+    with p.app.app_context():
+        second = db.session.scalars(select(Case).order_by(Case.id.desc())).first().id
+    assert second != first
+    propose(p, first, "senior")
+    refused = p.do(
+        "secretary",
+        second,
+        "propose_type_for_member",
+        {"new_type": "council", "type_change_reasons": "经会员大会推选"},
+        expect=400,
+    )
+    text = refused.get_data(as_text=True)
+    assert f"#{first}" in text and "已有一件本程序的案件在办" in text
+    assert p.open_ids(second) == ["propose_type_for_member"]  # nothing changed
+    review(p, first, "approve")
+    assert _member(p, number).member_type == "senior"
+    # Decided: the next change may go on.
+    propose(p, second, "council", username="secretary", step="propose_type_for_member")
+    assert p.open_ids(second) == ["review_type"]

@@ -82,6 +82,8 @@ def test_a_change_of_member_type_in_chromium(browser, live_server, artifacts):
         assert (
             row.count() == 1 and "单位会员" in row.inner_text() and "理事单位" in row.inner_text()
         )
+        # Decided by the council's vote, not by whoever cast the last ballot.
+        assert "经理事会表决通过（赞成 3 票，反对 0 票，弃权 0 票）" in row.inner_text()
         shots(secretary, "member-page")
         # The case it links to, with the diagram of the path it took.
         row.locator("a").click()

@@ -45,6 +45,7 @@ from webapp.engine.stepping import run_automatic_steps, skip_missed_cycles, time
 from webapp.engine.timer_starts import CANNOT_EVALUATE, TimerStart, begin_past, check_value
 from webapp.engine.timer_starts import timer_starts as timer_starts_of
 from webapp.engine.types import (
+    N_,
     EngineLimits,
     EngineResult,
     EngineTask,
@@ -55,6 +56,7 @@ from webapp.engine.types import (
 
 # Properties a diagram may put on any element so that the application hears of it passing.
 REPORTED_PROPERTIES = ("notify", "record")
+RULE_FAILED = N_("The rule %(rule)s cannot be evaluated: %(reason)s")
 
 
 class _SharedSpecConverter(BpmnWorkflowConverter):
@@ -141,6 +143,17 @@ class WorkflowEngine:
                 raise reached from err
             raise EngineError.of(CANNOT_EVALUATE, reason=describe(err)) from err
         return check_value(timer.kind, value)
+
+    def evaluate(self, expression: str, data: dict[str, Any]) -> Any:
+        """A diagram's expression (e.g. a process property's rule) evaluated over `data` in the
+        sandbox; raises EngineError saying what is wrong."""
+        try:
+            return self._script_engine.environment.evaluate(expression, dict(data))
+        except Exception as err:  # the diagram's own mistake, said in one line
+            reached = limit_reached(err)
+            if reached is not None:
+                raise reached from err
+            raise EngineError.of(RULE_FAILED, rule=expression[:200], reason=describe(err)) from err
 
     def complete(
         self,

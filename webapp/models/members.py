@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -78,6 +79,9 @@ class MemberDetailChange(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A body's decision ({"by": group key, "approve"/"reject"/"abstain"/"eligible": counts}):
+    # the history names it, not the person whose step recorded it (the last vote cast).
+    decided_by: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,9 +7,11 @@ on the member of the case being moved, inside its step's transaction.
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import datetime
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import select, text
 
 from webapp.extensions import db
 from webapp.models import (
@@ -20,7 +22,7 @@ from webapp.models import (
     MemberStatusChange,
     utcnow,
 )
-from webapp.services import audit, case_step, member_types, model_data
+from webapp.services import audit, case_step, groups, member_types, model_data, voting
 
 # What a member may have changed, with its longest length. The identifiers (credit code, ID
 # number) and the number are the member's identity and are not changed by a change of details.
@@ -177,11 +179,16 @@ def change_member_details(changes: dict, reason: str = "") -> dict:
     return apply_changes(_subject(case), changes, reason or "", case, actor_id, utcnow())
 
 
-def set_member_type(member_type: str, reason: str = "") -> dict:
+def set_member_type(member_type: str, reason: str = "", decided_by: dict | None = None) -> dict:
     """Give the case's member another type (a key of the live models' member types), with a
     row of the register's history; returns {old, new} (equal when it had that type already).
-    The member number keeps the code of the type it was admitted as: numbers are for life."""
+    The member number keeps the code of the type it was admitted as: numbers are for life.
+
+    `decided_by` names a body that decided, e.g. {"by": "council", "vote": vote_result}: the
+    history then says the council decided, with the tally, rather than the one member whose
+    ballot happened to complete the vote."""
     case, actor_id = case_step.current()
+    decision = _decision(decided_by)
     if not isinstance(member_type, str) or member_type not in model_data.live(member_types.FILE):
         raise ValueError("member_type must be one of the member types the models name")
     if reason is not None and not isinstance(reason, str):
@@ -199,6 +206,7 @@ def set_member_type(member_type: str, reason: str = "") -> dict:
                 reason=(reason or "")[:MAX_REASON],
                 case_id=case.id,
                 actor_id=actor_id,
+                decided_by=decision,
                 at=utcnow(),
             )
         )
@@ -206,12 +214,73 @@ def set_member_type(member_type: str, reason: str = "") -> dict:
             "member_type_changed",
             actor_id,
             case.instance_id,
-            data={"member_number": member.member_number, "from": old, "to": member_type},
+            data={
+                "member_number": member.member_number,
+                "from": old,
+                "to": member_type,
+                **({"decided_by": decision} if decision else {}),
+            },
         )
     return {"old": old, "new": member_type}
 
 
+def _decision(decided_by) -> dict | None:
+    """The body and tally a diagram names, checked and kept to what the history shows."""
+    if decided_by is None:
+        return None
+    if not isinstance(decided_by, dict) or groups.label(decided_by.get("by"), None) is None:
+        raise ValueError('decided_by must be {"by": a group\'s key, "vote": a vote\'s result}')
+    decision = {"by": groups.lane_group(decided_by["by"]) or decided_by["by"]}
+    vote = decided_by.get("vote") or {}
+    if not isinstance(vote, dict):
+        raise ValueError("decided_by's vote must be a vote's result")
+    for count in (*voting.VOTE_CHOICES, "eligible"):
+        if count in vote:
+            if not isinstance(vote[count], int) or isinstance(vote[count], bool):
+                raise ValueError(f"decided_by's vote {count} must be a number")
+            decision[count] = vote[count]
+    return decision
+
+
+def only_open_case(*_fields) -> str:
+    """A submission check: '' when no other case of this procedure about the case's member is
+    open, else why not — one open case per member and procedure, decided before the next one
+    is submitted. The fields it is called with only say where the form shows the refusal.
+
+    A case is open from the submission this check let through (its `submitted_at`) until it
+    ends: a draft nobody submitted blocks nobody and, refused, can be deleted by its starter."""
+    case, _actor = case_step.current()
+    member = _subject(case)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two submissions about one member take turns until commit, so the second sees the
+        # first (SQLite serializes every writer already).
+        key = zlib.crc32(f"open-case:{case.model_id}:{member.id}".encode())
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    other = db.session.scalars(
+        select(Case)
+        .where(
+            Case.subject_member_id == member.id,
+            Case.model_id == case.model_id,
+            Case.status == "in_progress",
+            Case.submitted_at.is_not(None),
+            Case.id != case.id,
+        )
+        .order_by(Case.id)
+        .limit(1)
+    ).first()
+    if other is not None:
+        return _(
+            "%(member)s already has an open case of this procedure (case #%(case)s): it must "
+            "be decided before another one is submitted.",
+            member=member.name or member.member_number,
+            case=other.id,
+        )
+    case.submitted_at = case.submitted_at or utcnow()
+    return ""
+
+
 DIAGRAM_FUNCTIONS = {
+    "only_open_case": only_open_case,
     "change_member_details": change_member_details,
     "set_member_type": set_member_type,
 }

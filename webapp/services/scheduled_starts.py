@@ -7,6 +7,10 @@ A process's properties (process-level `spiffworkflow:properties`) say whom a cas
   Without it, each occurrence opens one case about no one (e.g. a quarterly statistics
   report the secretariat files): its tasks are all the groups' own.
 - `startForTypes`: optionally, the member types (comma-separated keys) that get one.
+- `startIf`: optionally, an expression over the model's data and `member_type`, evaluated
+  once per member type of the active register at each occurrence: only members of a type for
+  which it is true get a case (annual dues: `… ["amount"] > 0`, so a type the fee schedule
+  charges nothing gets no dues case at all).
 - `startOncePer`: optionally `year` — at most one case per member and calendar year (the
   association's), whatever the occurrences: a timer moved within the year, or a model
   re-deployed with another date, starts nothing new for the members already started that year.
@@ -46,13 +50,15 @@ from webapp.models import (
     TimerStartCase,
     utcnow,
 )
-from webapp.services import announcements, audit, catalogue, groups
+from webapp.services import announcements, audit, catalogue, groups, member_types
+from webapp.services import model_data as model_data_file
 from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
 from webapp.services.register import local_date
 from webapp.services.workflow import engine, version_content
 
 START_FOR, START_FOR_TYPES, MEMBERS = "startFor", "startForTypes", "members"
+START_IF = "startIf"
 ONCE_PER, YEAR = "startOncePer", "year"
 BATCH = 50  # cases per commit: a large register in many short transactions
 RETRY_AFTER = timedelta(hours=1)  # after a start that failed (a diagram's mistake)
@@ -66,6 +72,7 @@ NOBODY_TO_ACT = N_(
     "user task %(task)s is in the lane of the case's applicant or member: put it in a "
     "group's lane, or set the process property startFor to members."
 )
+START_IF_FAILED = N_("The process property startIf cannot be used: %(detail)s")
 UNKNOWN_ONCE_PER = N_(
     "The process property startOncePer is %(value)s; it may only be year (one case per member "
     "and calendar year)."
@@ -82,6 +89,15 @@ def problems(bpmn: bytes, forms: dict, user_tasks: Iterable[UserTaskInfo] = ()) 
         found.append(Problem("", "", UNKNOWN_START_FOR, {"value": start_for}))
     if props.get(ONCE_PER, "") not in ("", YEAR):
         found.append(Problem("", "", UNKNOWN_ONCE_PER, {"value": props[ONCE_PER]}))
+    rule = props.get(START_IF, "")
+    if rule:
+        data = model_data(forms)
+        for member_type in sorted(model_data_file.live(member_types.FILE)) or [""]:
+            try:
+                engine.evaluate(rule, {**data, "member_type": member_type})
+            except EngineError as err:
+                found.append(Problem("", "", START_IF_FAILED, {"detail": str(err)}))
+                break
     if not _may_have_timers(bpmn):
         return found  # most diagrams: no second parse
     try:
@@ -209,9 +225,10 @@ def start_key(occurrence: datetime, once_per: str) -> datetime:
 
 
 def _pending_members(
-    row: ScheduledStart, key_at: datetime, types: list[str], size: int
+    row: ScheduledStart, key_at: datetime, types: list[str] | None, size: int
 ) -> list[Member]:
-    """Active members (of those types) that have no case of this occurrence (or year) yet."""
+    """Active members (of those types, None: any) that have no case of this occurrence (or
+    year) yet."""
     done = exists().where(
         TimerStartCase.model_id == row.model_id,
         TimerStartCase.element_id == row.element_id,
@@ -219,9 +236,24 @@ def _pending_members(
         TimerStartCase.member_key == Member.id,
     )
     query = select(Member).where(Member.status == "active", ~done)
-    if types:
+    if types is not None:
         query = query.where(Member.member_type.in_(types))
     return list(db.session.scalars(query.order_by(Member.id).limit(size)))
+
+
+def _types_started(version_id: int, rule: str, types: list[str] | None) -> list[str]:
+    """The member types of the active register (of those named, None: any) for which the
+    process's `startIf` rule holds. The rule reads the model's data, not the member: evaluated
+    once per type, its answer becomes a filter of the register's query."""
+    present = select(Member.member_type).where(Member.status == "active").distinct()
+    if types is not None:
+        present = present.where(Member.member_type.in_(types))
+    data = model_data(version_content(version_id).forms)
+    return [
+        t
+        for t in db.session.scalars(present)
+        if t is not None and engine.evaluate(rule, {**data, "member_type": t})
+    ]
 
 
 def _nobody_pending(row: ScheduledStart, key_at: datetime) -> bool:
@@ -245,11 +277,18 @@ def _start_batch(
     member is left to start, the occurrence is done and the next one is scheduled."""
     model = db.session.get(ProcessModel, row.model_id)
     props = catalogue.properties_of(row.version_id)
-    types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()]
+    types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()] or None
     key_at = start_key(row.occurrence_at, props.get(ONCE_PER, "")) if row.occurrence_at else None
     if key_at is None:
         pending = []
     elif props.get(START_FOR, "") == MEMBERS:
+        if props.get(START_IF):
+            try:
+                types = _types_started(row.version_id, props[START_IF], types)
+            except EngineError as err:
+                row.error, row.next_at = ProcessError.of(err).detail[:2000], now + RETRY_AFTER
+                db.session.commit()
+                return 0, True
         pending = _pending_members(row, key_at, types, size)
     else:
         pending = [None] if _nobody_pending(row, key_at) else []
