@@ -1,7 +1,7 @@
 """a change of member type says which body decided it: a council vote's tally
 
 Revision ID: a4c8e2f1b3d7
-Revises: f7d3e5c1a9b2
+Revises: a8c4e2f6b1d3
 Create Date: 2026-12-06 20:40:00
 
 A change the council voted on was recorded with the council member whose vote completed the
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = 'a4c8e2f1b3d7'
-down_revision = 'f7d3e5c1a9b2'
+down_revision = 'a8c4e2f6b1d3'
 branch_labels = None
 depends_on = None
 
