@@ -130,6 +130,7 @@ def _figures(results: dict, database: str) -> dict:
     """One database's headline figures."""
     c, li = results[f"completion_{database}"], results[f"lists_{database}"]
     dues = results[f"dues_start_{database}"]
+    desk_ratios = results[f"desk_{database}"]["p95_ratio_largest_to_smallest"]
     return {
         "completion_ratio": c["completion_ratio"],
         "completion_adapter_ratio": c["completion_adapter_ratio"],
@@ -152,8 +153,8 @@ def _figures(results: dict, database: str) -> dict:
         "inbox_p95_ms_large": li["inbox_p95_ms_large"],
         "inbox_ratio": li["inbox_ratio"],
         "my_applications_ratio": li["my_applications_ratio"],
-        "all_cases_ratio": results[f"desk_{database}"]["p95_ratio_largest_to_smallest"]["all_cases"],
-        "desk_ratios": results[f"desk_{database}"]["p95_ratio_largest_to_smallest"],
+        "all_cases_ratio": desk_ratios["all_cases"],
+        "desk_ratios": desk_ratios,
         "register_search_ratio": results[f"register_{database}"]["p95_ratio"],
         "bytes_per_instance": results[f"storage_{database}"]["bytes_per_instance"],
         "raw_bytes_per_instance": results[f"storage_{database}"]["raw_bytes_per_instance"],

@@ -18,7 +18,7 @@ FUNCTIONS = frozenset({"working_days_later"})
         'fees.get(member["member_type"], default)',
         'fees.get("unit")',
         'fee = fees.get(kind, fees["default"])["amount"]',
-        "working_days_later(calendar.get(\"days\", 10))",
+        'working_days_later(calendar.get("days", 10))',
     ],
 )
 def test_a_key_looked_up_with_get_is_plain(source):
