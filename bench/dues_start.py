@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from bench import harness  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -89,6 +89,17 @@ def make_register(count: int) -> None:
                 for i in range(size)
             ],
         )
+        db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The ids were given explicitly: the sequences must go past them, or each case the
+        # start opens collides with one of these and is retried (which the bench would time).
+        for table in ("process_instance", "case_file", "member"):
+            db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
         db.session.commit()
 
 
