@@ -146,6 +146,7 @@ def _figures(results: dict, database: str) -> dict:
         "timers_due": li["fire_due"]["due"],
         "idle_tick_ms": li["idle_tick_ms"],
         "cases_started_per_s": dues["cases_started_per_s"],
+        "cases_start_cpu_ms_per_case": dues.get("cpu_ms_per_case"),
         "cases_started": dues["cases_started"],
         "cases_start_peak_rss_mb": dues["peak_rss_mb"],
         "cases_start_rss_mb": dues["rss_mb"],
