@@ -139,6 +139,8 @@ def run(n: int = 200, database: str = "sqlite") -> dict:
         "completion_ratio": round(http_ms["p50"] / raw_ms["p50"], 2),
         "completion_ratio_p95": round(http_ms["p95"] / raw_ms["p95"], 2),
         "adapter_ms_p50": harness.summary_ms(adapter)["p50"],
+        # The same engine work without HTTP and database: what the serving path adds.
+        "completion_adapter_ratio": round(http_ms["p50"] / harness.summary_ms(adapter)["p50"], 2),
         # CPU the server spent per completion: steadier than latency on a busy machine.
         "server_cpu_ms_per_completion": round(cpu / n * 1000, 2),
         "raw_state_bytes": raw_bytes,

@@ -95,6 +95,30 @@ def export(app) -> dict:
     }
 
 
+def run(sizes: list[int], database: str = "sqlite", rounds: int = 40) -> dict:
+    """The queries and exports at each size, each size on a database of its own."""
+    with contextlib.ExitStack() as stack:
+        apps = {}
+        for size in sizes:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            url = stack.enter_context(harness.bench_database(database, tmp))
+            apps[size] = harness.make_app(url, tmp)
+            with apps[size].app_context():
+                populate(size)
+        results = measure(apps, rounds)
+        for app in apps.values():
+            with app.app_context():
+                db.engine.dispose()
+    small, large = results[sizes[0]], results[sizes[-1]]
+    return {
+        "database": database,
+        "queries": [name for name, _f, _b in queries(sizes[-1])],
+        "sizes": results,
+        "p95_ratio": round(large["p95_ms"] / small["p95_ms"], 2),
+        "goal_p95_ratio": 1.2,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,100000")
@@ -102,32 +126,7 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    with contextlib.ExitStack() as stack:
-        apps = {}
-        for size in sizes:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            url = stack.enter_context(harness.bench_database(args.database, tmp))
-            apps[size] = harness.make_app(url, tmp)
-            with apps[size].app_context():
-                populate(size)
-        results = measure(apps, args.rounds)
-        for app in apps.values():
-            with app.app_context():
-                db.engine.dispose()
-    small, large = results[sizes[0]], results[sizes[-1]]
-    print(
-        json.dumps(
-            {
-                "database": args.database,
-                "queries": [name for name, _f, _b in queries(sizes[-1])],
-                "sizes": results,
-                "p95_ratio": round(large["p95_ms"] / small["p95_ms"], 2),
-                "goal_p95_ratio": 1.2,
-            },
-            ensure_ascii=False,
-            indent=2,
-        )
-    )
+    print(json.dumps(run(sizes, args.database, args.rounds), ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import completion, harness, lists, storage, throughput, ticker  # noqa: E402
+from bench import (  # noqa: E402
+    completion,
+    desk,
+    dues_start,
+    harness,
+    lists,
+    register,
+    storage,
+    throughput,
+    ticker,
+)
 
 BENCH = Path(__file__).resolve().parent
 CRASH_FIGURES = ("crash_runs", "kills", "steps", "inconsistencies", "returncode", "skipped")
@@ -30,6 +40,8 @@ QUICK = {
     "requests": 50,
     "timers_due": 500,
     "throughput_n": 1200,
+    "dues_members": 1000,
+    "list_sizes": [1000, 10000],
     "crash_runs": 3,
 }
 FULL = {
@@ -39,6 +51,8 @@ FULL = {
     "requests": 200,
     "timers_due": 10000,
     "throughput_n": 4000,
+    "dues_members": 10000,
+    "list_sizes": [1000, 100000],
     "crash_runs": 50,
 }
 
@@ -94,13 +108,16 @@ def run(settings: dict) -> dict:
             ),
             "throughput": lambda db=database: throughput.run(settings["throughput_n"], 3, 6, db),
             "storage": lambda db=database: storage.run(db),
+            "dues_start": lambda db=database: dues_start.run(settings["dues_members"], db),
+            "desk": lambda db=database: desk.run(settings["list_sizes"], db, 30),
+            "register": lambda db=database: register.run(settings["list_sizes"], db, 20),
         }
         for name, step in steps.items():
             print(f"bench: {name} on {database}…", file=sys.stderr, flush=True)
             start = time.perf_counter()
             results[f"{name}_{database}"] = step()
             seconds[f"{name}_{database}"] = round(time.perf_counter() - start, 1)
-    for database in settings["databases"]:
+    for database in settings["databases"] if settings["crash_runs"] else []:
         runs = settings["crash_runs"]
         print(f"bench: crash safety on {database}, {runs} runs…", file=sys.stderr, flush=True)
         start = time.perf_counter()
@@ -109,52 +126,60 @@ def run(settings: dict) -> dict:
     return {**headline(results, settings), "details": results, "seconds": seconds}
 
 
-def headline(results: dict, settings: dict) -> dict:
-    """The figures the issue asks for, SQLite first, PostgreSQL beside them when it ran."""
-    c, li = results["completion_sqlite"], results["lists_sqlite"]
-    figures = {
-        "cpu_count": os.cpu_count(),
-        # Non-empty until a migration creates every index the models declare (see harness).
-        "indexes_added_outside_migrations": harness.ADDED_INDEXES,
-        "quick": settings is QUICK,
+def _figures(results: dict, database: str) -> dict:
+    """One database's headline figures."""
+    c, li = results[f"completion_{database}"], results[f"lists_{database}"]
+    dues = results[f"dues_start_{database}"]
+    desk_ratios = results[f"desk_{database}"]["p95_ratio_largest_to_smallest"]
+    return {
         "completion_ratio": c["completion_ratio"],
+        "completion_adapter_ratio": c["completion_adapter_ratio"],
         "completion_ms_p50": c["completion_ms_p50"],
         "completion_ms_p95": c["completion_ms_p95"],
         "engine_ms_p50": c["engine_ms_p50"],
         "engine_ms_p95": c["engine_ms_p95"],
-        "inbox_sizes": settings["sizes"],
-        "inbox_p95_ms_small": li["inbox_p95_ms_small"],
-        "inbox_p95_ms_large": li["inbox_p95_ms_large"],
-        "inbox_ratio": li["inbox_ratio"],
-        "my_applications_p95_ms_small": li["my_applications_p95_ms_small"],
-        "my_applications_p95_ms_large": li["my_applications_p95_ms_large"],
-        "my_applications_ratio": li["my_applications_ratio"],
-        "completions_per_s": results["throughput_sqlite"]["completions_per_s"],
-        "idle_tick_ms": li["idle_tick_ms"],
+        "adapter_ms_p50": c["adapter_ms_p50"],
+        "server_cpu_ms_per_completion": c["server_cpu_ms_per_completion"],
+        "completions_per_s": results[f"throughput_{database}"]["completions_per_s"],
         "timers_fired_per_s": li["fire_due"]["per_s"],
         "timers_fire_s": li["fire_due"]["seconds"],
         "timers_due": li["fire_due"]["due"],
-        "bytes_per_instance": results["storage_sqlite"]["bytes_per_instance"],
-        "raw_bytes_per_instance": results["storage_sqlite"]["raw_bytes_per_instance"],
-        "all_rows_bytes_per_instance": results["storage_sqlite"]["all_rows_bytes_per_instance"],
+        "idle_tick_ms": li["idle_tick_ms"],
+        "cases_started_per_s": dues["cases_started_per_s"],
+        "cases_start_cpu_ms_per_case": dues.get("cpu_ms_per_case"),
+        "cases_started": dues["cases_started"],
+        "cases_start_peak_rss_mb": dues["peak_rss_mb"],
+        "cases_start_rss_mb": dues["rss_mb"],
+        "inbox_p95_ms_small": li["inbox_p95_ms_small"],
+        "inbox_p95_ms_large": li["inbox_p95_ms_large"],
+        "inbox_ratio": li["inbox_ratio"],
+        "my_applications_ratio": li["my_applications_ratio"],
+        "all_cases_ratio": desk_ratios["all_cases"],
+        "desk_ratios": desk_ratios,
+        "register_search_ratio": results[f"register_{database}"]["p95_ratio"],
+        "bytes_per_instance": results[f"storage_{database}"]["bytes_per_instance"],
+        "raw_bytes_per_instance": results[f"storage_{database}"]["raw_bytes_per_instance"],
+        "all_rows_bytes_per_instance": results[f"storage_{database}"][
+            "all_rows_bytes_per_instance"
+        ],
     }
+
+
+def headline(results: dict, settings: dict) -> dict:
+    """The figures the issue asks for, SQLite's unprefixed, PostgreSQL's beside them (pg_)."""
+    figures = {
+        "cpu_count": os.cpu_count(),
+        # Non-empty until a migration creates every index the models declare (see harness).
+        "indexes_added_outside_migrations": harness.ADDED_INDEXES,
+        "quick": settings["sizes"] == QUICK["sizes"],
+        "list_sizes": settings["sizes"],
+        "desk_register_sizes": settings["list_sizes"],
+        "dues_members": settings["dues_members"],
+    }
+    if "completion_sqlite" in results:
+        figures.update(_figures(results, "sqlite"))
     if "completion_postgresql" in results:
-        c, li = results["completion_postgresql"], results["lists_postgresql"]
-        figures.update(
-            {
-                "pg_completion_ratio": c["completion_ratio"],
-                "pg_completion_ms_p50": c["completion_ms_p50"],
-                "pg_engine_ms_p50": c["engine_ms_p50"],
-                "pg_inbox_p95_ms_small": li["inbox_p95_ms_small"],
-                "pg_inbox_p95_ms_large": li["inbox_p95_ms_large"],
-                "pg_inbox_ratio": li["inbox_ratio"],
-                "pg_my_applications_ratio": li["my_applications_ratio"],
-                "pg_completions_per_s": results["throughput_postgresql"]["completions_per_s"],
-                "pg_idle_tick_ms": li["idle_tick_ms"],
-                "pg_timers_fired_per_s": li["fire_due"]["per_s"],
-                "pg_bytes_per_instance": results["storage_postgresql"]["bytes_per_instance"],
-            }
-        )
+        figures.update({f"pg_{k}": v for k, v in _figures(results, "postgresql").items()})
     for key in ("crash_safety_sqlite", "crash_safety_postgresql"):
         if key in results:
             crash = results[key]
@@ -165,9 +190,15 @@ def headline(results: dict, settings: dict) -> dict:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="SQLite only, smaller sizes")
+    parser.add_argument("--skip-crash", action="store_true", help="no crash-safety runs")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), help="only this one")
     args = parser.parse_args()
-    settings = QUICK if args.quick else dict(FULL)
-    if not args.quick and not pg_available():
+    settings = dict(QUICK) if args.quick else dict(FULL)
+    if args.database:
+        settings["databases"] = [args.database]
+    if args.skip_crash:
+        settings = {**settings, "crash_runs": 0}
+    if "postgresql" in settings["databases"] and not pg_available():
         settings["databases"] = ["sqlite"]
         print("NOTE: no PostgreSQL at BENCH_PG_URL: SQLite only", file=sys.stderr)
     start = time.perf_counter()

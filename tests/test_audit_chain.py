@@ -123,6 +123,29 @@ def test_a_rolled_back_transaction_leaves_no_link(app, trail):
         assert audit_integrity.verify().problems == []
 
 
+def test_rows_of_savepoints_are_chained_at_the_commit_and_a_rolled_back_one_leaves_none(app, trail):
+    # A yearly start: one savepoint per case, rows recorded inside and between them.
+    with app.app_context():
+        audit.record("login_failed", data={"username": "before"})
+        with db.session.begin_nested():
+            audit.record("login_failed", data={"username": "kept"})
+        assert db.session.scalar(select(AuditChainHead.seq)) == trail[-1].seq  # not yet
+        try:
+            with db.session.begin_nested():
+                audit.record("login_failed", data={"username": "lost"})
+                db.session.flush()
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        audit.record("login_failed", data={"username": "after"})
+        db.session.commit()
+    after = rows(app)
+    assert [r.data["username"] for r in after[len(trail) :]] == ["before", "kept", "after"]
+    assert after[len(trail)].prev_hash == trail[-1].hash
+    with app.app_context():
+        assert audit_integrity.verify().problems == []
+
+
 def test_concurrent_writers_never_fork_the_chain(app):
     """Eight writers at once, each committing audit rows: one chain, no place taken twice."""
     errors = []

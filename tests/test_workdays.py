@@ -237,3 +237,25 @@ def test_a_bad_date_is_a_form_error_not_a_crash(app, actors):
     assert owner.post("/admin/calendar/2027-03-01/delete", {}).status_code == 404
     with app.app_context():
         assert db.session.scalars(select(CalendarDay)).all() == []
+
+
+def test_a_transaction_loads_the_owners_days_once_and_an_edit_is_seen_at_once(ctx):
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "calendar_day" in statement:
+            statements.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):  # a yearly start: three deadlines per case, many cases
+            add_working_days(date(2026, 2, 21), 1)
+        assert len(statements) == 1
+        _enter(date(2026, 2, 23), "workday", "协会值班")  # commits: the next count sees it
+        assert add_working_days(date(2026, 2, 21), 1) == date(2026, 2, 23)
+        workdays.delete_day(date(2026, 2, 23), None)
+        assert add_working_days(date(2026, 2, 21), 1) == date(2026, 2, 24)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)

@@ -1,7 +1,8 @@
 """Which diagram code is plain enough to evaluate in the serving process, without a helper.
 
 Plain code reads names, constants and items, compares them, builds small lists and dicts of
-them, assigns them to names and calls the application's diagram functions on them (which run
+them, assigns them to names, looks keys up with `mapping.get(key[, default])` and calls the
+application's diagram functions on them (which run
 in this process in any case: a helper asks us to run them). It has no loops, no operators that
 build values and no built-ins that loop in C, so its work is bounded by the size of the task
 data it reads. Most conditions, timers, due dates and bookkeeping scripts of a diagram are
@@ -36,9 +37,15 @@ def is_plain(source: str, mode: str, functions: frozenset[str]) -> bool:
         return False
     assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not _loads(n)}
     callable_names = (functions | {"len"}) - assigned
+    lookups = set()  # the `.get` attributes of plain lookups
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            if not (isinstance(node.func, ast.Name) and node.func.id in callable_names):
+            if _is_lookup(node):
+                lookups.add(id(node.func))
+            elif not (isinstance(node.func, ast.Name) and node.func.id in callable_names):
+                return False
+        elif isinstance(node, ast.Attribute):
+            if id(node) not in lookups:
                 return False
         elif not isinstance(node, _PLAIN):
             return False
@@ -49,6 +56,20 @@ def is_plain(source: str, mode: str, functions: frozenset[str]) -> bool:
         elif isinstance(node, ast.keyword) and node.arg is None:  # f(**kwargs)
             return False
     return True
+
+
+def _is_lookup(node: ast.Call) -> bool:
+    # `d.get(key)` or `d.get(key, default)`: one hash lookup, as `d[key]` is (a model's tables
+    # of fees by member type are read this way); the sandbox's attribute guard still applies.
+    # Walked in breadth-first order, a call is met before its `.get` attribute.
+    func = node.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "get"
+        and 1 <= len(node.args) <= 2
+        and not node.keywords
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+    )
 
 
 def _loads(node: ast.Name) -> bool:

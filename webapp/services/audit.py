@@ -71,7 +71,10 @@ def _chain(session: Session) -> None:
 
     The head row is locked last of all and held only until the commit that follows, so two
     transactions never take the same place in the chain and no lock is waited for while it is
-    held (no deadlock with the instance locks)."""
+    held (no deadlock with the instance locks). A savepoint's release is no commit: its rows
+    wait for the transaction's (a yearly start releases one savepoint per case)."""
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop("audit_pending", None)
     if not pending:
         return
@@ -96,7 +99,13 @@ def _chain(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, _previous_transaction) -> None:
+def _forget(session: Session, previous_transaction) -> None:
+    if previous_transaction.nested:
+        # Only the savepoint's rows are gone (expunged); those recorded before it still wait.
+        pending = session.info.get("audit_pending")
+        if pending:
+            pending[:] = [e for e in pending if e in session]
+        return
     session.info.pop("audit_pending", None)
 
 

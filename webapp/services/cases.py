@@ -105,11 +105,11 @@ def open_case(
         }
     # The instance and its case exist before the engine runs the first steps, so that a
     # diagram function called there (e.g. one that writes the register) finds its case.
+    # One flush writes both (the instance first, by the relationship): a yearly start opens
+    # thousands of cases, and each flush is a round of the unit of work.
     instance = ProcessInstance(version=version, state="")
-    db.session.add(instance)
-    db.session.flush()
     case = Case(
-        instance_id=instance.id,
+        instance=instance,
         applicant_id=subject_id,
         model_id=version.model_id,
         title=title[:200],

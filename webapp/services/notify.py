@@ -255,10 +255,20 @@ def case_context(case: Case) -> dict:
         "member_number": case.member_number,
         "path": _case_path(case.id),
     }
-    certificate = db.session.scalar(select(Certificate.id).where(Certificate.case_id == case.id))
-    if certificate is not None:
+    if _has_certificate(case.id):
         context["certificate_path"] = _path("certificates.pdf", case_id=case.id)
     return context
+
+
+def _has_certificate(case_id: int) -> bool:
+    # Without autoflush: a step notifies several people, and each flush of the step's pending
+    # rows before this one read is a round of the unit of work. A certificate the step issued
+    # and not yet flushed is among the session's new objects.
+    if any(isinstance(o, Certificate) and o.case_id == case_id for o in db.session.new):
+        return True
+    with db.session.no_autoflush:
+        found = db.session.scalar(select(Certificate.id).where(Certificate.case_id == case_id))
+    return found is not None
 
 
 def _parsed(value):

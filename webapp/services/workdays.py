@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -42,9 +42,17 @@ def package_knows(year: int) -> bool:
     return True
 
 
+@lru_cache(maxsize=16384)
+def _official(day: date) -> bool:
+    # The package's data is fixed for the process's life, and each of its answers checks the
+    # day against its whole table (a min and a max over it): a yearly start asks it thousands
+    # of times for the same few weeks.
+    return chinese_calendar.is_workday(day)
+
+
 def _official_or_weekday(day: date) -> bool:
     if package_knows(day.year):
-        return chinese_calendar.is_workday(day)
+        return _official(day)
     if day.year not in _warned_years:
         _warned_years.add(day.year)
         log.warning(
@@ -67,11 +75,27 @@ def _overrides(rows: Iterable[tuple[date, str]]) -> Callable[[date], bool]:
     return is_working
 
 
+_CACHE_KEY = "workdays_calendar"
+
+
 def _load_calendar() -> Callable[[date], bool]:
     # Outside an app context there is no database to ask; the package and Mon–Fri still answer.
     if not has_app_context():
         return _overrides(())
-    return _overrides(db.session.execute(select(CalendarDay.day, CalendarDay.kind)))
+    # Loaded once per transaction: a yearly start computes three deadlines for each of
+    # thousands of cases in a handful of transactions. The owner's edits (set_day,
+    # delete_day) drop it, and they commit, which begins a transaction with its own load.
+    transaction = db.session().get_transaction()
+    cached = db.session.info.get(_CACHE_KEY)
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return cached[1]
+    is_working = _overrides(db.session.execute(select(CalendarDay.day, CalendarDay.kind)))
+    db.session.info[_CACHE_KEY] = (db.session().get_transaction(), is_working)
+    return is_working
+
+
+def _forget_calendar() -> None:
+    db.session.info.pop(_CACHE_KEY, None)
 
 
 def is_working_day(day: date) -> bool:
@@ -244,6 +268,7 @@ def set_day(day: date, kind: str, note: str, user: User) -> CalendarDay:
         row = CalendarDay(day=day)
         db.session.add(row)
     row.kind, row.note, row.updated_by_id, row.updated_at = kind, note, user.id, utcnow()
+    _forget_calendar()
     audit.record(
         "calendar_day_set",
         actor_id=user.id,
@@ -264,4 +289,5 @@ def delete_day(day: date, user: User | None = None) -> None:
         data={"day": day.isoformat(), "kind": row.kind, "note": row.note},
     )
     db.session.delete(row)
+    _forget_calendar()
     db.session.commit()
