@@ -13,7 +13,13 @@ from webapp.models.incidents import Incident
 from webapp.models.members import Certificate, Member, MemberDetailChange, MemberStatusChange
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
-from webapp.models.processes import HumanTask, ModelVersion, ProcessInstance, ProcessModel
+from webapp.models.processes import (
+    HumanTask,
+    ModelVersion,
+    ProcessInstance,
+    ProcessModel,
+    TimerWait,
+)
 from webapp.models.schedules import ScheduledStart, TimerStartCase
 from webapp.models.types import parse_iso, utcnow
 from webapp.models.users import User
@@ -31,6 +37,7 @@ __all__ = [
     "Group",
     "GroupMembership",
     "HumanTask",
+    "TimerWait",
     "Incident",
     "LoginSession",
     "Member",

@@ -3,6 +3,7 @@ human tasks written with every save of an instance."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,7 +12,15 @@ from sqlalchemy import select, update
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, ModelVersion, ProcessInstance, User, utcnow
+from webapp.models import (
+    Case,
+    HumanTask,
+    ModelVersion,
+    ProcessInstance,
+    TimerWait,
+    User,
+    utcnow,
+)
 from webapp.services import case_step
 from webapp.services.diagram_functions import diagram_functions
 
@@ -172,9 +181,12 @@ def save_result(
     Returns the tasks the step newly offered, so that their people can be told.
     """
     now = utcnow()
+    had_timers = instance.next_timer_at is not None
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
+    if had_timers or result.timers:
+        _record_timer_waits(instance, result.timers, now)
     instance.updated_at = now
 
     if ready is None:
@@ -200,6 +212,7 @@ def save_result(
         info = task.info
         row = HumanTask(
             instance_id=instance.id,
+            version_id=instance.version_id,
             task_guid=task.id,
             bpmn_id=info.spec_id,
             title=info.title,
@@ -220,6 +233,35 @@ def save_result(
         if guid not in ready_ids:
             row.state, row.completed_at = "cancelled", now
     return offered
+
+
+def _record_timer_waits(instance: ProcessInstance, waiting: list, now) -> None:
+    """Bring the instance's timer waits in line with the timers it now waits on: a new wait
+    begins now, one no longer waited on ended now (fired or withdrawn). An instance without
+    timers before or after its step costs no query."""
+    wanted = Counter(timer.spec_id for timer in waiting)
+    due = {timer.spec_id: timer.due_at for timer in waiting}
+    for row in db.session.scalars(
+        select(TimerWait).where(
+            TimerWait.instance_id == instance.id, TimerWait.state == "waiting"
+        )
+    ):
+        if wanted[row.bpmn_id] > 0:
+            wanted[row.bpmn_id] -= 1
+            row.due_at = due[row.bpmn_id]
+        else:
+            row.state, row.ended_at = "ended", now
+    for spec_id, count in wanted.items():
+        for _n in range(count):
+            db.session.add(
+                TimerWait(
+                    instance_id=instance.id,
+                    version_id=instance.version_id,
+                    bpmn_id=spec_id,
+                    started_at=now,
+                    due_at=due[spec_id],
+                )
+            )
 
 
 def _load_assignees(offered: list[HumanTask]) -> None:
