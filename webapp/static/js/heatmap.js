@@ -21,6 +21,8 @@
         return Number(row.querySelector('.heat-now').dataset.value);
       }));
       let drawn = 0;
+      let busiest = null;
+      let busiestCount = 0;
       rows.forEach(function (row) {
         const id = row.dataset.element;
         if (!registry.get(id)) {
@@ -43,9 +45,18 @@
         badge.append(count, time);
         overlays.add(id, 'heatmap', { position: { top: -14, right: 14 }, html: badge });
         drawn += 1;
+        if (now > busiestCount) {
+          busiest = registry.get(id);
+          busiestCount = now;
+        }
       });
       const fit = function () { canvas.zoom('fit-viewport', 'auto'); };
       fit();
+      // The whole procedure is wide: open readable, on the step where most cases are.
+      if (busiest && canvas.zoom() < 0.8) {
+        canvas.zoom(0.8);
+        canvas.scrollToElement(busiest, { top: 120, bottom: 120, left: 200, right: 200 });
+      }
       section.querySelector('.diagram-fit').addEventListener('click', fit);
       section.dataset.overlays = String(drawn);
       section.dataset.ready = 'true';
