@@ -38,6 +38,7 @@ class Figure:
     rows: list[list]
     chart: str = "bar"  # bar | funnel | line
     value_column: int = 1  # the column the chart draws
+    value_max: float | None = None  # a fixed end of the value axis (a rate: 100)
 
 
 def _visible(user: User):
@@ -255,6 +256,7 @@ def dues_collection() -> Figure:
         _("Annual dues: collection rate"),
         [_("Year"), _("Collection rate (%)"), _("Members billed"), _("Paid")],
         rows,
+        value_max=100,
     )
 
 
