@@ -25,7 +25,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, inspect, make_url, select  # noqa: E402
 from werkzeug.datastructures import FileStorage, MultiDict  # noqa: E402
 
-from tests.conftest import VALID_APPLICATION  # noqa: E402
+from tests.conftest import VALID_APPLICATION, fresh_credit_code  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import HumanTask, User  # noqa: E402
@@ -148,7 +148,9 @@ def submit_application(app, applicant: User) -> tuple[int, str]:
                 for name, filename in DOCUMENTS.items()
             }
         )
-        tasks.complete(applicant, guid, MultiDict(APPLICATION), files)
+        # One credit code per application: the diagram refuses a second case of one identity.
+        form = {**APPLICATION, "credit_code": fresh_credit_code()}
+        tasks.complete(applicant, guid, MultiDict(form), files)
         review = db.session.scalars(
             select(HumanTask.task_guid).where(
                 HumanTask.instance_id == case.instance_id, HumanTask.state == "ready"
