@@ -49,9 +49,7 @@ def test_counts_and_medians_follow_the_clock(app, procedure):
 
     # The notice periods end: the waits are timed from the review to the ticker's firing.
     with app.app_context():
-        closes = {
-            i: db.session.get(Case, i).notice_closes_at for i in ids[:2]
-        }
+        closes = {i: db.session.get(Case, i).notice_closes_at for i in ids[:2]}
         began = dict(
             db.session.execute(
                 select(Case.id, TimerWait.started_at)
@@ -67,9 +65,9 @@ def test_counts_and_medians_follow_the_clock(app, procedure):
     # Both now wait on the council: one case each, whatever the number of ballots.
     with app.app_context():
         ballots = db.session.scalar(
-            select(HumanTask.id).where(
-                HumanTask.bpmn_id == "council_vote", HumanTask.state == "ready"
-            ).limit(1)
+            select(HumanTask.id)
+            .where(HumanTask.bpmn_id == "council_vote", HumanTask.state == "ready")
+            .limit(1)
         )
     assert ballots is not None
     assert rows["council_vote"][0] == 2

@@ -242,9 +242,7 @@ def _record_timer_waits(instance: ProcessInstance, waiting: list, now) -> None:
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
     for row in db.session.scalars(
-        select(TimerWait).where(
-            TimerWait.instance_id == instance.id, TimerWait.state == "waiting"
-        )
+        select(TimerWait).where(TimerWait.instance_id == instance.id, TimerWait.state == "waiting")
     ):
         if wanted[row.bpmn_id] > 0:
             wanted[row.bpmn_id] -= 1
