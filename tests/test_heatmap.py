@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests import staged
 from webapp.extensions import db
 from webapp.models import Case, HumanTask, TimerWait
+from webapp.services import heat_counts
 
 
 def _rows(html: str) -> dict[str, tuple[int, str]]:
@@ -72,6 +73,15 @@ def test_counts_and_medians_follow_the_clock(app, procedure):
     assert ballots is not None
     assert rows["council_vote"][0] == 2
     assert rows["preliminary_review"] == (1, "3.5")
+
+    # The running counts the steps kept are what counting the projection again gives.
+    with app.app_context():
+        version_id = db.session.scalar(select(HumanTask.version_id).limit(1))
+        kept = heat_counts.now(version_id)
+        heat_counts.recount()
+        assert heat_counts.now(version_id) == kept
+        db.session.rollback()
+    assert kept["council_vote"] == 2 and kept["preliminary_review"] == 1
 
     # In English the steps show their English names.
     with owner.client.session_transaction() as session:

@@ -7,7 +7,7 @@ Create Date: 2026-12-06 20:10:00
 The heatmap counts and times each element of one version from the projection: human tasks
 carry their instance's version (filled here from the instances), and waits on timer events get
 their own rows from now on (waits begun before this revision have no record of their start and
-are not counted). Groups gain `sees_dashboard`, on for the secretariat and the council as the
+are not counted); the cases at each element now are running counts kept by every step. Groups gain `sees_dashboard`, on for the secretariat and the council as the
 regulations' statistics are theirs.
 """
 from alembic import op
@@ -47,6 +47,20 @@ def upgrade():
     op.create_index('ix_timer_wait_instance', 'timer_wait', ['instance_id', 'state'])
     op.create_index('ix_timer_wait_heatmap', 'timer_wait',
                     ['version_id', 'state', 'bpmn_id', 'ended_at', 'started_at', 'instance_id'])
+    op.create_table(
+        'element_count',
+        sa.Column('version_id', sa.Integer(), nullable=False),
+        sa.Column('bpmn_id', sa.String(length=200), nullable=False),
+        sa.Column('shard', sa.Integer(), nullable=False),
+        sa.Column('cases', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('version_id', 'bpmn_id', 'shard'),
+    )
+    # The cases at each task now, counted once; steps keep the counts from here on.
+    op.execute(
+        'INSERT INTO element_count (version_id, bpmn_id, shard, cases)'
+        ' SELECT version_id, bpmn_id, 0, COUNT(DISTINCT instance_id) FROM human_task'
+        " WHERE state = 'ready' AND version_id IS NOT NULL GROUP BY version_id, bpmn_id"
+    )
     with op.batch_alter_table('user_group') as batch:
         batch.add_column(sa.Column('sees_dashboard', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
@@ -56,6 +70,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('user_group') as batch:
         batch.drop_column('sees_dashboard')
+    op.drop_table('element_count')
     op.drop_index('ix_timer_wait_heatmap', table_name='timer_wait')
     op.drop_index('ix_timer_wait_instance', table_name='timer_wait')
     op.drop_table('timer_wait')

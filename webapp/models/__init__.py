@@ -14,6 +14,7 @@ from webapp.models.members import Certificate, Member, MemberDetailChange, Membe
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
 from webapp.models.processes import (
+    ElementCount,
     HumanTask,
     ModelVersion,
     ProcessInstance,
@@ -38,6 +39,7 @@ __all__ = [
     "GroupMembership",
     "HumanTask",
     "TimerWait",
+    "ElementCount",
     "Incident",
     "LoginSession",
     "Member",

@@ -140,6 +140,18 @@ class HumanTask(db.Model):
     claimed_by = relationship("User", foreign_keys=[claimed_by_id])
 
 
+class ElementCount(db.Model):
+    """How many cases are at one element of one version now, kept by every step in its own
+    transaction (webapp.services.workflow.save_result): the heatmap reads these few rows
+    instead of counting every open task. Split into shards by instance, so that steps at the
+    same element in parallel rarely wait on one row; the count is the shards' sum."""
+
+    version_id: Mapped[int] = mapped_column(primary_key=True)
+    bpmn_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+
 class TimerWait(db.Model):
     """One wait of an instance on a timer event, from when it began to when it ended (fired or
     withdrawn): what the heatmap counts and times for timers, written in the step's transaction

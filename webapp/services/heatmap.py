@@ -2,8 +2,10 @@
 cases wait, how many cases are there now and the median time spent there.
 
 The elements and their names come from the version's diagram; the figures from the projection
-alone, through its heatmap indexes: open and completed human tasks (offered → completed) and
-the timer waits the projection records with every step (began → ended). Never from
+alone: the cases at each element now from the running counts every step keeps
+(webapp.services.heat_counts; one case however many ballots it has open), the times through
+the heatmap indexes from completed human tasks (offered → completed) and the timer waits the
+projection records with every step (began → ended). Never from
 deserialized workflows. Boundary timers are left out: a case waiting on one is at the activity
 it is attached to, counted there.
 """
@@ -16,10 +18,11 @@ from dataclasses import dataclass
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import HumanTask, ModelVersion, TimerWait
+from webapp.services import heat_counts
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -85,25 +88,6 @@ def _hours(start, end) -> float:
     return (end - start).total_seconds() / 3600
 
 
-def _now_counts(version_id: int) -> dict[str, int]:
-    """Cases at each element now: open tasks (one per case: a vote's ballots are one case)
-    and waits on timers, both read on their heatmap index."""
-    counts: dict[str, int] = dict(
-        db.session.execute(
-            select(HumanTask.bpmn_id, func.count(func.distinct(HumanTask.instance_id)))
-            .where(HumanTask.version_id == version_id, HumanTask.state == "ready")
-            .group_by(HumanTask.bpmn_id)
-        ).all()
-    )
-    for bpmn_id, n in db.session.execute(
-        select(TimerWait.bpmn_id, func.count(func.distinct(TimerWait.instance_id)))
-        .where(TimerWait.version_id == version_id, TimerWait.state == "waiting")
-        .group_by(TimerWait.bpmn_id)
-    ):
-        counts[bpmn_id] = counts.get(bpmn_id, 0) + n
-    return counts
-
-
 def _task_times(version_id: int, bpmn_id: str) -> list[float]:
     return [
         _hours(created, done)
@@ -141,7 +125,8 @@ def _timer_times(version_id: int, bpmn_id: str) -> list[float]:
 def of_version(version: ModelVersion) -> list[Element]:
     """Every counted element of the version with its figures."""
     elements = elements_of(version.bpmn)
-    counts = _now_counts(version.id)
+    # Running counts kept by the steps: counting open tasks grew with the cases (bench/desk.py).
+    counts = heat_counts.now(version.id)
     for element in elements:
         element.now = counts.get(element.bpmn_id, 0)
         times = (_task_times if element.kind == "task" else _timer_times)(

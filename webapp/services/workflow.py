@@ -21,7 +21,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import case_step
+from webapp.services import case_step, heat_counts
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(
@@ -185,8 +185,9 @@ def save_result(
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
+    waited: set[tuple[int | None, str]] = set()
     if had_timers or result.timers:
-        _record_timer_waits(instance, result.timers, now)
+        waited = _record_timer_waits(instance, result.timers, now)
     instance.updated_at = now
 
     if ready is None:
@@ -199,6 +200,7 @@ def save_result(
             )
         }
     rows = dict(ready)
+    before = waited | {(row.version_id, row.bpmn_id) for row in ready.values()}
     for guid in result.completed_task_ids:
         row = rows.pop(guid, None)
         if row is not None:
@@ -232,18 +234,26 @@ def save_result(
     for guid, row in rows.items():
         if guid not in ready_ids:
             row.state, row.completed_at = "cancelled", now
+    after = {(instance.version_id, t.info.spec_id) for t in result.ready_tasks}
+    after |= {(instance.version_id, timer.spec_id) for timer in result.timers}
+    heat_counts.move(instance.id, before, after)
     return offered
 
 
-def _record_timer_waits(instance: ProcessInstance, waiting: list, now) -> None:
+def _record_timer_waits(
+    instance: ProcessInstance, waiting: list, now
+) -> set[tuple[int | None, str]]:
     """Bring the instance's timer waits in line with the timers it now waits on: a new wait
     begins now, one no longer waited on ended now (fired or withdrawn). An instance without
-    timers before or after its step costs no query."""
+    timers before or after its step costs no query. Returns the (version, element) pairs it
+    waited on before."""
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
+    before = set()
     for row in db.session.scalars(
         select(TimerWait).where(TimerWait.instance_id == instance.id, TimerWait.state == "waiting")
     ):
+        before.add((row.version_id, row.bpmn_id))
         if wanted[row.bpmn_id] > 0:
             wanted[row.bpmn_id] -= 1
             row.due_at = due[row.bpmn_id]
@@ -260,6 +270,7 @@ def _record_timer_waits(instance: ProcessInstance, waiting: list, now) -> None:
                     due_at=due[spec_id],
                 )
             )
+    return before
 
 
 def _load_assignees(offered: list[HumanTask]) -> None:
