@@ -44,19 +44,31 @@ def _prepare(app) -> dict[str, str]:
         "filter_stage": f"/desk/cases?stage={quote(stage)}&sort=created",
         "done": "/desk/done",
         "dashboard": "/desk/dashboard",
+        # The process owner's heatmap of the version every case runs on.
+        "heatmap": ("owner", "/models/admission/heatmap?version=1"),
     }
 
 
 def measure(made: dict, requests: int) -> dict:
     """Requests go round the sizes in turn, so each meets the same moments of a busy machine."""
-    browsers = {size: harness.Browser(m["port"], "secretary") for size, m in made.items()}
+    browsers = {
+        (size, user): harness.Browser(m["port"], user)
+        for size, m in made.items()
+        for user in ("secretary", "owner")
+    }
     names = list(next(iter(made.values()))["pages"])
+
+    def target(size, name):
+        page = made[size]["pages"][name]
+        return page if isinstance(page, tuple) else ("secretary", page)
+
     times = {(size, name): [] for size in made for name in names}
     for round_ in range(requests + 5):  # the first five warm the caches up
-        for size, browser in browsers.items():
+        for size in made:
             for name in names:
+                user, url = target(size, name)
                 start = time.perf_counter()
-                browser.get(made[size]["pages"][name])
+                browsers[size, user].get(url)
                 if round_ >= 5:
                     times[size, name].append(time.perf_counter() - start)
     for browser in browsers.values():
@@ -85,7 +97,7 @@ def run(sizes: list[int], database: str, requests: int) -> dict:
     }
     return {
         "what": (
-            "the desk's all-cases list, searches, filters, done list and dashboard; "
+            "the desk's all-cases list, searches, filters, done list, dashboard and the heatmap; "
             "gunicorn, 1 gthread worker"
         ),
         "database": database,

@@ -22,13 +22,14 @@ from webapp.models import (
     Case,
     HumanTask,
     ProcessInstance,
+    TimerWait,
     utcnow,
 )
 from webapp.models.audit import row_digest
-from webapp.services import tasks
+from webapp.services import heat_counts, tasks
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-TABLES = (ProcessInstance, Case, HumanTask, AuditEvent)
+TABLES = (ProcessInstance, Case, HumanTask, TimerWait, AuditEvent)
 
 
 @dataclass
@@ -53,12 +54,16 @@ def capture(case_id: int, kind: str) -> Template:
     audit = db.session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
     )
+    waits = db.session.scalars(
+        select(TimerWait).where(TimerWait.instance_id == instance.id).order_by(TimerWait.id)
+    )
     return Template(
         {
             "process_instance": [_row_dict(instance)],
             "case_file": [_row_dict(case)],
             "human_task": [_row_dict(t) for t in human],
             "audit_event": [_row_dict(e) for e in audit],
+            "timer_wait": [_row_dict(w) for w in waits],
         },
         kind,
     )
@@ -175,6 +180,17 @@ class Cloner:
                     "completed_at": created if row["completed_at"] else None,
                 }
             )
+        for row in template.rows["timer_wait"]:
+            pending["timer_wait"].append(
+                {
+                    **row,
+                    "id": self._id("timer_wait"),
+                    "instance_id": instance_id,
+                    "started_at": created,
+                    "due_at": timer_due or row["due_at"],
+                    "ended_at": created if row["ended_at"] else None,
+                }
+            )
         for row in template.rows["audit_event"]:
             copy = {
                 **row,
@@ -244,6 +260,9 @@ def grow(app, templates, applicant_ids, target: int, cloner: Cloner | None = Non
         start = time.perf_counter()
         if target > have:
             cloner.clone(templates, target - have, applicant_ids)
+            # The copies bypassed the steps that keep the heatmap's running counts.
+            heat_counts.recount()
+            db.session.commit()
         seconds = time.perf_counter() - start
         if db.engine.dialect.name == "postgresql":
             # What autovacuum does soon after a bulk load; the planner needs the row counts.

@@ -62,6 +62,8 @@ LOGGED_IN = expect("ok", anon="login")
 OWNERS = expect("403", anon="login", owner="ok")
 ADMINS = expect("403", anon="login", admin="ok")
 COMMITTEE = expect("403", anon="login", **{r: "ok" for r in COMMITTEE_COLUMNS})
+# The groups flagged `sees_dashboard` (the secretariat and the council, not finance).
+DASHBOARD = expect("403", anon="login", secretary="ok", council="ok", both="ok")
 APPLICANTS = expect("403", anon="login", applicant="ok", applicant2="ok", both="ok")
 # An application of `applicant` (for `both` its own): its applicant and the committee see it.
 VISIBLE = expect("ok", anon="login", applicant2="404", owner="404", admin="404")
@@ -222,13 +224,14 @@ CASES: tuple[Case, ...] = (
     get("/desk/cases", "all cases", COMMITTEE),
     get("/desk/cases?q=x&stage=review&overdue=1&mine=1&claimed_by=me", "filtered", COMMITTEE),
     get("/desk/done", "done", COMMITTEE),
-    get("/desk/dashboard", "dashboard", COMMITTEE),
-    get("/desk/dashboard/funnel.csv", "figure as CSV", COMMITTEE),
-    get("/desk/dashboard/members_region.xlsx", "figure as XLSX", COMMITTEE),
+    get("/desk/dashboard", "dashboard", DASHBOARD),
+    get("/desk/dashboard/funnel.csv", "figure as CSV", DASHBOARD),
+    get("/desk/dashboard/members_region.xlsx", "figure as XLSX", DASHBOARD),
+    get("/desk/dashboard/dues_collection.csv", "dues figure as CSV", DASHBOARD),
     get(
         "/desk/dashboard/nothing.csv",
         "unknown figure",
-        expect("403", anon="login", **{r: "404" for r in COMMITTEE_COLUMNS}),
+        expect("403", anon="login", secretary="404", council="404", both="404"),
     ),
     post(
         "/inbox/bulk",
@@ -263,6 +266,13 @@ CASES: tuple[Case, ...] = (
     post("/admin/groups/{group}/members", "add", ADMINS, form={"username": "applicant2"}),
     post("/admin/groups/{group}/members/{membership}/end", "end", ADMINS, form={}),
     get("/models/{model}/edit", "editor", OWNERS),
+    get("/models/{model}/heatmap", "heatmap of the live version", OWNERS),
+    get("/models/{model}/heatmap?version={number}", "heatmap of a version", OWNERS),
+    get(
+        "/models/{model}/heatmap?version=999999",
+        "heatmap of no version",
+        expect("403", anon="login", owner="404"),
+    ),
     post("/models/{model}/validate", "live bundle", OWNERS, json=BUNDLE),
     post("/models/{model}/deploy", "unchanged bundle", OWNERS, json=BUNDLE),
     # The owner's save makes revision 1 of the working copy, which its discard then names.

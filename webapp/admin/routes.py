@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -14,6 +23,8 @@ from werkzeug.routing import BuildError
 from webapp.admin import editor, transfer
 from webapp.admin.forms import CalendarDayForm
 from webapp.roles import PROCESS_OWNER
+from webapp.routing import MAX_ID
+from webapp.services import heatmap as heatmap_service
 from webapp.services import model_editor, workdays
 
 bp = Blueprint("admin", __name__)
@@ -56,6 +67,27 @@ def models():
         models=models,
         copies=transfer.copies_of(models),
         import_form=transfer.import_form(models),
+    )
+
+
+@bp.get("/models/<key>/heatmap")
+@login_required
+def heatmap(key: str):
+    """A deployed version's diagram with, per element, the cases there now and the median time
+    spent there; the live version unless `?version=N`."""
+    _require_owner()
+    number = request.args.get("version", type=int)
+    if "version" in request.args and (number is None or not 1 <= number <= MAX_ID):
+        abort(404)
+    version = model_editor.find_version(key, number)
+    versions = model_editor.find_model(key)
+    return render_template(
+        "admin/heatmap.html",
+        model=versions,
+        version=version,
+        numbers=model_editor.version_numbers(versions),
+        elements=heatmap_service.of_version(version),
+        sample=heatmap_service.DURATION_SAMPLE,
     )
 
 

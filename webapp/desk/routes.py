@@ -18,6 +18,11 @@ def _committee() -> None:
         abort(403)
 
 
+def _dashboard_reader() -> None:
+    if not desk.sees_dashboard(current_user):
+        abort(403)
+
+
 def _id(name: str) -> int | None:
     value = request.args.get(name, type=int)
     return value if value is not None and 1 <= value <= MAX_ID else None
@@ -69,7 +74,7 @@ def done():
 @login_required
 def dashboard():
     """Figures on the cases the user's groups see and on the register, each a chart and a table."""
-    _committee()
+    _dashboard_reader()
     return render_template("desk/dashboard.html", figures=dashboard_service.figures(current_user))
 
 
@@ -77,7 +82,7 @@ def dashboard():
 @login_required
 def dashboard_download(key: str, kind: str):
     """One figure's table as CSV or XLSX."""
-    _committee()
+    _dashboard_reader()
     figure = dashboard_service.figure(current_user, key)
     if figure is None:
         abort(404)

@@ -14,10 +14,12 @@ from webapp.models.members import Certificate, Member, MemberDetailChange, Membe
 from webapp.models.notice import Objection
 from webapp.models.outbox import OutboxMessage
 from webapp.models.processes import (
+    ElementCount,
     HumanTask,
     ModelVersion,
     ProcessInstance,
     ProcessModel,
+    TimerWait,
     WorkingCopy,
 )
 from webapp.models.schedules import ScheduledStart, TimerStartCase
@@ -37,6 +39,8 @@ __all__ = [
     "Group",
     "GroupMembership",
     "HumanTask",
+    "TimerWait",
+    "ElementCount",
     "Incident",
     "LoginSession",
     "Member",

@@ -23,6 +23,8 @@ class Group(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Its members keep the register: every certificate, the audit trails, the incidents.
     keeps_register: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Its members see the desk's dashboard (the secretariat and the council by default).
+    sees_dashboard: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def name(self, locale: str | None) -> str:

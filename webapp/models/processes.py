@@ -94,10 +94,23 @@ class HumanTask(db.Model):
             "assignee_id",
             "claimed_by_id",
         ),
+        # The heatmap: per element of one version, its open tasks and latest ended ones.
+        Index(
+            "ix_human_task_heatmap",
+            "version_id",
+            "state",
+            "bpmn_id",
+            "completed_at",
+            "created_at",
+            "instance_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    # The instance's version when the task was offered (moved with the instance while open):
+    # the heatmap counts one version's elements without joining every instance.
+    version_id: Mapped[int | None]
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)
     bpmn_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
@@ -146,3 +159,43 @@ class WorkingCopy(db.Model):
     last_action: Mapped[str] = mapped_column(String(20), default="saved")
     saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ElementCount(db.Model):
+    """How many cases are at one element of one version now, kept by every step in its own
+    transaction (webapp.services.workflow.save_result): the heatmap reads these few rows
+    instead of counting every open task. Split into shards by instance, so that steps at the
+    same element in parallel rarely wait on one row; the count is the shards' sum."""
+
+    version_id: Mapped[int] = mapped_column(primary_key=True)
+    bpmn_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+
+class TimerWait(db.Model):
+    """One wait of an instance on a timer event, from when it began to when it ended (fired or
+    withdrawn): what the heatmap counts and times for timers, written in the step's transaction
+    as the human-task projection is."""
+
+    __table_args__ = (
+        Index("ix_timer_wait_instance", "instance_id", "state"),
+        Index(
+            "ix_timer_wait_heatmap",
+            "version_id",
+            "state",
+            "bpmn_id",
+            "ended_at",
+            "started_at",
+            "instance_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    version_id: Mapped[int]
+    bpmn_id: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | ended
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -64,6 +64,14 @@ class User(UserMixin, db.Model):
         )
 
     @property
+    def sees_dashboard(self) -> bool:
+        """Sits now on a group whose members see the desk's dashboard."""
+        today = association_today()
+        return any(
+            m.group.sees_dashboard and m.group.active and m.current(today) for m in self.memberships
+        )
+
+    @property
     def role_set(self) -> frozenset[str]:
         """Platform roles and current groups: what the pages and lanes check."""
         return self.platform_roles | self.group_keys

@@ -62,6 +62,7 @@ def group_detail(group_id: int):
                 "active" in request.form,
                 current_user,
                 keeps_register="keeps_register" in request.form,
+                sees_dashboard="sees_dashboard" in request.form,
             )
         except InvalidFormData as err:
             errors = err.errors

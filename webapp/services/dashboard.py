@@ -1,6 +1,7 @@
 """The committee's dashboard: where the cases stand and how long each stage takes, what is
 overdue and with whom, admissions per month and the register by region, type and quarter
-(the regulations ask for monthly admission figures and quarterly ones by region and type).
+(the regulations ask for monthly admission figures and quarterly ones by region and type),
+and the annual dues' collection rate per year.
 
 Every figure is a table (title, columns, rows) that the page draws as a chart beside it and
 offers as CSV and XLSX. All come from the projection and audit tables through their indexes,
@@ -18,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, Member, User, utcnow
+from webapp.models import Case, DuesEntry, HumanTask, Member, User, utcnow
 from webapp.models.users import association_today
 from webapp.services import desk, groups, member_types, stages
 
@@ -37,6 +38,7 @@ class Figure:
     rows: list[list]
     chart: str = "bar"  # bar | funnel | line
     value_column: int = 1  # the column the chart draws
+    value_max: float | None = None  # a fixed end of the value axis (a rate: 100)
 
 
 def _visible(user: User):
@@ -232,6 +234,32 @@ def admissions_per_quarter(today: date | None = None) -> Figure:
     )
 
 
+def dues_collection() -> Figure:
+    """Per year of annual dues: members billed, how many paid, and the collection rate."""
+    rows = []
+    counts = db.session.execute(
+        select(DuesEntry.year, DuesEntry.state, func.count())
+        .group_by(DuesEntry.year, DuesEntry.state)
+        .order_by(DuesEntry.year)
+    ).all()
+    billed: Counter = Counter()
+    paid: Counter = Counter()
+    for year, state, n in counts:
+        billed[year] += n
+        if state == "paid":
+            paid[year] += n
+    for year in sorted(billed):
+        rate = round(100 * paid[year] / billed[year], 1) if billed[year] else 0.0
+        rows.append([str(year), rate, billed[year], paid[year]])
+    return Figure(
+        "dues_collection",
+        _("Annual dues: collection rate"),
+        [_("Year"), _("Collection rate (%)"), _("Members billed"), _("Paid")],
+        rows,
+        value_max=100,
+    )
+
+
 FIGURES = {
     "funnel": funnel,
     "stage_times": stage_times,
@@ -241,6 +269,7 @@ FIGURES = {
     "members_region": lambda user: members_by_region(),
     "members_type": lambda user: members_by_type(),
     "admissions_quarter": lambda user: admissions_per_quarter(),
+    "dues_collection": lambda user: dues_collection(),
 }
 
 

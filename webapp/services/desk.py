@@ -79,6 +79,12 @@ def may_use(user: User) -> bool:
     return user.is_committee
 
 
+def sees_dashboard(user: User) -> bool:
+    """The dashboard is for the groups flagged so (the secretariat and the council unless
+    the administrator says otherwise)."""
+    return user.is_committee and user.sees_dashboard
+
+
 @dataclass
 class Filters:
     """What the reader asked for; every field optional."""

@@ -175,7 +175,12 @@ def get(group_id: int) -> Group:
 
 @committed
 def create(
-    key: str, name_zh: str, name_en: str, by: User | None, keeps_register: bool = False
+    key: str,
+    name_zh: str,
+    name_en: str,
+    by: User | None,
+    keeps_register: bool = False,
+    sees_dashboard: bool = False,
 ) -> Group:
     """A new group; its key is what a diagram's lane may carry."""
     # Control and bidi characters would let a name show other than it reads.
@@ -194,7 +199,13 @@ def create(
             errors[field] = [_("Another group has this name.")]
     if errors:
         raise InvalidFormData(errors, {"key": key, "name_zh": name_zh, "name_en": name_en})
-    group = Group(key=key, name_zh=name_zh, name_en=name_en, keeps_register=keeps_register)
+    group = Group(
+        key=key,
+        name_zh=name_zh,
+        name_en=name_en,
+        keeps_register=keeps_register,
+        sees_dashboard=sees_dashboard,
+    )
     db.session.add(group)
     db.session.flush()
     audit.record("group_created", by.id if by else None, data={"group": key})
@@ -210,9 +221,10 @@ def rename(
     active: bool,
     by: User,
     keeps_register: bool | None = None,
+    sees_dashboard: bool | None = None,
 ) -> None:
-    """New names for a group, (de)activate it, say whether it keeps the register; its key
-    stays, as diagrams name it."""
+    """New names for a group, (de)activate it, say whether it keeps the register and whether
+    it sees the dashboard; its key stays, as diagrams name it."""
     name_zh, name_en = visible(name_zh), visible(name_en)
     errors = {
         f: [_("Give a name of 1 to 120 characters.")]
@@ -224,10 +236,17 @@ def rename(
     group.name_zh, group.name_en, group.active = name_zh[:120], name_en[:120], active
     if keeps_register is not None:
         group.keeps_register = keeps_register
+    if sees_dashboard is not None:
+        group.sees_dashboard = sees_dashboard
     audit.record(
         "group_changed",
         by.id,
-        data={"group": group.key, "active": active, "keeps_register": group.keeps_register},
+        data={
+            "group": group.key,
+            "active": active,
+            "keeps_register": group.keeps_register,
+            "sees_dashboard": group.sees_dashboard,
+        },
     )
     db.session.info.pop(_CACHE, None)
 
@@ -288,5 +307,6 @@ def ensure(definitions) -> list[Group]:
     for item in definitions:
         if db.session.scalar(select(Group.id).where(Group.key == item["key"])) is None:
             keeps = bool(item.get("keeps_register"))
-            made.append(create(item["key"], item["zh"], item["en"], None, keeps))
+            sees = bool(item.get("sees_dashboard"))
+            made.append(create(item["key"], item["zh"], item["en"], None, keeps, sees))
     return made

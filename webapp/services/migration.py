@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.engine import EngineError
@@ -23,6 +23,7 @@ from webapp.models import (
     ModelVersion,
     ProcessInstance,
     ProcessModel,
+    TimerWait,
     User,
     utcnow,
 )
@@ -218,6 +219,13 @@ def _refresh_open_tasks(instance: ProcessInstance, result) -> None:
         row.bpmn_id, row.title, row.lane = info.spec_id, info.title, info.lane
         row.stage, row.form, row.ui_form = info.stage, info.form, info.ui_form
         row.due_at = task.due_at
+        row.version_id = instance.version_id
+    # The waits it keeps now belong to the new version's diagram too (the heatmap's counts).
+    db.session.execute(
+        update(TimerWait)
+        .where(TimerWait.instance_id == instance.id, TimerWait.state == "waiting")
+        .values(version_id=instance.version_id)
+    )
 
 
 def _last_migrated_by(instance_id: int) -> str | None:

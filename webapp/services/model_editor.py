@@ -108,6 +108,17 @@ def model_list() -> list[tuple[ProcessModel, list[VersionRow]]]:
     ]
 
 
+def version_numbers(model: ProcessModel) -> list[int]:
+    """The model's version numbers, newest first."""
+    return list(
+        db.session.scalars(
+            select(ModelVersion.number)
+            .where(ModelVersion.model_id == model.id)
+            .order_by(ModelVersion.number.desc())
+        )
+    )
+
+
 def find_model(key: str) -> ProcessModel:
     """The model with this key, or NotFound."""
     model = db.session.scalars(select(ProcessModel).where(ProcessModel.key == key)).first()

@@ -3,6 +3,7 @@ human tasks written with every save of an instance."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,8 +12,16 @@ from sqlalchemy import select, update
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, ModelVersion, ProcessInstance, User, utcnow
-from webapp.services import case_step
+from webapp.models import (
+    Case,
+    HumanTask,
+    ModelVersion,
+    ProcessInstance,
+    TimerWait,
+    User,
+    utcnow,
+)
+from webapp.services import case_step, heat_counts
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(
@@ -172,9 +181,13 @@ def save_result(
     Returns the tasks the step newly offered, so that their people can be told.
     """
     now = utcnow()
+    had_timers = instance.next_timer_at is not None
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
+    waited: set[tuple[int | None, str]] = set()
+    if had_timers or result.timers:
+        waited = _record_timer_waits(instance, result.timers, now)
     instance.updated_at = now
 
     if ready is None:
@@ -187,6 +200,7 @@ def save_result(
             )
         }
     rows = dict(ready)
+    before = waited | {(row.version_id, row.bpmn_id) for row in ready.values()}
     for guid in result.completed_task_ids:
         row = rows.pop(guid, None)
         if row is not None:
@@ -200,6 +214,7 @@ def save_result(
         info = task.info
         row = HumanTask(
             instance_id=instance.id,
+            version_id=instance.version_id,
             task_guid=task.id,
             bpmn_id=info.spec_id,
             title=info.title,
@@ -219,7 +234,43 @@ def save_result(
     for guid, row in rows.items():
         if guid not in ready_ids:
             row.state, row.completed_at = "cancelled", now
+    after = {(instance.version_id, t.info.spec_id) for t in result.ready_tasks}
+    after |= {(instance.version_id, timer.spec_id) for timer in result.timers}
+    heat_counts.move(instance.id, before, after)
     return offered
+
+
+def _record_timer_waits(
+    instance: ProcessInstance, waiting: list, now
+) -> set[tuple[int | None, str]]:
+    """Bring the instance's timer waits in line with the timers it now waits on: a new wait
+    begins now, one no longer waited on ended now (fired or withdrawn). An instance without
+    timers before or after its step costs no query. Returns the (version, element) pairs it
+    waited on before."""
+    wanted = Counter(timer.spec_id for timer in waiting)
+    due = {timer.spec_id: timer.due_at for timer in waiting}
+    before = set()
+    for row in db.session.scalars(
+        select(TimerWait).where(TimerWait.instance_id == instance.id, TimerWait.state == "waiting")
+    ):
+        before.add((row.version_id, row.bpmn_id))
+        if wanted[row.bpmn_id] > 0:
+            wanted[row.bpmn_id] -= 1
+            row.due_at = due[row.bpmn_id]
+        else:
+            row.state, row.ended_at = "ended", now
+    for spec_id, count in wanted.items():
+        for _n in range(count):
+            db.session.add(
+                TimerWait(
+                    instance_id=instance.id,
+                    version_id=instance.version_id,
+                    bpmn_id=spec_id,
+                    started_at=now,
+                    due_at=due[spec_id],
+                )
+            )
+    return before
 
 
 def _load_assignees(offered: list[HumanTask]) -> None:

@@ -39,6 +39,8 @@
         axisLabel: horizontal ? { interval: 0 } : { hideOverlap: true }
       };
       var value = { type: "value", minInterval: 1 };
+      // A rate reads against its whole (100 %), not against its own largest value.
+      if (figure.dataset.valueMax) { value.max = Number(figure.dataset.valueMax); }
       option = {
         tooltip: { trigger: "axis" },
         grid: { left: horizontal ? 140 : 40, right: 20, top: 20, bottom: 30 },
@@ -47,6 +49,8 @@
         series: [{ type: kind === "line" ? "line" : "bar", data: values, label: { show: horizontal, position: "right" } }]
       };
     }
+    // Drawn at once: what the page shows (and a screenshot takes) is the final chart.
+    option.animation = false;
     chart.setOption(option);
     box.dataset.rendered = String(values.length);
     window.addEventListener("resize", function () { chart.resize(); });

@@ -1,0 +1,70 @@
+"""The running counts of cases at each element of each version (the heatmap's "now"): moved
+by every step in its own transaction, and recounted from the projection where rows were
+written in bulk (the benchmarks' populations)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, distinct, func, select
+
+from webapp.extensions import db
+from webapp.models import ElementCount, HumanTask, TimerWait
+
+# Steps at one element in parallel (every review completed) update different rows.
+SHARDS = 8
+
+
+def _upsert(version_id: int, bpmn_id: str, shard: int, delta: int) -> None:
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(ElementCount).values(
+        version_id=version_id, bpmn_id=bpmn_id, shard=shard, cases=delta
+    )
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["version_id", "bpmn_id", "shard"],
+            set_={"cases": ElementCount.cases + delta},
+        )
+    )
+
+
+def move(instance_id: int, before: set, after: set) -> None:
+    """An instance left the elements of `before` not in `after` and reached the others;
+    each a (version id, element id) pair."""
+    shard = instance_id % SHARDS
+    for version_id, bpmn_id in sorted(before - after, key=str):
+        if version_id is not None:
+            _upsert(version_id, bpmn_id, shard, -1)
+    for version_id, bpmn_id in sorted(after - before, key=str):
+        if version_id is not None:
+            _upsert(version_id, bpmn_id, shard, 1)
+
+
+def now(version_id: int) -> dict[str, int]:
+    """Cases at each element of the version now."""
+    return {
+        bpmn_id: int(n)
+        for bpmn_id, n in db.session.execute(
+            select(ElementCount.bpmn_id, func.sum(ElementCount.cases))
+            .where(ElementCount.version_id == version_id)
+            .group_by(ElementCount.bpmn_id)
+        )
+        if n
+    }
+
+
+def recount() -> None:
+    """Count again from the open tasks and timer waits (after rows written in bulk)."""
+    db.session.execute(delete(ElementCount))
+    counts: dict[tuple[int, str], int] = {}
+    for model, waiting in ((HumanTask, "ready"), (TimerWait, "waiting")):
+        for version_id, bpmn_id, n in db.session.execute(
+            select(model.version_id, model.bpmn_id, func.count(distinct(model.instance_id)))
+            .where(model.state == waiting, model.version_id.is_not(None))
+            .group_by(model.version_id, model.bpmn_id)
+        ):
+            counts[version_id, bpmn_id] = counts.get((version_id, bpmn_id), 0) + n
+    for (version_id, bpmn_id), n in counts.items():
+        db.session.add(ElementCount(version_id=version_id, bpmn_id=bpmn_id, shard=0, cases=n))
