@@ -24,15 +24,17 @@ LOCALES = {"zh": ("zh-CN", "zh_CN"), "en": ("en-US", "en")}
 
 
 def login(browser, base, username, locale, width=1366):
+    """A session in that language; a user's saved language is replaced after its login."""
     browser_locale, code = LOCALES[locale]
     context = browser.new_context(locale=browser_locale, viewport={"width": width, "height": 900})
     page = context.new_page()
-    page.goto(f"{base}/lang/{code}?next=/login")
+    page.goto(f"{base}/login")
     if username:
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", "demo1234")
         page.click("#login-submit")
         page.wait_for_load_state()
+    page.goto(f"{base}/lang/{code}?next=/board")
     return page
 
 
@@ -150,7 +152,7 @@ def test_the_secretarys_round_with_the_keyboard_alone(live_server, browser, arti
     page.screenshot(path=str(artifacts / "keyboard-task-form-1366.png"), full_page=True)
     tab_to(page, "#submit-task")
     page.keyboard.press("Enter")
-    page.wait_for_load_state("load")
+    page.wait_for_url(lambda url: not url.endswith(f"/tasks/{review}"))
 
     with app.app_context():
         case = db.session.get(Case, waiting)
