@@ -9,6 +9,7 @@ a check racing the test's next click would be lost. Each address is checked once
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ _STATE = """() => location.href.split('#')[0] + ' alerts=' +
   document.querySelectorAll('.alert, .is-invalid, .invalid-feedback, .modal.show').length"""
 
 _source: str | None = None
+# What the checks cost the run, for the terminal summary (conftest): pages checked, seconds.
+SPENT = {"pages": 0, "seconds": 0.0}
+FLUSH = {"seconds": 0.0}  # all of it, reopening pages included
 
 
 def _axe_source() -> str:
@@ -45,7 +49,12 @@ def _axe_source() -> str:
 
 
 def violations(page_or_frame) -> list[dict]:
-    return page_or_frame.evaluate(_RUN, [_axe_source(), TAGS])
+    began = time.perf_counter()
+    try:
+        return page_or_frame.evaluate(_RUN, [_axe_source(), TAGS])
+    finally:
+        SPENT["pages"] += 1
+        SPENT["seconds"] += time.perf_counter() - began
 
 
 def describe(url: str, found: list[dict]) -> str:
@@ -114,6 +123,13 @@ class Watcher:
         shown = self.visited.get(id(context), {})
         if not shown:
             return
+        began = time.perf_counter()
+        try:
+            self._flush(context, shown)
+        finally:
+            FLUSH["seconds"] += time.perf_counter() - began
+
+    def _flush(self, context, shown) -> None:
         open_pages = [page for page in context.pages if not page.is_closed()]
         for page in open_pages:
             self.inspect(page)

@@ -86,6 +86,14 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def pytest_terminal_summary(terminalreporter):
+    if axe.SPENT["pages"]:
+        terminalreporter.write_line(
+            f"axe-core: {axe.SPENT['pages']} page states checked in {axe.SPENT['seconds']:.1f} s; "
+            f"{axe.FLUSH['seconds']:.1f} s with the pages opened again"
+        )
+
+
 @pytest.fixture(autouse=True)
 def axe_every_page(request, monkeypatch):
     """Every context a test opens through `browser` is watched by axe-core (tests/browser/axe.py).
