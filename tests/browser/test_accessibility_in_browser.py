@@ -70,10 +70,10 @@ def pages_of(waiting, review, member):
 
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
-def test_every_page_passes_axe_core(live_server, browser, artifacts, locale):
+def test_every_page_passes_axe_core(live_server, browser, artifacts, axe_every_page, locale):
+    """Checked through the conftest's watcher, so that it does not open these pages again."""
     base, app = live_server
     waiting, review, member = staged_cases(app)
-    failures = []
     for username, paths in pages_of(waiting, review, member).items():
         page = login(browser, base, username, locale)
         for path in paths:
@@ -81,12 +81,12 @@ def test_every_page_passes_axe_core(live_server, browser, artifacts, locale):
             assert response.status == 200, f"{username} {path}: {response.status}"
             page.wait_for_load_state("load")
             expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if locale == "zh" else "en")
-            found = axe.violations(page)
-            if found:
-                failures.append(f"as {username or 'a visitor'}: " + axe.describe(path, found))
+            axe_every_page.inspect(page)
         if username == "secretary":
             shoot_navbar(page, artifacts, locale)
         page.context.close()
+    failures = list(dict.fromkeys(axe_every_page.reports))
+    axe_every_page.reports.clear()  # said here, not a second time by the fixture
     assert not failures, "axe-core found WCAG 2 A/AA violations\n" + "\n".join(failures)
 
 
