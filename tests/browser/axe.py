@@ -3,9 +3,11 @@
 `check(page)` runs it once on the page as it stands and fails with a readable list. `Watcher`
 runs it on every address the browser tests show: when a context closes or the test ends, each
 page still open is checked as the test left it, then every other address the context showed is
-opened again in that context (same login, language and width) and checked. It cannot be checked
-while the test runs: Playwright cannot evaluate in a document whose navigation is under way, and
-a check racing the test's next click would be lost. Each address is checked once per context."""
+opened again in that context (same login, language and width) and checked. A page another test
+already showed alike (same person, language, width, route and title) is not checked again, which
+keeps the run's time close to what it was. Pages cannot be checked while the test runs:
+Playwright cannot evaluate in a document whose navigation is under way, and a check racing the
+test's next click would be lost."""
 
 from __future__ import annotations
 
@@ -32,6 +34,16 @@ _RUN = """async ([source, tags]) => {
 # What makes two visits of one address different states worth checking again.
 _STATE = """() => location.href.split('#')[0] + ' alerts=' +
   document.querySelectorAll('.alert, .is-invalid, .invalid-feedback, .modal.show').length"""
+
+# What makes two pages the same page for the whole run: one person, language and width, one
+# route (ids left out) and title (numbers left out), as many alerts. Checked once per run.
+_KIND = """() => JSON.stringify([
+  (document.querySelector('#who') || {}).textContent || '', document.documentElement.lang,
+  innerWidth >= 1200, location.pathname.replace(/\\/[0-9a-f-]{6,}|\\/\\d+/g, '/_'),
+  [...new URLSearchParams(location.search).keys()].sort().join(','),
+  document.title.replace(/\\d+/g, ''),
+  document.querySelectorAll('.alert, .is-invalid, .invalid-feedback, .modal.show').length])"""
+SEEN_IN_RUN: set = set()
 
 _source: str | None = None
 # What the checks cost the run, for the terminal summary (conftest): pages checked, seconds.
@@ -112,6 +124,10 @@ class Watcher:
             if key in self.checked:
                 return
             self.checked.add(key)
+            kind = page.evaluate(_KIND)
+            if kind in SEEN_IN_RUN:
+                return
+            SEEN_IN_RUN.add(kind)
             found = violations(page)
         except Exception:  # a page closing under the check: nothing left to see
             return

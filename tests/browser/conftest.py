@@ -16,7 +16,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.browser import axe
-
 from tests.needs import needs
 from webapp import create_app
 from webapp.extensions import db

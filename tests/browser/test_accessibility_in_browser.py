@@ -80,7 +80,8 @@ def test_every_page_passes_axe_core(live_server, browser, artifacts, axe_every_p
             response = page.goto(base + path)
             assert response.status == 200, f"{username} {path}: {response.status}"
             page.wait_for_load_state("load")
-            expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if locale == "zh" else "en")
+            lang = "zh-CN" if locale == "zh" else "en"
+            expect(page.locator("html")).to_have_attribute("lang", lang)
             axe_every_page.inspect(page)
         if username == "secretary":
             shoot_navbar(page, artifacts, locale)
@@ -106,7 +107,7 @@ def tab_to(page, selector: str, limit: int = 120) -> None:
     """Tab (only Tab) until the element the selector names has the keyboard's focus."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+        if page.evaluate("s => document.activeElement?.matches(s)", selector):
             return
     raise AssertionError(f"Tab never reached {selector} on {page.url}")
 
@@ -144,9 +145,8 @@ def test_the_secretarys_round_with_the_keyboard_alone(live_server, browser, arti
         page.keyboard.press("ArrowDown")
     else:
         page.keyboard.press("Space")  # the first radio: 通过，进入公示
-    expect(page.locator("[name=review_decision]:checked, [name=review_decision] option:checked").first).to_have_attribute(
-        "value", "pass"
-    )
+    chosen = page.locator("[name=review_decision]:checked, [name=review_decision] option:checked")
+    expect(chosen.first).to_have_attribute("value", "pass")
     tab_to(page, "[name=review_notes]")
     page.keyboard.type("材料齐全，键盘办理。")
     page.screenshot(path=str(artifacts / "keyboard-task-form-1366.png"), full_page=True)
