@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Actor, add_user
@@ -18,7 +19,15 @@ from tests.procedure import SHANGHAI
 from tests.test_model_editor import post_json
 from tests.test_timer_starts import make_member
 from webapp.extensions import db
-from webapp.models import AuditEvent, Case, DuesEntry, Member, ScheduledStart, TimerStartCase
+from webapp.models import (
+    AuditEvent,
+    Case,
+    DuesEntry,
+    HumanTask,
+    Member,
+    ScheduledStart,
+    TimerStartCase,
+)
 from webapp.services import scheduled_starts, xlsx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,22 +227,32 @@ def test_a_year_of_dues_paid_returned_reminded_and_suspended(app, procedure):
     assert start_due(app) == 0
 
 
-def test_automatic_lapse_when_the_model_says_so(app, procedure):
-    """002 视作自动退会: with the consequence `lapse` in the model data, nobody decides."""
+@pytest.mark.parametrize(
+    ("consequence", "status", "message"),
+    [("lapse", "lapsed", "membership_lapsed"), ("suspend", "suspended", "membership_suspended")],
+)
+def test_automatic_consequence_when_the_model_says_so(app, procedure, consequence, status, message):
+    """002 视作自动退会 (`lapse`), or a suspension at once (`suspend`): with the consequence in
+    the model data, nobody decides; the secretariat's decision task never opens."""
     p = procedure
     member_id = make_member(app, "applicant", "unit")
     model = bundle("R/2027-01-10T09:00:00+08:00/P1Y")
-    model["forms"]["dues_policy.data.json"]["arrears_consequence"] = "lapse"
+    model["forms"]["dues_policy.data.json"]["arrears_consequence"] = consequence
     assert post_json(p.actors("owner"), f"/models/{KEY}/deploy", model).status_code == 200
     p.travel_to(OPENS + timedelta(minutes=1))
     assert start_due(app) == 1
     case_id = dues_cases(app)[member_id].id
     p.after(p.case(case_id).facts["payment_deadline"])
     with app.app_context():
-        assert db.session.get(Member, member_id).status == "lapsed"
-    assert p.case(case_id).status == "lapsed"
+        assert db.session.get(Member, member_id).status == status
+        assert not db.session.scalars(
+            select(HumanTask).where(
+                HumanTask.bpmn_id == "decide_arrears", HumanTask.state == "ready"
+            )
+        ).first()
+    assert p.case(case_id).status == status
     assert entry(app, member_id).state == "unpaid"
-    assert len(p.messages("applicant", "membership_lapsed")) == 1
+    assert len(p.messages("applicant", message)) == 1
 
 
 def test_an_unknown_start_once_per_is_refused_by_name(app, procedure):
