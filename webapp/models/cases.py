@@ -75,6 +75,20 @@ class Case(db.Model):
     applicant = relationship("User")
 
 
+class StageCount(db.Model):
+    """How many cases of a procedure are in progress at a stage now, kept by every step in its
+    own transaction (webapp.services.stage_counts): the dashboard's funnel reads these few rows
+    instead of counting every case in progress. Split into shards by instance, as the
+    heatmap's counts are, so that steps of cases at one stage rarely wait on one row."""
+
+    __tablename__ = "case_stage_count"
+
+    model_id: Mapped[int] = mapped_column(primary_key=True)  # 0: a case of no procedure
+    stage: Mapped[str] = mapped_column(String(50), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+
 class MemberNumberCounter(db.Model):
     """The last member number handed out per series; numbers are never reused."""
 

@@ -145,12 +145,13 @@ def _search(q: str):
     number, through their indexes; when none of those finds anything, any part of the name or
     a code (a credit code) in the case's form data, which only a scan can find."""
     q = q.strip()[:100]
-    indexed = [
-        Case.name.between(q, q + "\uffff"),
-        Case.member_number == q,
-        # A case about a member (renewal, honours…) under that member's number.
-        Case.subject_member_id.in_(select(Member.id).where(Member.member_number == q)),
-    ]
+    indexed = [Case.name.between(q, q + "\uffff"), Case.member_number == q]
+    # A case about a member (renewal, honours…) under that member's number. The member is
+    # looked up first: a subquery inside the OR keeps PostgreSQL from combining the indexes
+    # (it scanned every case instead).
+    subjects = list(db.session.scalars(select(Member.id).where(Member.member_number == q)))
+    if subjects:
+        indexed.append(Case.subject_member_id.in_(subjects))
     if q.isdigit() and len(q) < 10:
         indexed.append(Case.id == int(q))
     if db.session.scalar(select(Case.id).where(or_(*indexed)).limit(1)) is not None:

@@ -1,0 +1,88 @@
+"""The running counts of cases in progress per procedure and stage (the dashboard's funnel):
+moved by the step that changes a case's stage or ends it, in that step's transaction, and
+recounted from case_file where rows were written in bulk (the benchmarks' populations).
+`flask check` compares them with a count of case_file."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+
+from webapp.extensions import db
+from webapp.models import Case, StageCount
+
+# Cases at one stage stepping in parallel update different rows.
+SHARDS = 8
+NO_MODEL = 0
+
+Place = tuple[int, str] | None  # (procedure, stage) of a case in progress; None otherwise
+
+
+def place(case: Case) -> Place:
+    if case.status != "in_progress":
+        return None
+    return (case.model_id or NO_MODEL, case.stage or "")
+
+
+def _upsert(model_id: int, stage: str, shard: int, delta: int) -> None:
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(StageCount).values(model_id=model_id, stage=stage, shard=shard, cases=delta)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["model_id", "stage", "shard"],
+            set_={"cases": StageCount.cases + delta},
+        )
+    )
+
+
+def move(case: Case, before: Place, after: Place) -> None:
+    """The case left `before` for `after` (None: not in progress)."""
+    if before == after:
+        return
+    shard = (case.instance_id or 0) % SHARDS
+    if before is not None:
+        _upsert(*before, shard, -1)
+    if after is not None:
+        _upsert(*after, shard, 1)
+
+
+def now(model_ids: list[int] | None = None) -> dict[str, int]:
+    """Cases in progress per stage, over the given procedures (None: all)."""
+    query = select(StageCount.stage, func.sum(StageCount.cases)).group_by(StageCount.stage)
+    if model_ids is not None:
+        query = query.where(StageCount.model_id.in_(model_ids))
+    return {stage: int(n) for stage, n in db.session.execute(query) if n}
+
+
+def counted() -> dict[tuple[int, str], int]:
+    """What the running counts should be: a count of case_file (the slow way)."""
+    return {
+        (model_id or NO_MODEL, stage or ""): n
+        for model_id, stage, n in db.session.execute(
+            select(Case.model_id, Case.stage, func.count())
+            .where(Case.status == "in_progress")
+            .group_by(Case.model_id, Case.stage)
+        )
+    }
+
+
+def kept() -> dict[tuple[int, str], int]:
+    return {
+        (model_id, stage): int(n)
+        for model_id, stage, n in db.session.execute(
+            select(StageCount.model_id, StageCount.stage, func.sum(StageCount.cases)).group_by(
+                StageCount.model_id, StageCount.stage
+            )
+        )
+        if n
+    }
+
+
+def recount() -> None:
+    """Count again from case_file (after rows written in bulk)."""
+    db.session.execute(delete(StageCount))
+    for (model_id, stage), n in counted().items():
+        db.session.add(StageCount(model_id=model_id, stage=stage, shard=0, cases=n))
+    db.session.flush()
