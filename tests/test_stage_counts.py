@@ -68,3 +68,17 @@ def test_recount_puts_back_what_bulk_writes_bypassed(app, procedure):
         assert sum(expected.values()) == in_progress == 2
     code, output = run_check(app)
     assert code == 0, output
+
+
+def test_a_deleted_draft_and_a_withdrawn_case_leave_the_counts(app, procedure):
+    p = procedure
+    applicant = p.actors("applicant")
+    empty = applicant.start_application()
+    assert sum(agree(app).values()) == 1
+    assert applicant.post(f"/cases/{empty.id}/delete", {}).status_code == 302
+    assert agree(app) == {}
+    case_id = p.submit()
+    assert agree(app) == {"review": 1}
+    withdrawn = applicant.post(f"/cases/{case_id}/withdraw", {"reason": "公司战略调整，暂不入会"})
+    assert withdrawn.status_code == 302 and p.case(case_id).status != "in_progress"
+    assert agree(app) == {}

@@ -22,7 +22,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.roles import APPLICANT, PROCESS_OWNER
-from webapp.services import announcements, audit, case_step, catalogue, member_changes, stage_counts
+from webapp.services import announcements, audit, case_step, catalogue, member_changes
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
 from webapp.services.workflow import engine, is_case_form, save_result, version_content
@@ -122,7 +122,6 @@ def open_case(
             setattr(case, name, getattr(member, name, None))
     db.session.add(case)
     db.session.flush()
-    stage_counts.move(case, None, stage_counts.place(case))
     case_step.begin(instance.id, started_by)
     try:
         result = engine.start(content.source, data, timer_start, occurrence)
@@ -181,7 +180,6 @@ def sync(
     actor_id: int | None = None,
 ) -> None:
     """Bring the application row in line with a transition of its instance."""
-    before = stage_counts.place(case)
     now = utcnow()
     if completed is not None and submitted is not None and is_case_form(completed):
         case.data = dict(submitted)
@@ -208,7 +206,6 @@ def sync(
         reason = result.data.get("outcome_reason")
         case.outcome_reason = str(reason) if reason else None
     case.updated_at = now
-    stage_counts.move(case, before, stage_counts.place(case))
 
 
 def published(case: Case) -> tuple[str, ...]:

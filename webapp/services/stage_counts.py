@@ -1,11 +1,19 @@
 """The running counts of cases in progress per procedure and stage (the dashboard's funnel):
-moved by the step that changes a case's stage or ends it, in that step's transaction, and
+moved whenever a case is added, changes stage or status, or is deleted, in the same flush, and
 recounted from case_file where rows were written in bulk (the benchmarks' populations).
-`flask check` compares them with a count of case_file."""
+`flask check` compares them with a count of case_file.
+
+They follow the ORM's unit of work rather than calls in each service: a case's status changes
+in several places (a step, a withdrawal, an appeal reopening it, a draft deleted), and a count
+that one of them forgot would drift without anyone noticing.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+import random
+
+from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Case, StageCount
@@ -18,13 +26,14 @@ Place = tuple[int, str] | None  # (procedure, stage) of a case in progress; None
 
 
 def place(case: Case) -> Place:
-    if case.status != "in_progress":
+    # A case not yet flushed has no status: its column's default, in progress.
+    if (case.status or "in_progress") != "in_progress":
         return None
     return (case.model_id or NO_MODEL, case.stage or "")
 
 
 def _upsert(model_id: int, stage: str, shard: int, delta: int) -> None:
-    if db.engine.dialect.name == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -37,15 +46,41 @@ def _upsert(model_id: int, stage: str, shard: int, delta: int) -> None:
     )
 
 
-def move(case: Case, before: Place, after: Place) -> None:
-    """The case left `before` for `after` (None: not in progress)."""
+def _was(case: Case) -> Place:
+    """Where the case stood when loaded (the columns keep their old values: active_history)."""
+    attrs = inspect(case).attrs
+
+    def old(key):
+        history = attrs[key].history
+        return (history.deleted or history.unchanged or (getattr(case, key),))[0]
+
+    if old("status") != "in_progress":
+        return None
+    return (old("model_id") or NO_MODEL, old("stage") or "")
+
+
+def move(before: Place, after: Place, shard: int) -> None:
+    """A case left `before` for `after` (None: not in progress)."""
     if before == after:
         return
-    shard = (case.instance_id or 0) % SHARDS
     if before is not None:
         _upsert(*before, shard, -1)
     if after is not None:
         _upsert(*after, shard, 1)
+
+
+@event.listens_for(Session, "before_flush")
+def _follow_cases(session, _context, _instances) -> None:
+    for case in session.new:
+        if isinstance(case, Case):
+            # No instance id yet; any shard will do (the count is the shards' sum).
+            move(None, place(case), random.randrange(SHARDS))
+    for case in session.dirty:
+        if isinstance(case, Case) and session.is_modified(case):
+            move(_was(case), place(case), (case.instance_id or 0) % SHARDS)
+    for case in session.deleted:
+        if isinstance(case, Case):
+            move(_was(case), None, (case.instance_id or 0) % SHARDS)
 
 
 def now(model_ids: list[int] | None = None) -> dict[str, int]:
