@@ -1,9 +1,12 @@
 """The funnel's running counts (cases in progress per procedure and stage) move with every step
 in the step's own transaction, agree with a count of case_file at each point of a case's life
-(on, rejected, admitted), come back from a recount, and the dashboard's funnel shows them."""
+(on, rejected, admitted, withdrawn, deleted as an empty draft, reopened by an appeal), come
+back from a recount, and the dashboard's funnel shows them."""
 
 from sqlalchemy import delete, func, select
 
+from tests.conftest import fresh_application
+from tests.test_appeal import lodge
 from tests.test_consistency_check import run_check
 from tests.test_desk import _table
 from webapp.extensions import db
@@ -82,3 +85,16 @@ def test_a_deleted_draft_and_a_withdrawn_case_leave_the_counts(app, procedure):
     withdrawn = applicant.post(f"/cases/{case_id}/withdraw", {"reason": "公司战略调整，暂不入会"})
     assert withdrawn.status_code == 302 and p.case(case_id).status != "in_progress"
     assert agree(app) == {}
+
+
+def test_an_overturned_rejection_comes_back_into_the_funnel(app, procedure):
+    p = procedure
+    first = p.submit("applicant", fresh_application())
+    p.review(first, "reject", review_reasons="材料不全。")
+    assert agree(app) == {}
+    appeal, _ = lodge(p, "applicant", first)
+    p.do("supervisor", appeal, "decide_appeal", {
+        "appeal_decision": "overturn", "appeal_decision_reasons": "补充材料证明符合入会条件。",
+    })  # fmt: skip
+    # The appeal itself has ended; the application it reopened waits for its payment.
+    assert agree(app) == {"payment": 1}
