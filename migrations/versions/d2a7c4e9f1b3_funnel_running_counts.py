@@ -6,7 +6,9 @@ Create Date: 2026-12-06 21:20:00
 
 case_stage_count holds how many cases of each procedure are in progress at each stage, moved by
 every step; counted here once from case_file. The funnel read every case in progress (a scan
-growing with the register: 155 ms at 100,000 cases on PostgreSQL).
+growing with the register: 155 ms at 100,000 cases on PostgreSQL). The stage times' index
+also holds when each task began, so that reading a stage's latest thousand durations reads no
+table row.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -32,7 +34,12 @@ def upgrade():
         "SELECT COALESCE(model_id, 0), COALESCE(stage, ''), 0, COUNT(*) FROM case_file "
         "WHERE status = 'in_progress' GROUP BY COALESCE(model_id, 0), COALESCE(stage, '')"
     )
+    op.drop_index('ix_human_task_stage_done', table_name='human_task')
+    op.create_index('ix_human_task_stage_done', 'human_task',
+                    ['state', 'stage', 'completed_at', 'created_at'])
 
 
 def downgrade():
+    op.drop_index('ix_human_task_stage_done', table_name='human_task')
+    op.create_index('ix_human_task_stage_done', 'human_task', ['state', 'stage', 'completed_at'])
     op.drop_table('case_stage_count')
