@@ -32,13 +32,13 @@ def place(case: Case) -> Place:
     return (case.model_id or NO_MODEL, case.stage or "")
 
 
-def _upsert(model_id: int, stage: str, shard: int, delta: int) -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
+def _upsert(session, model_id: int, stage: str, shard: int, delta: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     statement = insert(StageCount).values(model_id=model_id, stage=stage, shard=shard, cases=delta)
-    db.session.execute(
+    session.execute(
         statement.on_conflict_do_update(
             index_elements=["model_id", "stage", "shard"],
             set_={"cases": StageCount.cases + delta},
@@ -59,14 +59,14 @@ def _was(case: Case) -> Place:
     return (old("model_id") or NO_MODEL, old("stage") or "")
 
 
-def move(before: Place, after: Place, shard: int) -> None:
+def move(session, before: Place, after: Place, shard: int) -> None:
     """A case left `before` for `after` (None: not in progress)."""
     if before == after:
         return
     if before is not None:
-        _upsert(*before, shard, -1)
+        _upsert(session, *before, shard, -1)
     if after is not None:
-        _upsert(*after, shard, 1)
+        _upsert(session, *after, shard, 1)
 
 
 @event.listens_for(Session, "before_flush")
@@ -74,13 +74,13 @@ def _follow_cases(session, _context, _instances) -> None:
     for case in session.new:
         if isinstance(case, Case):
             # No instance id yet; any shard will do (the count is the shards' sum).
-            move(None, place(case), random.randrange(SHARDS))
+            move(session, None, place(case), random.randrange(SHARDS))
     for case in session.dirty:
         if isinstance(case, Case) and session.is_modified(case):
-            move(_was(case), place(case), (case.instance_id or 0) % SHARDS)
+            move(session, _was(case), place(case), (case.instance_id or 0) % SHARDS)
     for case in session.deleted:
         if isinstance(case, Case):
-            move(_was(case), None, (case.instance_id or 0) % SHARDS)
+            move(session, _was(case), None, (case.instance_id or 0) % SHARDS)
 
 
 def now(model_ids: list[int] | None = None) -> dict[str, int]:
