@@ -98,6 +98,14 @@ class Filters:
     mine: bool = False  # waiting on me
     claimed_by: int | None = None
     sort: str = "-created"
+    # The search's condition, made once: choosing it costs lookups (see _search), and the list
+    # and each of its counts apply it.
+    _searched: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def search(self):
+        if self._searched is None or self._searched[0] != self.q:
+            self._searched = (self.q, _search(self.q))
+        return self._searched[1]
 
     def args(self, **changes) -> dict:
         """The query string for these filters with some changed (None drops one)."""
@@ -174,7 +182,7 @@ def _conditions(user: User, filters: Filters, model_ids: list[int] | None, skip:
     if model_ids is not None:
         where.append(Case.model_id.in_(model_ids))
     if filters.q.strip():
-        where.append(_search(filters.q))
+        where.append(filters.search())
     if filters.model is not None and skip != "model":
         where.append(Case.model_id == filters.model)
     if filters.stage and skip != "stage":
