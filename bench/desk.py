@@ -33,6 +33,12 @@ def _prepare(app) -> dict[str, str]:
     with app.app_context():
         db.session.execute(text("UPDATE case_file SET name = '样本企业' || id"))
         db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # What autovacuum does soon after: the rename leaves a dead index entry per case,
+            # which the planner steps through when a search's range lies beyond the names it
+            # knows (7-10 ms of planning per query at 100,000 cases, 0.8 ms after the vacuum).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM ANALYZE case_file"))
         some = db.session.scalar(select(func.max(Case.id))) // 2
         stage = db.session.scalar(select(Case.stage).where(Case.id == some))
         db.session.remove()

@@ -26,7 +26,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.audit import row_digest
-from webapp.services import heat_counts, tasks
+from webapp.services import heat_counts, stage_counts, tasks
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TABLES = (ProcessInstance, Case, HumanTask, TimerWait, AuditEvent)
@@ -262,6 +262,7 @@ def grow(app, templates, applicant_ids, target: int, cloner: Cloner | None = Non
             cloner.clone(templates, target - have, applicant_ids)
             # The copies bypassed the steps that keep the heatmap's running counts.
             heat_counts.recount()
+            stage_counts.recount()
             db.session.commit()
         seconds = time.perf_counter() - start
         if db.engine.dialect.name == "postgresql":

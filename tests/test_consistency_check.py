@@ -107,7 +107,14 @@ def test_check_names_each_kind_of_damage(app, cases):
     assert f"PROBLEM database: member number {gap} was never issued (a gap)" in output
     # The lost audit row also leaves a hole in the audit hash chain.
     assert re.search(r"PROBLEM database: audit row seq \d+ was deleted", output)
-    assert "7 problem(s)" in output
+    # Set back to in progress behind the steps' back, the case is one the funnel's running
+    # counts do not hold.
+    assert re.search(
+        r"PROBLEM database: the funnel counts 0 cases in progress of procedure \d+ at stage "
+        r"'certificate', case_file 1",
+        output,
+    )
+    assert "8 problem(s)" in output
 
 
 def test_check_names_instances_nothing_will_move_on(app, cases):
@@ -155,5 +162,7 @@ def test_check_names_instances_nothing_will_move_on(app, cases):
         f"PROBLEM instance {admitted}, application {cases['admitted']}: neither finished nor "
         "waiting on a person or a timer (the engine has nothing left to do)" in output
     )
-    # The fourth: the withdrawn task row disagrees with the engine, as the first test shows.
-    assert "4 problem(s)" in output, output
+    # The fourth: the withdrawn task row disagrees with the engine, as the first test shows;
+    # the fifth and sixth: the two cases' statuses changed behind the funnel's running counts.
+    assert output.count("PROBLEM database: the funnel counts") == 2, output
+    assert "6 problem(s)" in output, output

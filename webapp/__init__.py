@@ -13,6 +13,7 @@ from sqlalchemy import event
 from webapp import cli, errors, limits, security, views
 from webapp.config import ROOT, Config, prepare
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+from webapp.services import stage_counts  # noqa: F401  (its listener keeps the funnel's counts)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -138,8 +138,7 @@ def deploy(key: str):
         )
     if outcome.created:
         message = _(
-            "Version %(n)d is now live. New cases use it; running ones stay on their "
-            "version.",
+            "Version %(n)d is now live. New cases use it; running ones stay on their version.",
             n=outcome.number,
         )
     else:

@@ -4,7 +4,7 @@ from webapp.models.access import ApiToken, LoginSession
 from webapp.models.audit import AuditChainHead, AuditEvent
 from webapp.models.bans import ReapplicationBan
 from webapp.models.calendar import CalendarDay
-from webapp.models.cases import Case, MemberNumberCounter
+from webapp.models.cases import Case, MemberNumberCounter, StageCount
 from webapp.models.delegations import Delegation
 from webapp.models.documents import Document
 from webapp.models.dues import DuesEntry
@@ -47,6 +47,7 @@ __all__ = [
     "MemberDetailChange",
     "MemberStatusChange",
     "MemberNumberCounter",
+    "StageCount",
     "ModelVersion",
     "Objection",
     "OutboxMessage",

@@ -43,7 +43,9 @@ class Case(db.Model):
     applicant_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # The procedure (process model), its title when the case began, and the member of the
     # register the case is about, if it is about one.
-    model_id: Mapped[int | None] = mapped_column(ForeignKey("process_model.id"), index=True)
+    model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_model.id"), index=True, active_history=True
+    )
     title: Mapped[str | None] = mapped_column(String(200))
     subject_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     member_type: Mapped[str | None] = mapped_column(String(20))
@@ -54,9 +56,11 @@ class Case(db.Model):
     # The credit code or ID number the case applies under, once a submission check claimed it:
     # what re-application control compares (webapp.services.reapplication).
     identity_code: Mapped[str | None] = mapped_column(String(32), index=True)
-    stage: Mapped[str] = mapped_column(String(50), default="", index=True)
+    # The old values are loaded before a change, for the funnel's running counts to move
+    # (webapp.services.stage_counts).
+    stage: Mapped[str] = mapped_column(String(50), default="", index=True, active_history=True)
     # in_progress | admitted | rejected | lapsed
-    status: Mapped[str] = mapped_column(String(20), default="in_progress")
+    status: Mapped[str] = mapped_column(String(20), default="in_progress", active_history=True)
     # Why it ended (review_rejected, objection_upheld, council_rejected, no_quorum, lapsed, …).
     outcome_code: Mapped[str | None] = mapped_column(String(40))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
@@ -73,6 +77,20 @@ class Case(db.Model):
 
     instance = relationship("ProcessInstance")
     applicant = relationship("User")
+
+
+class StageCount(db.Model):
+    """How many cases of a procedure are in progress at a stage now, kept by every step in its
+    own transaction (webapp.services.stage_counts): the dashboard's funnel reads these few rows
+    instead of counting every case in progress. Split into shards by instance, as the
+    heatmap's counts are, so that steps of cases at one stage rarely wait on one row."""
+
+    __tablename__ = "case_stage_count"
+
+    model_id: Mapped[int] = mapped_column(primary_key=True)  # 0: a case of no procedure
+    stage: Mapped[str] = mapped_column(String(50), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
 
 
 class MemberNumberCounter(db.Model):

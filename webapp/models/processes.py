@@ -82,8 +82,9 @@ class HumanTask(db.Model):
         # What a person has done (the desk's 已办), and what it holds.
         Index("ix_human_task_done_by", "completed_by_id", "completed_at"),
         Index("ix_human_task_claimed", "claimed_by_id", "state"),
-        # The dashboard's time per stage: a stage's latest completed tasks.
-        Index("ix_human_task_stage_done", "state", "stage", "completed_at"),
+        # The dashboard's time per stage: a stage's latest completed tasks, with when each
+        # began, read from the index alone.
+        Index("ix_human_task_stage_done", "state", "stage", "completed_at", "created_at"),
         # The dashboard's overdue tasks per stage and per person, on the index alone.
         Index(
             "ix_human_task_overdue",

@@ -34,7 +34,7 @@ from webapp.models import (
     MemberStatusChange,
     ProcessInstance,
 )
-from webapp.services import audit_integrity, member_types
+from webapp.services import audit_integrity, member_types, stage_counts
 from webapp.services.workflow import engine, source_for
 
 
@@ -80,6 +80,7 @@ def check(batch_size: int = 200) -> Report:
             _check_batch(batch, report)
         _check_member_numbers(report)
         _check_register(report)
+        _check_stage_counts(report)
         _check_audit_chain(report)
     finally:
         db.session.rollback()  # drop the read transaction (and any row cached for the batch)
@@ -252,6 +253,20 @@ def _check_application(instance, case, audits) -> list[str]:
     if certified is not None and "certificate_issued" not in audits:
         problems.append("a certificate without a certificate_issued audit row")
     return problems
+
+
+def _check_stage_counts(report: Report) -> None:
+    """The funnel's running counts agree with a count of the cases in progress."""
+    kept, counted = stage_counts.kept(), stage_counts.counted()
+    for model_id, stage in sorted(set(kept) | set(counted)):
+        if kept.get((model_id, stage), 0) != counted.get((model_id, stage), 0):
+            report.problems.append(
+                Problem(
+                    f"the funnel counts {kept.get((model_id, stage), 0)} cases in progress of "
+                    f"procedure {model_id} at stage {stage!r}, case_file "
+                    f"{counted.get((model_id, stage), 0)}"
+                )
+            )
 
 
 def _check_audit_chain(report: Report) -> None:

@@ -98,6 +98,14 @@ class Filters:
     mine: bool = False  # waiting on me
     claimed_by: int | None = None
     sort: str = "-created"
+    # The search's condition, made once: choosing it costs lookups (see _search), and the list
+    # and each of its counts apply it.
+    _searched: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def search(self):
+        if self._searched is None or self._searched[0] != self.q:
+            self._searched = (self.q, _search(self.q))
+        return self._searched[1]
 
     def args(self, **changes) -> dict:
         """The query string for these filters with some changed (None drops one)."""
@@ -145,12 +153,13 @@ def _search(q: str):
     number, through their indexes; when none of those finds anything, any part of the name or
     a code (a credit code) in the case's form data, which only a scan can find."""
     q = q.strip()[:100]
-    indexed = [
-        Case.name.between(q, q + "\uffff"),
-        Case.member_number == q,
-        # A case about a member (renewal, honours…) under that member's number.
-        Case.subject_member_id.in_(select(Member.id).where(Member.member_number == q)),
-    ]
+    indexed = [Case.name.between(q, q + "\uffff"), Case.member_number == q]
+    # A case about a member (renewal, honours…) under that member's number. The member is
+    # looked up first: a subquery inside the OR keeps PostgreSQL from combining the indexes
+    # (it scanned every case instead).
+    subjects = list(db.session.scalars(select(Member.id).where(Member.member_number == q)))
+    if subjects:
+        indexed.append(Case.subject_member_id.in_(subjects))
     if q.isdigit() and len(q) < 10:
         indexed.append(Case.id == int(q))
     if db.session.scalar(select(Case.id).where(or_(*indexed)).limit(1)) is not None:
@@ -173,7 +182,7 @@ def _conditions(user: User, filters: Filters, model_ids: list[int] | None, skip:
     if model_ids is not None:
         where.append(Case.model_id.in_(model_ids))
     if filters.q.strip():
-        where.append(_search(filters.q))
+        where.append(filters.search())
     if filters.model is not None and skip != "model":
         where.append(Case.model_id == filters.model)
     if filters.stage and skip != "stage":

@@ -1,0 +1,123 @@
+"""The running counts of cases in progress per procedure and stage (the dashboard's funnel):
+moved whenever a case is added, changes stage or status, or is deleted, in the same flush, and
+recounted from case_file where rows were written in bulk (the benchmarks' populations).
+`flask check` compares them with a count of case_file.
+
+They follow the ORM's unit of work rather than calls in each service: a case's status changes
+in several places (a step, a withdrawal, an appeal reopening it, a draft deleted), and a count
+that one of them forgot would drift without anyone noticing.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+from webapp.models import Case, StageCount
+
+# Cases at one stage stepping in parallel update different rows.
+SHARDS = 8
+NO_MODEL = 0
+
+Place = tuple[int, str] | None  # (procedure, stage) of a case in progress; None otherwise
+
+
+def place(case: Case) -> Place:
+    # A case not yet flushed has no status: its column's default, in progress.
+    if (case.status or "in_progress") != "in_progress":
+        return None
+    return (case.model_id or NO_MODEL, case.stage or "")
+
+
+def _upsert(session, model_id: int, stage: str, shard: int, delta: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(StageCount).values(model_id=model_id, stage=stage, shard=shard, cases=delta)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["model_id", "stage", "shard"],
+            set_={"cases": StageCount.cases + delta},
+        )
+    )
+
+
+def _was(case: Case) -> Place:
+    """Where the case stood when loaded (the columns keep their old values: active_history)."""
+    attrs = inspect(case).attrs
+
+    def old(key):
+        history = attrs[key].history
+        return (history.deleted or history.unchanged or (getattr(case, key),))[0]
+
+    if old("status") != "in_progress":
+        return None
+    return (old("model_id") or NO_MODEL, old("stage") or "")
+
+
+def move(session, before: Place, after: Place, shard: int) -> None:
+    """A case left `before` for `after` (None: not in progress)."""
+    if before == after:
+        return
+    if before is not None:
+        _upsert(session, *before, shard, -1)
+    if after is not None:
+        _upsert(session, *after, shard, 1)
+
+
+@event.listens_for(Session, "before_flush")
+def _follow_cases(session, _context, _instances) -> None:
+    for case in session.new:
+        if isinstance(case, Case):
+            # No instance id yet; any shard will do (the count is the shards' sum).
+            move(session, None, place(case), random.randrange(SHARDS))
+    for case in session.dirty:
+        if isinstance(case, Case) and session.is_modified(case):
+            move(session, _was(case), place(case), (case.instance_id or 0) % SHARDS)
+    for case in session.deleted:
+        if isinstance(case, Case):
+            move(session, _was(case), None, (case.instance_id or 0) % SHARDS)
+
+
+def now(model_ids: list[int] | None = None) -> dict[str, int]:
+    """Cases in progress per stage, over the given procedures (None: all)."""
+    query = select(StageCount.stage, func.sum(StageCount.cases)).group_by(StageCount.stage)
+    if model_ids is not None:
+        query = query.where(StageCount.model_id.in_(model_ids))
+    return {stage: int(n) for stage, n in db.session.execute(query) if n}
+
+
+def counted() -> dict[tuple[int, str], int]:
+    """What the running counts should be: a count of case_file (the slow way)."""
+    return {
+        (model_id or NO_MODEL, stage or ""): n
+        for model_id, stage, n in db.session.execute(
+            select(Case.model_id, Case.stage, func.count())
+            .where(Case.status == "in_progress")
+            .group_by(Case.model_id, Case.stage)
+        )
+    }
+
+
+def kept() -> dict[tuple[int, str], int]:
+    return {
+        (model_id, stage): int(n)
+        for model_id, stage, n in db.session.execute(
+            select(StageCount.model_id, StageCount.stage, func.sum(StageCount.cases)).group_by(
+                StageCount.model_id, StageCount.stage
+            )
+        )
+        if n
+    }
+
+
+def recount() -> None:
+    """Count again from case_file (after rows written in bulk)."""
+    db.session.execute(delete(StageCount))
+    for (model_id, stage), n in counted().items():
+        db.session.add(StageCount(model_id=model_id, stage=stage, shard=0, cases=n))
+    db.session.flush()
