@@ -95,6 +95,13 @@ def shoot_navbar(page, artifacts, locale):
     """The navbar's colours at a laptop's width and, menu open, at a phone's."""
     page.goto(page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + "/inbox")
     page.locator("nav.navbar").screenshot(path=str(artifacts / f"a11y-navbar-{locale}-1366.png"))
+    # One line at a laptop's width, in either language: the name and "Log out" broke before.
+    for element in ("#who", "nav.navbar button[type=submit]"):
+        lines = page.locator(element).evaluate(
+            """e => { const r = document.createRange(); r.selectNodeContents(e);
+                 return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"""
+        )
+        assert lines == 1, f"{element} takes {lines} lines"
     page.set_viewport_size({"width": 390, "height": 844})
     page.click("#nav-toggle")
     expect(page.locator("#main-nav.show")).to_be_visible()  # the collapse's animation ended
