@@ -14,18 +14,20 @@ from dataclasses import asdict, dataclass
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, false, func, or_, select
 
 from webapp.extensions import db
 from webapp.models import (
     Case,
     Certificate,
+    DuesEntry,
     Member,
     MemberDetailChange,
     MemberStatusChange,
     ProcessModel,
     User,
 )
+from webapp.models.dues import OWING
 from webapp.services import audit, register
 from webapp.services.errors import NotFound
 from webapp.services.workflow import version_content
@@ -51,6 +53,9 @@ EXPORT_COLUMNS = (
     "admitted_on",
 )
 _TYPE = EXPORT_COLUMNS.index("member_type")
+# The dues filter's values: owing for any year (what a secretary chases), unpaid after the
+# period of any year (where a consequence is due or was decided), paid for the latest year.
+DUES_FILTERS = ("owing", "unpaid", "paid")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class RegisterFilter:
     member_type: str = ""
     region: str = ""
     industry: str = ""
+    dues: str = ""
 
     @classmethod
     def of(cls, args) -> RegisterFilter:
@@ -69,6 +75,8 @@ class RegisterFilter:
         values = {k: (args.get(k) or "").strip()[:MAX_QUERY] for k in cls.__dataclass_fields__}
         if values["status"] not in register.STATUSES:
             values["status"] = ""
+        if values["dues"] not in DUES_FILTERS:
+            values["dues"] = ""
         return cls(**values)
 
     def args(self) -> dict[str, str]:
@@ -95,7 +103,24 @@ def _filtered(f: RegisterFilter, columns=(Member,)) -> Select:
         else:
             escaped = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(Member.name.like(f"%{escaped}%", escape="\\"))
+    if f.dues:
+        query = query.where(_dues_condition(f.dues))
     return query
+
+
+def _dues_condition(value: str):
+    # A correlated EXISTS: per member it probes dues_entry through the (member_id, year)
+    # key, so the register still pages by member id without reading every dues row.
+    entry = DuesEntry.member_id == Member.id
+    if value == "owing":
+        return exists().where(entry, DuesEntry.state.in_(OWING))
+    if value == "unpaid":
+        return exists().where(entry, DuesEntry.state == "unpaid")
+    # The latest year any notice was opened for (read off the (year, state) index).
+    latest = db.session.scalar(select(func.max(DuesEntry.year)))
+    if latest is None:
+        return false()  # no year opened yet: nobody has paid
+    return exists().where(entry, DuesEntry.year == latest, DuesEntry.state == "paid")
 
 
 def _identifier_match(q: str):
@@ -242,6 +267,7 @@ class MemberPage:
     cases: list[Case]
     certificates: list[Certificate]
     actors: dict[int, str]
+    dues: list[DuesEntry]
 
 
 def member_page(member_id: int) -> MemberPage:
@@ -282,12 +308,19 @@ def member_page_of(member: Member) -> MemberPage:
             .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
         )
     )
+    dues = list(
+        db.session.scalars(
+            select(DuesEntry)
+            .where(DuesEntry.member_id == member.id)
+            .order_by(DuesEntry.year.desc())
+        )
+    )
     actor_ids = {r.actor_id for r in [*statuses, *details] if r.actor_id}
     actors = {}
     if actor_ids:
         for user in db.session.scalars(select(User).where(User.id.in_(actor_ids))):
             actors[user.id] = user.display_name or user.username
-    return MemberPage(member, statuses, details, cases, certificates, actors)
+    return MemberPage(member, statuses, details, cases, certificates, actors, dues)
 
 
 def current_certificates(member_ids: list[int]) -> dict[int, Certificate]:
