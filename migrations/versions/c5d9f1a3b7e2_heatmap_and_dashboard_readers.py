@@ -61,19 +61,22 @@ def upgrade():
         ' SELECT version_id, bpmn_id, 0, COUNT(DISTINCT instance_id) FROM human_task'
         " WHERE state = 'ready' AND version_id IS NOT NULL GROUP BY version_id, bpmn_id"
     )
-    with op.batch_alter_table('user_group') as batch:
+    # ALTER TABLE … ADD COLUMN in place: a batch's copy of the table would have to drop
+    # user_group while the memberships point at it, which SQLite refuses once there are any.
+    with op.batch_alter_table('user_group', recreate='never') as batch:
         batch.add_column(sa.Column('sees_dashboard', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
     op.execute("UPDATE user_group SET sees_dashboard = TRUE WHERE key IN ('secretariat', 'council')")
 
 
 def downgrade():
-    with op.batch_alter_table('user_group') as batch:
+    # In place, as in upgrade() (DROP COLUMN: SQLite ≥ 3.35).
+    with op.batch_alter_table('user_group', recreate='never') as batch:
         batch.drop_column('sees_dashboard')
     op.drop_table('element_count')
     op.drop_index('ix_timer_wait_heatmap', table_name='timer_wait')
     op.drop_index('ix_timer_wait_instance', table_name='timer_wait')
     op.drop_table('timer_wait')
     op.drop_index('ix_human_task_heatmap', table_name='human_task')
-    with op.batch_alter_table('human_task') as batch:
+    with op.batch_alter_table('human_task', recreate='never') as batch:
         batch.drop_column('version_id')
