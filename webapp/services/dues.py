@@ -158,11 +158,12 @@ def close_dues_unpaid(reason: str = "") -> str:
     return entry.state
 
 
-def waive_dues(reason: str = "") -> dict:
+def waive_dues(reason: str, closed_as: str, outcome_code: str) -> dict:
     """Waive what the case's member owes (e.g. a withdrawal's waiver, with its reasons): each
     owing entry becomes `waived`, and the dues case still open for it ends where it stands,
-    its tasks and timers cancelled, as waived — nobody is asked to pay or reminded again.
-    Returns how many entries, their total, and the dues cases closed."""
+    its tasks and timers cancelled, with the status and outcome the calling diagram names (the
+    dues procedure's own, e.g. "waived", "dues_waived") — nobody is asked to pay or reminded
+    again. Returns how many entries, their total, and the dues cases closed."""
     # Imported here: the engine (in workflow) is made with the diagram functions, these too.
     from webapp.services.workflow import engine, lock_case, save_result, source_for
 
@@ -171,6 +172,9 @@ def waive_dues(reason: str = "") -> dict:
     if member is None:
         raise ValueError("the case is not about a member")
     reason = _text(reason, "reason") or ""
+    for name, value, longest in (("closed_as", closed_as, 20), ("outcome_code", outcome_code, 40)):
+        if not isinstance(value, str) or not value or len(value) > longest:
+            raise ValueError(f"{name} must name a status or an outcome of the dues procedure")
     entries = db.session.scalars(
         select(DuesEntry)
         .where(DuesEntry.member_id == member.id, DuesEntry.state.in_(OWING))
@@ -188,7 +192,7 @@ def waive_dues(reason: str = "") -> dict:
                         source_for(locked.instance.version_id), locked.instance.state
                     )
                     save_result(locked.instance, result, ready=locked.ready)
-                    locked.case.status, locked.case.outcome_code = "waived", "dues_waived"
+                    locked.case.status, locked.case.outcome_code = closed_as, outcome_code
                     locked.case.outcome_reason, locked.case.updated_at = reason, now
                     closed.append(locked.case.id)
         _log("dues_waived", entry, case, actor_id, reason=reason, dues_case=entry.case_id)
