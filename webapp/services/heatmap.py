@@ -88,38 +88,33 @@ def _hours(start, end) -> float:
     return (end - start).total_seconds() / 3600
 
 
-def _task_times(version_id: int, bpmn_id: str) -> list[float]:
+def _times(table, done: str, begun, ended, version_id: int, bpmn_id: str) -> list[float]:
+    """Hours spent by the latest passages through one element: human tasks (offered →
+    completed) and timer waits (begun → ended) alike, through their heatmap indexes."""
     return [
-        _hours(created, done)
-        for created, done in db.session.execute(
-            select(HumanTask.created_at, HumanTask.completed_at)
+        _hours(start, end)
+        for start, end in db.session.execute(
+            select(begun, ended)
             .where(
-                HumanTask.version_id == version_id,
-                HumanTask.state == "completed",
-                HumanTask.bpmn_id == bpmn_id,
+                table.version_id == version_id,
+                table.state == done,
+                table.bpmn_id == bpmn_id,
             )
-            .order_by(HumanTask.completed_at.desc())
+            .order_by(ended.desc())
             .limit(DURATION_SAMPLE)
         )
-        if done is not None
+        if end is not None
     ]
+
+
+def _task_times(version_id: int, bpmn_id: str) -> list[float]:
+    return _times(
+        HumanTask, "completed", HumanTask.created_at, HumanTask.completed_at, version_id, bpmn_id
+    )
 
 
 def _timer_times(version_id: int, bpmn_id: str) -> list[float]:
-    return [
-        _hours(began, ended)
-        for began, ended in db.session.execute(
-            select(TimerWait.started_at, TimerWait.ended_at)
-            .where(
-                TimerWait.version_id == version_id,
-                TimerWait.state == "ended",
-                TimerWait.bpmn_id == bpmn_id,
-            )
-            .order_by(TimerWait.ended_at.desc())
-            .limit(DURATION_SAMPLE)
-        )
-        if ended is not None
-    ]
+    return _times(TimerWait, "ended", TimerWait.started_at, TimerWait.ended_at, version_id, bpmn_id)
 
 
 def of_version(version: ModelVersion) -> list[Element]:
