@@ -17,8 +17,9 @@
       values.push(Number(cells[valueColumn].dataset.value || cells[valueColumn].textContent));
     });
     var kind = figure.dataset.chart;
-    // Bars grow with their number; a line or a funnel keeps one height.
-    var rows = kind === "bar" ? labels.length : 6;
+    // Bars and a funnel's layers grow with their number (ten stages in 240 px overlapped
+    // their labels); a line keeps one height.
+    var rows = kind === "line" ? 6 : labels.length;
     box.style.height = Math.max(240, Math.min(480, 40 + rows * 32)) + "px";
     var chart = window.echarts.init(box, null, { renderer: "svg" });
     var option;
@@ -26,7 +27,7 @@
       option = {
         tooltip: { trigger: "item" },
         series: [{
-          type: "funnel", sort: "none", left: "10%", width: "80%",
+          type: "funnel", sort: "none", left: "10%", width: "80%", top: 10, bottom: 10,
           label: { show: true, position: "inside", formatter: "{b}: {c}" },
           data: labels.map(function (name, i) { return { name: name, value: values[i] }; })
         }]
