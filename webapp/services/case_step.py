@@ -24,11 +24,13 @@ _KEY = "case_step"
 class CaseStep:
     instance_id: int
     actor_id: int | None = None
+    case: Case | None = None  # when the caller has it at hand: no read per diagram function
 
 
-def begin(instance_id: int, actor_id: int | None = None) -> None:
-    """The transaction now moves this instance (its lock is held), for this user if any."""
-    db.session.info[_KEY] = CaseStep(instance_id, actor_id)
+def begin(instance_id: int, actor_id: int | None = None, case: Case | None = None) -> None:
+    """The transaction now moves this instance (its lock is held), for this user if any;
+    `case`: the instance's case, if the caller read it under the lock or just created it."""
+    db.session.info[_KEY] = CaseStep(instance_id, actor_id, case)
 
 
 def act_as(actor_id: int | None) -> None:
@@ -54,7 +56,9 @@ def current() -> tuple[Case, int | None]:
     function reports it at the element that called it)."""
     step = db.session.info.get(_KEY)
     case = None
-    if step is not None:
+    if step is not None and step.case is not None and step.case in db.session:
+        case = step.case
+    elif step is not None:
         case = db.session.scalars(select(Case).where(Case.instance_id == step.instance_id)).first()
     if case is None:
         raise ValueError("this function acts on a case and can only run in a step of one")

@@ -122,12 +122,12 @@ def open_case(
             setattr(case, name, getattr(member, name, None))
     db.session.add(case)
     db.session.flush()
-    case_step.begin(instance.id, started_by)
+    case_step.begin(instance.id, started_by, case)
     try:
         result = engine.start(content.source, data, timer_start, occurrence)
     except EngineError as err:
         raise ProcessError.of(err) from err  # the caller's (savepoint) rollback drops both rows
-    offered = save_result(instance, result)
+    offered = save_result(instance, result, new=True)
     sync(case, result)
     return case, result, offered
 

@@ -77,18 +77,23 @@ def open_dues(year, amount, due_at, currency: str = "CNY", confirmed_by: str = "
     """Open the year's dues of the case's member (once per case); returns the entry's id.
     `confirmed_by`: the group that confirms receipt, which sees the entry among the arrears."""
     case, actor_id = case_step.current()
-    existing = db.session.scalars(select(DuesEntry).where(DuesEntry.case_id == case.id)).first()
-    if existing is not None:
-        return existing.id
     member = _member_of(case)
     if member is None:
         raise ValueError("the case is not about a member")
     if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
         raise ValueError("year must be a year such as 2027")
-    other = db.session.scalars(
-        select(DuesEntry).where(DuesEntry.member_id == member.id, DuesEntry.year == year)
-    ).first()
-    if other is not None:
+    # The case's own entry and another case's for the same year, in one read (a yearly start
+    # opens one per member).
+    found = db.session.scalars(
+        select(DuesEntry).where(
+            (DuesEntry.case_id == case.id)
+            | ((DuesEntry.member_id == member.id) & (DuesEntry.year == year))
+        )
+    ).all()
+    existing = next((entry for entry in found if entry.case_id == case.id), None)
+    if existing is not None:
+        return existing.id
+    if found:
         raise ValueError(f"the dues of {year} are already open for this member")
     now = utcnow()
     entry = DuesEntry(

@@ -1,5 +1,6 @@
 """The running counts of cases at each element of each version (the heatmap's "now"): moved
-by every step in its own transaction, and recounted from the projection where rows were
+by every step in its own transaction (written at its commit: webapp.services.count_deltas), and
+recounted from the projection where rows were
 written in bulk (the benchmarks' populations)."""
 
 from __future__ import annotations
@@ -8,13 +9,15 @@ from sqlalchemy import delete, distinct, func, select
 
 from webapp.extensions import db
 from webapp.models import ElementCount, HumanTask, TimerWait
+from webapp.services import count_deltas
 
 # Steps at one element in parallel (every review completed) update different rows.
 SHARDS = 8
 
 
-def _upsert(version_id: int, bpmn_id: str, shard: int, delta: int) -> None:
-    dialect = db.engine.dialect.name
+def _upsert(session, key: tuple[int, str, int], delta: int) -> None:
+    version_id, bpmn_id, shard = key
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -22,7 +25,7 @@ def _upsert(version_id: int, bpmn_id: str, shard: int, delta: int) -> None:
     statement = insert(ElementCount).values(
         version_id=version_id, bpmn_id=bpmn_id, shard=shard, cases=delta
     )
-    db.session.execute(
+    session.execute(
         statement.on_conflict_do_update(
             index_elements=["version_id", "bpmn_id", "shard"],
             set_={"cases": ElementCount.cases + delta},
@@ -30,20 +33,22 @@ def _upsert(version_id: int, bpmn_id: str, shard: int, delta: int) -> None:
     )
 
 
-def move(instance_id: int, before: set, after: set) -> None:
+def move(before: set, after: set) -> None:
     """An instance left the elements of `before` not in `after` and reached the others;
     each a (version id, element id) pair."""
-    shard = instance_id % SHARDS
-    for version_id, bpmn_id in sorted(before - after, key=str):
+    shard = count_deltas.shard(db.session, SHARDS)
+    for version_id, bpmn_id in before - after:
         if version_id is not None:
-            _upsert(version_id, bpmn_id, shard, -1)
-    for version_id, bpmn_id in sorted(after - before, key=str):
+            count_deltas.add(db.session, _upsert, (version_id, bpmn_id, shard), -1)
+    for version_id, bpmn_id in after - before:
         if version_id is not None:
-            _upsert(version_id, bpmn_id, shard, 1)
+            count_deltas.add(db.session, _upsert, (version_id, bpmn_id, shard), 1)
 
 
 def now(version_id: int) -> dict[str, int]:
     """Cases at each element of the version now."""
+    db.session.flush()  # this transaction's own moves count too
+    count_deltas.write_pending(db.session)
     return {
         bpmn_id: int(n)
         for bpmn_id, n in db.session.execute(
@@ -57,6 +62,7 @@ def now(version_id: int) -> dict[str, int]:
 
 def recount() -> None:
     """Count again from the open tasks and timer waits (after rows written in bulk)."""
+    count_deltas.write_pending(db.session)
     db.session.execute(delete(ElementCount))
     counts: dict[tuple[int, str], int] = {}
     for model, waiting in ((HumanTask, "ready"), (TimerWait, "waiting")):

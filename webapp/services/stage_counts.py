@@ -1,7 +1,8 @@
 """The running counts of cases in progress per procedure and stage (the dashboard's funnel):
-moved whenever a case is added, changes stage or status, or is deleted, in the same flush, and
-recounted from case_file where rows were written in bulk (the benchmarks' populations).
-`flask check` compares them with a count of case_file.
+moved whenever a case is added, changes stage or status, or is deleted, in the same flush
+(written at commit: webapp.services.count_deltas), and recounted from case_file where rows
+were written in bulk (the benchmarks' populations). `flask check` compares them with a count
+of case_file.
 
 They follow the ORM's unit of work rather than calls in each service: a case's status changes
 in several places (a step, a withdrawal, an appeal reopening it, a draft deleted), and a count
@@ -10,13 +11,12 @@ that one of them forgot would drift without anyone noticing.
 
 from __future__ import annotations
 
-import random
-
 from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Case, StageCount
+from webapp.services import count_deltas
 
 # Cases at one stage stepping in parallel update different rows.
 SHARDS = 8
@@ -32,7 +32,8 @@ def place(case: Case) -> Place:
     return (case.model_id or NO_MODEL, case.stage or "")
 
 
-def _upsert(session, model_id: int, stage: str, shard: int, delta: int) -> None:
+def _upsert(session, key: tuple[int, str, int], delta: int) -> None:
+    model_id, stage, shard = key
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -59,32 +60,34 @@ def _was(case: Case) -> Place:
     return (old("model_id") or NO_MODEL, old("stage") or "")
 
 
-def move(session, before: Place, after: Place, shard: int) -> None:
+def move(session, before: Place, after: Place) -> None:
     """A case left `before` for `after` (None: not in progress)."""
     if before == after:
         return
+    shard = count_deltas.shard(session, SHARDS)
     if before is not None:
-        _upsert(session, *before, shard, -1)
+        count_deltas.add(session, _upsert, (*before, shard), -1)
     if after is not None:
-        _upsert(session, *after, shard, 1)
+        count_deltas.add(session, _upsert, (*after, shard), 1)
 
 
 @event.listens_for(Session, "before_flush")
 def _follow_cases(session, _context, _instances) -> None:
     for case in session.new:
         if isinstance(case, Case):
-            # No instance id yet; any shard will do (the count is the shards' sum).
-            move(session, None, place(case), random.randrange(SHARDS))
+            move(session, None, place(case))
     for case in session.dirty:
         if isinstance(case, Case) and session.is_modified(case):
-            move(session, _was(case), place(case), (case.instance_id or 0) % SHARDS)
+            move(session, _was(case), place(case))
     for case in session.deleted:
         if isinstance(case, Case):
-            move(session, _was(case), None, (case.instance_id or 0) % SHARDS)
+            move(session, _was(case), None)
 
 
 def now(model_ids: list[int] | None = None) -> dict[str, int]:
     """Cases in progress per stage, over the given procedures (None: all)."""
+    db.session.flush()  # this transaction's own moves count too
+    count_deltas.write_pending(db.session)
     query = select(StageCount.stage, func.sum(StageCount.cases)).group_by(StageCount.stage)
     if model_ids is not None:
         query = query.where(StageCount.model_id.in_(model_ids))
@@ -104,6 +107,8 @@ def counted() -> dict[tuple[int, str], int]:
 
 
 def kept() -> dict[tuple[int, str], int]:
+    db.session.flush()
+    count_deltas.write_pending(db.session)
     return {
         (model_id, stage): int(n)
         for model_id, stage, n in db.session.execute(
@@ -117,6 +122,8 @@ def kept() -> dict[tuple[int, str], int]:
 
 def recount() -> None:
     """Count again from case_file (after rows written in bulk)."""
+    db.session.flush()
+    count_deltas.write_pending(db.session)
     db.session.execute(delete(StageCount))
     for (model_id, stage), n in counted().items():
         db.session.add(StageCount(model_id=model_id, stage=stage, shard=0, cases=n))

@@ -154,7 +154,7 @@ def lock_case(instance_id: int) -> LockedCase:
     if not rows:
         raise LookupError(instance_id)
     ready = {task.task_guid: task for _i, _a, task in rows if task is not None}
-    case_step.begin(instance_id)
+    case_step.begin(instance_id, case=rows[0][1])
     return LockedCase(rows[0][0], rows[0][1], ready)
 
 
@@ -165,7 +165,7 @@ def create_instance(
     instance = ProcessInstance(version=version, state=result.state)
     db.session.add(instance)
     db.session.flush()
-    return instance, save_result(instance, result)
+    return instance, save_result(instance, result, new=True)
 
 
 def save_result(
@@ -174,23 +174,27 @@ def save_result(
     actor_id: int | None = None,
     submitted: dict | None = None,
     ready: dict[str, HumanTask] | None = None,
+    new: bool = False,
 ) -> list[HumanTask]:
     """Write the engine's new state and bring the human-task projection in line with it.
 
     `ready`: the instance's ready rows if the caller read them under the lock (lock_case).
+    `new`: the instance was created in this transaction (it has no rows to read yet).
     Returns the tasks the step newly offered, so that their people can be told.
     """
     now = utcnow()
     had_timers = instance.next_timer_at is not None
+    # Every column first: a read below flushes them as one UPDATE.
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
+    instance.updated_at = now
     waited: set[tuple[int | None, str]] = set()
     if had_timers or result.timers:
-        waited = _record_timer_waits(instance, result.timers, now)
-    instance.updated_at = now
-
-    if ready is None:
+        waited = _record_timer_waits(instance, result.timers, now, new)
+    if new:
+        ready = {}
+    elif ready is None:
         ready = {
             t.task_guid: t
             for t in db.session.scalars(
@@ -236,23 +240,30 @@ def save_result(
             row.state, row.completed_at = "cancelled", now
     after = {(instance.version_id, t.info.spec_id) for t in result.ready_tasks}
     after |= {(instance.version_id, timer.spec_id) for timer in result.timers}
-    heat_counts.move(instance.id, before, after)
+    heat_counts.move(before, after)
     return offered
 
 
 def _record_timer_waits(
-    instance: ProcessInstance, waiting: list, now
+    instance: ProcessInstance, waiting: list, now, new: bool = False
 ) -> set[tuple[int | None, str]]:
     """Bring the instance's timer waits in line with the timers it now waits on: a new wait
     begins now, one no longer waited on ended now (fired or withdrawn). An instance without
-    timers before or after its step costs no query. Returns the (version, element) pairs it
-    waited on before."""
+    timers before or after its step, or one created in this transaction, costs no query.
+    Returns the (version, element) pairs it waited on before."""
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
     before = set()
-    for row in db.session.scalars(
-        select(TimerWait).where(TimerWait.instance_id == instance.id, TimerWait.state == "waiting")
-    ):
+    rows = (
+        ()
+        if new
+        else db.session.scalars(
+            select(TimerWait).where(
+                TimerWait.instance_id == instance.id, TimerWait.state == "waiting"
+            )
+        )
+    )
+    for row in rows:
         before.add((row.version_id, row.bpmn_id))
         if wanted[row.bpmn_id] > 0:
             wanted[row.bpmn_id] -= 1
