@@ -14,10 +14,15 @@ from webapp.services.workflow import save_result
 
 
 def store(
-    instance: ProcessInstance, result: EngineResult, case: Case | None = None
+    instance: ProcessInstance,
+    result: EngineResult,
+    case: Case | None = None,
+    ready: dict[str, HumanTask] | None = None,
 ) -> list[HumanTask]:
-    """Write the step into the current transaction (no commit); the tasks it offered."""
-    offered = save_result(instance, result)
+    """Write the step into the current transaction (no commit); the tasks it offered.
+    `case` and `ready`: the instance's case and ready tasks if the caller read them under the
+    lock (webapp.services.workflow.lock_case); a case not given is looked up."""
+    offered = save_result(instance, result, ready=ready)
     if case is None:
         case = db.session.scalars(select(Case).where(Case.instance_id == instance.id)).first()
     if case is not None:

@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
-from webapp.models import Incident, ProcessInstance, User, utcnow
+from webapp.models import Case, HumanTask, Incident, ProcessInstance, User, utcnow
 from webapp.models.incidents import OPEN
 from webapp.roles import PROCESS_OWNER
-from webapp.services import audit, case_step, incidents, steps
+from webapp.services import audit, incidents, steps
 from webapp.services.errors import Forbidden, NotFound
-from webapp.services.workflow import engine, lock_instance, source_for
+from webapp.services.workflow import engine, lock_case, lock_instance, source_for
 
 
 def _due(now: datetime):
@@ -65,19 +65,20 @@ def _fire_claimed(now: datetime, limit: int, stopping: Callable[[], bool]) -> in
         query = select(ProcessInstance).where(*_due(now))
         if passed:
             query = query.where(ProcessInstance.id.notin_(passed))
-        instance = db.session.scalars(
-            query.order_by(ProcessInstance.next_timer_at)
+        claimed = db.session.scalar(
+            query.with_only_columns(ProcessInstance.id)
+            .order_by(ProcessInstance.next_timer_at)
             .limit(1)
             .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        ).first()
-        if instance is None:
+        )
+        if claimed is None:
             db.session.rollback()
             return fired
-        # The row lock is this transaction's: its step is this instance's, as lock_instance
-        # says on the other path (diagram functions act on the case being moved).
-        case_step.begin(instance.id)
-        if _fire(instance, now):
+        # The row lock is this transaction's: the instance, its case and its ready tasks are
+        # read under it in one statement (the step needs all three).
+        locked = lock_case(claimed, locked=True)
+        instance = locked.instance
+        if _fire(instance, now, case=locked.case, ready=locked.ready):
             fired += 1
         if _still_due(instance, now):
             passed.add(instance.id)
@@ -95,12 +96,13 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
     for instance_id in due_instances(now, limit):
         if stopping():
             break
-        instance = lock_instance(instance_id)
+        locked = lock_case(instance_id)
+        instance = locked.instance
         # Another ticker may have fired it while we waited for the write lock.
         if not _still_due(instance, now):
             db.session.rollback()
             continue
-        fired += _fire(instance, now)
+        fired += _fire(instance, now, case=locked.case, ready=locked.ready)
     return fired
 
 
@@ -109,9 +111,16 @@ def fire_locked(instance: ProcessInstance, now: datetime, actor_id: int | None =
     return _fire(instance, now, actor_id)
 
 
-def _fire(instance: ProcessInstance, now: datetime, actor_id: int | None = None) -> bool:
+def _fire(
+    instance: ProcessInstance,
+    now: datetime,
+    actor_id: int | None = None,
+    case: Case | None = None,
+    ready: dict[str, HumanTask] | None = None,
+) -> bool:
     """Fire the locked instance's due timers and commit; False if the step failed, which opens
-    an incident (or counts another attempt on it) and holds the timer back until its retry."""
+    an incident (or counts another attempt on it) and holds the timer back until its retry.
+    `case`, `ready`: as lock_case read them, if it did."""
     try:
         result = engine.fire_timers(source_for(instance.version_id), instance.state)
     except EngineError as err:
@@ -120,7 +129,7 @@ def _fire(instance: ProcessInstance, now: datetime, actor_id: int | None = None)
         incidents.record_failure(instance, str(err), now, actor_id)
         db.session.commit()
         return False
-    steps.store(instance, result)
+    steps.store(instance, result, case, ready)
     audit.record(
         "timer_fired",
         actor_id,

@@ -128,7 +128,7 @@ class LockedCase:
     ready: dict[str, HumanTask]
 
 
-def lock_case(instance_id: int) -> LockedCase:
+def lock_case(instance_id: int, locked: bool = False) -> LockedCase:
     """lock_instance, then the instance, its application and its ready tasks in one statement:
     a transition needs no other read before it writes.
 
@@ -136,8 +136,10 @@ def lock_case(instance_id: int) -> LockedCase:
     for the lock re-reads the locked row only: the joined rows would still be those of its
     snapshot from before the wait (a task the winner just completed would look ready). The next
     statement, at READ COMMITTED, sees what the winner committed.
+
+    `locked`: the caller holds the row lock already (a ticker claimed the instance).
     """
-    if _take_write_lock(instance_id):
+    if not locked and _take_write_lock(instance_id):
         db.session.execute(
             select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update()
         )
