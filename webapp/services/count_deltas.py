@@ -2,11 +2,12 @@
 over a transaction and written once, when it commits.
 
 A step moves a count by one; a yearly start of thousands of cases in batches of fifty would
-otherwise write one upsert per case, element and stage. Gathered, a batch writes one per row
-it changes, and holds those rows' locks only for the moment of its commit. The deltas of a
-savepoint that rolls back go with it (a case that could not be started counts nowhere). Once
-the commit has begun, a count moved by its last flushes is written at once: nothing is left
-behind for a transaction that no longer exists.
+otherwise write one upsert per case, element and stage. Gathered, a transaction writes one
+statement per table of counts (a row per count it changes), and holds those rows' locks only
+for the moment of its commit. The deltas of a savepoint that rolls back go with it (a case
+that could not be started counts nowhere). Once the commit has begun, a count moved by its
+last flushes is written at once: nothing is left behind for a transaction that no longer
+exists.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections.abc import Callable
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
-# An upsert: (session, key, delta) → None; the key names the row (its shard included).
-Writer = Callable[[Session, tuple, int], None]
+# An upsert of several rows in one statement: (session, [(key, delta), …]) → None; a key names
+# one row (its shard included) and appears once.
+Writer = Callable[[Session, list[tuple[tuple, int]]], None]
 
 _LAYERS = "count_deltas"  # [(transaction, Counter of (writer, key) → delta)], oldest first
 _COMMITTING = "count_deltas_committing"
@@ -29,7 +31,7 @@ def add(session: Session, write: Writer, key: tuple, delta: int) -> None:
     """Move the count of `key` by `delta`, written when the transaction commits."""
     session = _unscoped(session)
     if session.info.get(_COMMITTING):
-        write(session, key, delta)
+        write(session, [(key, delta)])
         return
     transaction = session.get_nested_transaction() or session.get_transaction()
     layers = session.info.setdefault(_LAYERS, [])
@@ -51,9 +53,12 @@ def write_pending(session: Session) -> None:
     total: Counter = Counter()
     for _transaction, deltas in session.info.pop(_LAYERS, []):
         total.update(deltas)
+    rows: dict[Writer, list[tuple[tuple, int]]] = {}
     for (write, key), delta in sorted(total.items(), key=lambda item: repr(item[0][1])):
         if delta:
-            write(session, key, delta)
+            rows.setdefault(write, []).append((key, delta))
+    for write, changes in rows.items():
+        write(session, changes)
 
 
 def _unscoped(session) -> Session:

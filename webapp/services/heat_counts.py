@@ -15,20 +15,21 @@ from webapp.services import count_deltas
 SHARDS = 8
 
 
-def _upsert(session, key: tuple[int, str, int], delta: int) -> None:
-    version_id, bpmn_id, shard = key
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+def _upsert(session, changes: list[tuple[tuple[int, str, int], int]]) -> None:
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     statement = insert(ElementCount).values(
-        version_id=version_id, bpmn_id=bpmn_id, shard=shard, cases=delta
+        [
+            {"version_id": version_id, "bpmn_id": bpmn_id, "shard": shard, "cases": delta}
+            for (version_id, bpmn_id, shard), delta in changes
+        ]
     )
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["version_id", "bpmn_id", "shard"],
-            set_={"cases": ElementCount.cases + delta},
+            set_={"cases": ElementCount.cases + statement.excluded.cases},
         )
     )
 

@@ -32,17 +32,21 @@ def place(case: Case) -> Place:
     return (case.model_id or NO_MODEL, case.stage or "")
 
 
-def _upsert(session, key: tuple[int, str, int], delta: int) -> None:
-    model_id, stage, shard = key
+def _upsert(session, changes: list[tuple[tuple[int, str, int], int]]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(StageCount).values(model_id=model_id, stage=stage, shard=shard, cases=delta)
+    statement = insert(StageCount).values(
+        [
+            {"model_id": model_id, "stage": stage, "shard": shard, "cases": delta}
+            for (model_id, stage, shard), delta in changes
+        ]
+    )
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["model_id", "stage", "shard"],
-            set_={"cases": StageCount.cases + delta},
+            set_={"cases": StageCount.cases + statement.excluded.cases},
         )
     )
 
