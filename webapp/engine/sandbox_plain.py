@@ -184,9 +184,7 @@ class _Checker:
             raise _NotPlain
         self.cost()
         for operand in (node.left, node.right):
-            if any(
-                isinstance(n, ast.Name) and n.id in self.assigned for n in ast.walk(operand)
-            ):
+            if any(isinstance(n, ast.Name) and n.id in self.assigned for n in ast.walk(operand)):
                 raise _NotPlain  # a value this code built: `a = a + a`, k times, is 2**k
             self.expr(operand)
 
