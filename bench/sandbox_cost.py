@@ -3,10 +3,10 @@ this process, measured in the same run. Prints JSON.
 
 Per evaluation: typical expressions of the admission diagram (conditions, a comprehension,
 scripts that call diagram functions, the preliminary review's post-script and the vote's set-up;
-"plain" says whether it is evaluated here without a helper). Per step: the engine's start and the two first completions of admission, with the
-adapter's own state handling. Then the expressions of the hostile probe against the limits.
-CPU is this process's plus the helpers' (from /proc), since the
-helpers' time is server time too.
+"plain" says whether it is evaluated here without a helper). Per step: the engine's start and
+the two first completions of admission, with the adapter's own state handling. Then the
+expressions of the hostile probe against the limits. CPU is this process's plus the helpers'
+(from /proc), since the helpers' time is server time too.
 The helpers' CPU is read from /proc/PID/sched (se.sum_exec_runtime, Linux).
 
     .venv/bin/python bench/sandbox_cost.py [--n 300]
