@@ -164,6 +164,17 @@ UNBOUNDED = {
     "doubling_through_names": "b = a + a\nc = b + b",
     "doubling_in_a_branch": "if c:\n    a = a + a\nx = a + a",
     "operand_built_by_a_comprehension": "b = [x for x in a]\nc = b + b",
+    "lists_of_lists_built_before": "x = [a, a]\ny = [x, x]",
+    "compared_in_c_for_hours": "\n".join(
+        ["x0 = [a]", "y0 = [a]"]
+        + [f"x{i} = [x{i - 1}, y{i - 1}]\ny{i} = [y{i - 1}, x{i - 1}]" for i in range(1, 41)]
+        + ["z = x40 == y40"]
+    ),
+    "tuples_hashed_in_c_for_hours": "\n".join(
+        ["t0 = (a, a)"]
+        + [f"t{i} = (t{i - 1}, t{i - 1})" for i in range(1, 41)]
+        + ["z = d.get(t40)"]
+    ),
     "nested_comprehension": "x = [[b for b in a] for a in l]",
     "comprehension_in_the_iterable": "x = [a for a in [b for b in l]]",
     "two_generators": "x = [a for a in l for b in l]",
@@ -195,7 +206,7 @@ UNBOUNDED = {
 @pytest.mark.parametrize("source", UNBOUNDED.values(), ids=UNBOUNDED.keys())
 def test_code_whose_work_is_not_bounded_by_its_data_goes_to_a_helper(source, isolated):
     assert not is_plain(source, "exec", NAMES)
-    data = {"a": [1], "l": [1, 2], "n": 3, "s": "ab", "t": 1, "c": True, "x": 2}
+    data = {"a": [1], "l": [1, 2], "n": 3, "s": "ab", "t": 1, "c": True, "x": 2, "d": {}}
     data["reviewers"] = [1]
     try:
         isolated.execute(source, data)

@@ -9,24 +9,30 @@ each part stays bounded (n: the size of the data read, written out):
 
 - Statements: assignments to names, expression statements (a call of a diagram function) and
   `if`/`else`. There are no loops, so each statement runs at most once.
-- Reads: names, constants, items (`d[k]`, `d.get(k[, default])`: one hash lookup), small lists,
-  tuples and dicts of them (references, not copies), `not`, `and`/`or`, `x if c else y`.
+- Reads: names, constants, items (`d[k]`, `d.get(k[, default])`: one hash lookup), `not`,
+  `and`/`or`, `x if c else y`; lists, tuples and dicts written out in the code.
+- What the code builds never holds what an earlier statement built: a list, tuple or dict
+  written out, and each operand of `+` and `-`, may not read a name assigned before. Otherwise
+  sizes double per statement: `a = a + a` k times is 2**k items (the guarded `+` would stop it
+  at MAX_LENGTH, k statements later still k times that), and `x1 = [x0, y0]`, `y1 = [y0, x0]`
+  k times is a value of 2**k items written out in 2k small lists, which `x40 == y40` or a hash
+  of tuples so built walks in C for hours (plain before this rule). So every value plain code
+  builds is made of task data (each value at most MAX_LENGTH written out, `not_data`),
+  constants and diagram functions' answers, and comparing or hashing it costs O(n).
 - Comparisons (`==`, `<`, `in`, ...): each costs at most the size of its operands, O(n).
-- `+` and `-`, whose result is at most the size of their operands. Built by repeated
-  statements (`a = a + a` k times) a value would double each time: an operand may therefore not
-  read a name the code assigned in an earlier statement, so it is made of task data, constants
-  and one-off results only (the guarded `+` also refuses a result over MAX_LENGTH items). No
-  `*`, `**`, `<<` or `%`: those multiply sizes.
+- `+` and `-`, whose result is at most the size of their operands. No `*`, `**`, `<<` or `%`:
+  they multiply sizes by a number.
 - Built-ins that loop in C over their argument: `sorted`, `set`, `any`, `all`, `sum` (the
   guarded one: numbers only), `min`, `max`, each O(n log n) of data; `len` is O(1). Without
   keywords (`key=` would call a function per item) and never given a function as a value. No
   `range`, `str`, `int`, `map` or methods that build values: they grow with a number, not data.
 - Comprehensions and generator expressions with one `for` over an iterable evaluated once (a
-  diagram function's result, such as `role_members("council")`, is fetched once there). Per
+  diagram function's answer, such as `role_members("council")`, is fetched once there). Per
   item they may only read and compare: no calls but `len` and `.get`, no operators, no lists
-  built, no comprehension inside (nested loops multiply sizes). Their items are counted against
-  the run's steps by the guarded iteration.
+  written out, no comprehension inside (nested loops multiply sizes), no name assigned before.
+  Their items are counted against the run's steps by the guarded iteration.
 - Diagram functions: the application's own; a helper asks this process to run them anyway.
+  They take and answer plain data, built anew.
 
 Operators, comparisons, comprehensions and looping built-ins count as costly; plain code has at
 most MAX_COSTLY of them, so its work is O(MAX_COSTLY * n log n) whatever its length.
@@ -158,6 +164,7 @@ class _Checker:
         elif isinstance(node, ast.List | ast.Tuple | ast.Dict):
             if item is not None or any(k is None for k in getattr(node, "keys", ())):
                 raise _NotPlain  # per item, or `{**d}`
+            self.fresh(node)  # `x = [a, b]`, `b = [x, x]`, k times: 2**k written out
             for part in ast.iter_child_nodes(node):
                 if isinstance(part, ast.expr_context):
                     continue
@@ -184,9 +191,14 @@ class _Checker:
             raise _NotPlain
         self.cost()
         for operand in (node.left, node.right):
-            if any(isinstance(n, ast.Name) and n.id in self.assigned for n in ast.walk(operand)):
-                raise _NotPlain  # a value this code built: `a = a + a`, k times, is 2**k
+            self.fresh(operand)  # `a = a + a`, k times, is 2**k items
             self.expr(operand)
+
+    def fresh(self, node: ast.AST) -> None:
+        """Refuse a value built from one the code built before: its size could double with each
+        statement."""
+        if any(isinstance(n, ast.Name) and n.id in self.assigned for n in ast.walk(node)):
+            raise _NotPlain
 
     def call(self, node: ast.Call, item: frozenset[str] | None) -> None:
         if any(isinstance(a, ast.Starred) for a in node.args):
