@@ -199,6 +199,8 @@ UNBOUNDED = {
     "method_building_text": "x = s.upper()",
     "str": "x = str(l)",
     "too_many_costly_parts": "x = " + " or ".join(f"a == {i}" for i in range(25)),
+    "many_names_for_the_same_data": "\n".join(f"x{i} = a" for i in range(40)),
+    "many_hashes_of_a_computed_key": "x = [" + ", ".join(["d[t]"] * 30) + "]",
     "shadowed_builtin": "sorted = role_members\nx = sorted(l)",
 }
 

@@ -34,8 +34,11 @@ each part stays bounded (n: the size of the data read, written out):
 - Diagram functions: the application's own; a helper asks this process to run them anyway.
   They take and answer plain data, built anew.
 
-Operators, comparisons, comprehensions and looping built-ins count as costly; plain code has at
-most MAX_COSTLY of them, so its work is O(MAX_COSTLY * n log n) whatever its length.
+Operators, comparisons, comprehensions, looping built-ins and lookups by a computed key (a
+hash of the key: O(1) for text and numbers, O(n) for a tuple) count as costly; plain code has at
+most MAX_COSTLY of them and assigns at most MAX_NAMES names (each name it leaves is measured
+against the limits of task data, `not_data`, even when it is another name for the same data), so
+its work is O((MAX_COSTLY + MAX_NAMES) * n log n) whatever its length.
 
 One cost depends on the data, not the code: a comprehension that reads task data other than its
 item for each item (`[m for m in members if m not in reviewers]`) does that read's work per
@@ -53,7 +56,8 @@ from webapp.engine.sandbox import compile_expression, compile_script
 from webapp.engine.sandbox_limits import SandboxViolation
 from webapp.engine.sandbox_size import weight
 
-MAX_COSTLY = 24  # operators, comparisons, comprehensions and looping built-ins in plain code
+MAX_COSTLY = 24  # operators, comparisons, comprehensions, looping built-ins, computed lookups
+MAX_NAMES = 32  # names plain code assigns
 PER_ITEM_WEIGHT = 64  # task data a comprehension reads besides its item, written out
 
 # Built-ins whose loop over their argument, in C, is O(n log n) of it at most.
@@ -124,6 +128,10 @@ class _Checker:
         if self.costly > MAX_COSTLY:
             raise _NotPlain
 
+    def lookup(self, key: ast.AST) -> None:
+        if not isinstance(key, ast.Constant):
+            self.cost()
+
     def statements(self, body: list[ast.stmt]) -> None:
         for statement in body:
             if isinstance(statement, ast.Assign):
@@ -131,6 +139,8 @@ class _Checker:
                     raise _NotPlain
                 self.expr(statement.value)
                 self.assigned.update(t.id for t in statement.targets)  # type: ignore[attr-defined]
+                if len(self.assigned) > MAX_NAMES:
+                    raise _NotPlain
             elif isinstance(statement, ast.Expr):
                 self.expr(statement.value)
             elif isinstance(statement, ast.If):
@@ -149,6 +159,7 @@ class _Checker:
         elif isinstance(node, ast.Subscript):
             if isinstance(node.slice, ast.Slice):  # a slice copies
                 raise _NotPlain
+            self.lookup(node.slice)
             self.expr(node.value, item)
             self.expr(node.slice, item)
         elif isinstance(node, ast.Compare):
@@ -206,6 +217,7 @@ class _Checker:
         func = node.func
         if _is_lookup(node):
             self.expr(func.value, item)  # type: ignore[attr-defined]
+            self.lookup(node.args[0])
         elif not isinstance(func, ast.Name) or func.id not in self.callables:
             raise _NotPlain
         elif func.id == "len":
