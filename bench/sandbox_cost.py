@@ -1,12 +1,12 @@
 """What evaluating diagram code in the sandbox's helper processes costs, against evaluating it in
 this process, measured in the same run. Prints JSON.
 
-Per evaluation: typical expressions of the admission diagram (a plain condition evaluated here
-without a helper; a comprehension; scripts that call a diagram function, answered over the
-pipe). Per step: the engine's start and the two first completions of admission, with the
-adapter's own state handling. Then the expressions of the hostile probe against the limits.
-CPU is this process's plus the helpers' (from /proc), since the
-helpers' time is server time too.
+Per evaluation: typical expressions of the admission diagram (conditions, a comprehension,
+scripts that call diagram functions, the preliminary review's post-script and the vote's set-up;
+"plain" says whether it is evaluated here without a helper). Per step: the engine's start and
+the two first completions of admission, with the adapter's own state handling. Then the
+expressions of the hostile probe against the limits. CPU is this process's plus the helpers'
+(from /proc), since the helpers' time is server time too.
 The helpers' CPU is read from /proc/PID/sched (se.sum_exec_runtime, Linux).
 
     .venv/bin/python bench/sandbox_cost.py [--n 300]
@@ -49,6 +49,11 @@ DATA = {
     "vote_majority": "1/2",
     "company_name": "示范科技有限公司" * 4,
     "documents": [{"name": f"file{i}.pdf", "size": 1000 * i} for i in range(6)],
+    "applicant_id": 7,
+    "reviewers": [8],
+    "completed_by": 9,
+    "review_rounds": 1,
+    "settings": {"vote_quorum": "2/3", "vote_majority": "1/2", "vote_working_days": 10},
 }
 EXPRESSIONS = {
     "plain_condition": ("eval", 'review_decision == "pass"'),
@@ -61,6 +66,17 @@ EXPRESSIONS = {
         "exec",
         "vote_result = vote_outcome(votes, len(voters), quorum=vote_quorum, "
         "majority=vote_majority)",
+    ),
+    "review_post_script": (
+        "exec",
+        "reviewers = sorted(set(reviewers + [completed_by]))\nreview_rounds = review_rounds + 1",
+    ),
+    "vote_setup_script": (
+        "exec",
+        'vote_quorum = settings["vote_quorum"]\nvote_majority = settings["vote_majority"]\n'
+        'vote_working_days = settings["vote_working_days"]\n'
+        'voters = [m for m in role_members("council") if m != applicant_id and m not in reviewers]'
+        "\nvote_closes_at = working_days_later(vote_working_days)",
     ),
 }
 
@@ -212,7 +228,7 @@ def main() -> None:
     started = time.perf_counter()
     helper = IsolatedEnvironment(FUNCTIONS, SandboxLimits(megabytes=128))
     helper.pool.close()
-    helper.execute("x = 1 + 1", {})
+    helper.execute("x = str(1)", {})  # not plain: it starts a helper
     figures["helper_start_ms"] = round((time.perf_counter() - started) * 1e3)
     figures["hostile"] = hostile()
     print(json.dumps(figures, indent=2))
