@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
@@ -57,3 +57,5 @@ class TimerStartCase(db.Model):
     member_key: Mapped[int] = mapped_column(default=0)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written in the flush that writes the case (webapp.services.cases.open_case's `started`).
+    case = relationship("Case")

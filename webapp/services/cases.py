@@ -4,6 +4,7 @@ the applicant where it stands."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,10 +85,13 @@ def open_case(
     extra: dict | None = None,
     timer_start: str | None = None,
     occurrence: datetime | None = None,
+    started: Callable[[Case], object] | None = None,
 ) -> tuple[Case, EngineResult, list[HumanTask]]:
     """Start an instance of the version and its case about `subject_id` (and `member`), in the
     caller's transaction; the case, the engine's result and the tasks first offered. With
-    `timer_start`, the instance begins past that timer start event, due at `occurrence`."""
+    `timer_start`, the instance begins past that timer start event, due at `occurrence`.
+    `started`: a row recording the start, made for the case and written with it, before the
+    engine runs (a unique key on it refuses a second start before any of its work is done)."""
     version = db.session.get(ModelVersion, version_id)
     content = version_content(version.id)
     data = {"applicant_id": subject_id, "started_by": started_by, **model_data(content.forms)}
@@ -121,6 +125,8 @@ def open_case(
         for name in SUMMARY_FIELDS:
             setattr(case, name, getattr(member, name, None))
     db.session.add(case)
+    if started is not None:
+        db.session.add(started(case))
     db.session.flush()
     case_step.begin(instance.id, started_by, case)
     try:

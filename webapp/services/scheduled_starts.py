@@ -301,6 +301,17 @@ def _start_batch(
     for member in pending:
         if started and stopping():
             break
+        member_key = member.id if member is not None else NOBODY
+
+        def recorded(case, member_key=member_key):
+            return TimerStartCase(
+                model_id=row.model_id,
+                element_id=row.element_id,
+                occurrence_at=key_at,
+                member_key=member_key,
+                case=case,
+            )
+
         try:
             with db.session.begin_nested():
                 case, result, offered = open_case(
@@ -312,17 +323,8 @@ def _start_batch(
                     extra={"occurrence": row.occurrence_at.isoformat()},
                     timer_start=row.element_id,
                     occurrence=row.occurrence_at,
+                    started=recorded,
                 )
-                db.session.add(
-                    TimerStartCase(
-                        model_id=row.model_id,
-                        element_id=row.element_id,
-                        occurrence_at=key_at,
-                        member_key=member.id if member is not None else NOBODY,
-                        case_id=case.id,
-                    )
-                )
-                db.session.flush()
         except IntegrityError:
             continue  # another ticker started this member's case first
         except ProcessError as err:
