@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.models import OutboxMessage, utcnow
+from webapp.services import notify
 from webapp.text import one_line
 
 # Wait after the 1st, 2nd, 3rd failure, then every 2 hours; the 8th failure is the last.
@@ -38,6 +39,11 @@ def send_pending(now: datetime | None = None, limit: int = 100) -> tuple[int, in
     try:
         for index, (message_id, _due) in enumerate(claimed):
             message = db.session.get(OutboxMessage, message_id)
+            if notify.render_pending([message]):
+                # Its model's template failed: marked, never mailed; the others go on.
+                db.session.commit()
+                failed += 1
+                continue
             try:
                 mail = build_email(message)
                 smtp = smtp or _connect(config)
@@ -74,7 +80,7 @@ def send_pending(now: datetime | None = None, limit: int = 100) -> tuple[int, in
 
 
 def build_email(message: OutboxMessage) -> Message:
-    """The MIME message for an outbox row: UTF-8 headers and a base64 UTF-8 body."""
+    """The MIME message for a rendered outbox row: UTF-8 headers and a base64 UTF-8 body."""
     config = current_app.config
     sender = config.get("MAIL_FROM") or "noreply@localhost"
     # Not EmailMessage: its header folder (CPython 3.11-3.13) drops the space between an English
