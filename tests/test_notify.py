@@ -339,9 +339,10 @@ def test_every_event_renders_in_both_languages(app):
 
 def test_messages_page_shows_only_ones_own(app, actors):
     with app.app_context():
-        notify.notify("application_received", _reader("applicant", "en"), version_id=stored_version(),
+        admission = stored_version()
+        notify.notify("application_received", _reader("applicant", "en"), version_id=admission,
                       application_name="甲公司", path="/cases/1")  # fmt: skip
-        notify.notify("application_received", _reader("applicant2", "en"), version_id=stored_version(),
+        notify.notify("application_received", _reader("applicant2", "en"), version_id=admission,
                       application_name="乙公司", path="/cases/2")  # fmt: skip
         db.session.commit()
     page = actors("applicant").get("/messages").get_data(as_text=True)
