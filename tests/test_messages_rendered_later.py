@@ -139,7 +139,7 @@ def test_a_message_written_before_the_change_is_mailed_and_listed_as_it_is(app, 
                 created_at=utcnow(),
                 next_attempt_at=utcnow(),
                 attempts=0,
-            )  # fmt: skip
+            )
         )
         db.session.commit()
         assert mailer.send_pending() == (1, 0)
