@@ -66,13 +66,15 @@ def notify(
         version_id = version_of(case)
     files = _files(version_id)
     snapshot = _snapshot(case, params)
+    now = utcnow()
     messages, seen = [], set()
     for user in recipients:
         if user is None or user.id in seen:
             continue
         seen.add(user.id)
         locale = recipient_locale(user)
-        _template_source(event, message_templates.language_of(locale), files)  # named wrongly?
+        # A name with no template is the caller's mistake: it fails the step, as it always did.
+        _template_source(event, message_templates.language_of(locale), files)
         message = OutboxMessage(
             recipient_id=user.id,
             to_address=(user.email or "").strip(),
@@ -81,9 +83,9 @@ def notify(
             case_id=case.id if case is not None else None,
             params={**snapshot, "recipient_name": user.display_name},
             version_id=version_id,
-            created_at=utcnow(),
+            created_at=now,
             # Rows without an address are never picked by the sender: shown in the app only.
-            next_attempt_at=utcnow(),
+            next_attempt_at=now,
             attempts=0,
         )
         db.session.add(message)
