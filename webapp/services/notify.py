@@ -172,8 +172,8 @@ def _mark_unwritable(message: OutboxMessage, error: MessageFailed) -> None:
         message.subject = gettext("A message could not be written")[:300]
         message.body = (
             gettext(
-                "The association's message %(event)s about this case could not be written. "
-                "Its administrators have been told.",
+                "The message %(event)s could not be written; the error was logged for the "
+                "administrators.",
                 event=message.event,
             )
             + "\n"
