@@ -31,7 +31,8 @@ class OutboxMessage(db.Model):
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     event: Mapped[str] = mapped_column(String(50))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
-    # None until rendered; then the text as the recipient reads it, and `params` is dropped.
+    # None until rendered; then the text as the recipient reads it, and `params` is dropped
+    # (kept for whoever looks into a message whose template failed: see `last_error`).
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)
     # The template's parameters as they were at the step (JSON: dates as ISO strings), and the
