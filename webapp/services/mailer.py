@@ -34,12 +34,23 @@ def send_pending(now: datetime | None = None, limit: int = 100) -> tuple[int, in
         return 0, 0
     now = now or utcnow()
     claimed = _claim(now, limit)
+    if not claimed:
+        return 0, 0
+    messages = {
+        m.id: m
+        for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_([i for i, _due in claimed]))
+        )
+    }
+    # Those the steps left unrendered are rendered here, all at once; each one's text is kept
+    # with the first commit below, whatever becomes of its sending.
+    unwritable = {m.id for m in notify.render_pending(messages.values())}
     sent = failed = 0
     smtp = None
     try:
         for index, (message_id, _due) in enumerate(claimed):
-            message = db.session.get(OutboxMessage, message_id)
-            if notify.render_pending([message]):
+            message = messages[message_id]
+            if message_id in unwritable:
                 # Its model's template failed: marked, never mailed; the others go on.
                 db.session.commit()
                 failed += 1

@@ -140,16 +140,16 @@ def render_pending(messages: Iterable[OutboxMessage]) -> list[OutboxMessage]:
     row (the caller commits) and its parameters dropped. Returns those that could not be
     written, a model's template having failed: each is marked (`last_error`, never mailed),
     says so to its recipient in the app, and the others go on."""
+    pending = [message for message in messages if message.subject is None]
+    certified = _certificates({m.case_id for m in pending if m.case_id is not None})
     failed = []
-    for message in messages:
-        if message.subject is not None:
-            continue
+    for message in pending:
         try:
             subject, body = render(
                 message.event,
                 message.locale,
                 files=_files(message.version_id),
-                **_context(message),
+                **_context(message, certified),
             )
         except MessageFailed as err:
             # A model's template that fails (or tries what the sandbox refuses) costs its
@@ -343,11 +343,17 @@ def _plain(value):
     return value
 
 
-def _context(message: OutboxMessage) -> dict:
+def _context(message: OutboxMessage, certified: Mapping[int, datetime]) -> dict:
     """The template's context from the message's snapshot: ISO dates back to dates."""
     snapshot = message.params or {}
     case = snapshot.get("case")
-    context = _case_context(case, message.created_at) if case else {}
+    context = {}
+    if case:
+        context = _case_context(case)
+        # A certificate issued after the message was written is not the message's to link.
+        issued_at = certified.get(case["id"])
+        if issued_at is not None and issued_at <= message.created_at:
+            context["certificate_path"] = _path("certificates.pdf", case_id=case["id"])
     context.update({key: _param(value) for key, value in snapshot.get("params", {}).items()})
     context["recipient_name"] = snapshot.get("recipient_name", "")
     # Every `path` / `*_path` value gets its absolute link: `url`, `certificate_url`, …
@@ -357,11 +363,11 @@ def _context(message: OutboxMessage) -> dict:
     return context
 
 
-def _case_context(case: dict, written_at: datetime | None) -> dict:
+def _case_context(case: dict) -> dict:
     """What every message about a case may say: the case and the facts its process published,
     ISO dates among them as datetimes."""
     facts = {key: _parsed(value) for key, value in (case.get("facts") or {}).items()}
-    context = {
+    return {
         **facts,
         "facts": facts,
         "application_name": case["name"],
@@ -370,19 +376,20 @@ def _case_context(case: dict, written_at: datetime | None) -> dict:
         "outcome_reason": case["outcome_reason"],
         "path": _case_path(case["id"]),
     }
-    if _had_certificate(case["id"], written_at):
-        context["certificate_path"] = _path("certificates.pdf", case_id=case["id"])
-    return context
 
 
-def _had_certificate(case_id: int, written_at: datetime | None) -> bool:
-    # Asked when the message is rendered, not in the step (which reads no row for its mail):
-    # a certificate issued after the message was written is not the message's to link. The
-    # step that issues one stamps it before it notifies.
-    query = select(Certificate.id).where(Certificate.case_id == case_id)
-    if written_at is not None:
-        query = query.where(Certificate.issued_at <= written_at)
-    return db.session.scalar(query.limit(1)) is not None
+def _certificates(case_ids: set[int]) -> dict[int, datetime]:
+    """When each of these cases' certificate was issued, in one read. Asked when messages are
+    rendered, not in the step, which reads no row for its mail; the step that issues one
+    stamps it before it notifies."""
+    if not case_ids:
+        return {}
+    query = select(Certificate.case_id, Certificate.issued_at).where(
+        Certificate.case_id.in_(case_ids)
+    )
+    # Without autoflush: a list's or the sender's pending changes have nothing to do with it.
+    with db.session.no_autoflush:
+        return dict(db.session.execute(query).all())
 
 
 def _parsed(value):
