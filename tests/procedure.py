@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests.conftest import fresh_application, reload
 from webapp.extensions import db
 from webapp.models import Case, HumanTask, Incident, OutboxMessage, ProcessInstance, User
-from webapp.services import timers
+from webapp.services import notify, timers
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Monday without holidays near it, so that periods are easy to read in the tests.
@@ -172,7 +172,11 @@ class Procedure:
             query = select(OutboxMessage).where(OutboxMessage.recipient_id == user.id)
             if event:
                 query = query.where(OutboxMessage.event == event)
-            return list(db.session.scalars(query.order_by(OutboxMessage.id)))
+            messages = list(db.session.scalars(query.order_by(OutboxMessage.id)))
+            # As the recipient's list shows them: rendered now if not yet, and kept.
+            notify.render_pending(messages)
+            db.session.commit()
+            return messages
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_a_mail_header_never_carries_a_line_break(app, mailbox, name):  # noqa: 
             path="/cases/7",
         )
         db.session.commit()
-        stored = db.session.scalars(select(OutboxMessage)).one()
+        stored = notify.rendered(db.session.scalars(select(OutboxMessage)).one())
         greeting_start = stored.body.lstrip().split("\n", 1)[0]
         assert greeting_start.startswith("尊敬的"), stored.body
         assert not any(ch in stored.subject for ch in "\r\n\u2028\u2029\x85")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.conftest import ROOT, VALID_APPLICATION, open_task
 from tests.test_model_editor import BPMN, bundle, post_json
-from tests.test_notify import ADMISSION, _reader
+from tests.test_notify import ADMISSION, _reader, stored_version
 from webapp.extensions import db
 from webapp.models import OutboxMessage
 from webapp.services import notify, process_models
@@ -101,18 +101,23 @@ def test_a_template_reaching_for_private_attributes_is_refused_at_validation(app
     ],
 )
 def test_a_stored_template_escaping_the_sandbox_writes_nothing(app, escape):
-    # A template that got in by any other path still runs in the sandbox: its message is
-    # dropped, the step goes on, and nothing of Python's insides is ever written.
+    # A template that got in by any other path still runs in the sandbox: the step goes on,
+    # and nothing of Python's insides is ever written.
     files = {**ADMISSION, "messages/application_received.en.txt": f"Subject\n\n{escape}\n"}
     with app.app_context():
         written = notify.notify(
-            "application_received", _reader("applicant", "en"), files=files, path="/x"
-        )
+            "application_received", _reader("applicant", "en"), path="/x",
+            version_id=stored_version(files),
+        )  # fmt: skip
         rows = db.session.scalars(select(OutboxMessage)).all()
+        failed = notify.render_pending(written)
     for message in written:
         assert "class" not in message.body and "subclasses" not in message.body
         assert len(message.body) < 10_000
-    assert len(rows) == len(written) <= 1
+    assert len(rows) == len(written) == 1
+    # Refused when rendered (not all are: some just print nothing): marked and never mailed.
+    for message in failed:
+        assert message.last_error.startswith("MessageFailed") and message.next_attempt_at is None
 
 
 def test_messages_render_without_escaping_and_with_the_helpers(app):
@@ -123,10 +128,12 @@ def test_messages_render_without_escaping_and_with_the_helpers(app):
     }
     with app.app_context():
         [m] = notify.notify(
-            "note", _reader("applicant", "en"), files=files, application_name="A & B <c>",
+            "note", _reader("applicant", "en"), version_id=stored_version(files),
+            application_name="A & B <c>",
             notice_closes_at=notify._parsed("2026-03-05T06:00:00+00:00"), fee_amount=2000,
             path="/cases/7",
         )  # fmt: skip
+        notify.rendered(m)
     assert m.subject == "Note <A & B <c>>"
     assert "March 5, 2026" in m.body and "CN¥2,000.00" in m.body and "&amp;" not in m.body
     assert "http://127.0.0.1:5000/cases/7" in m.body
@@ -135,19 +142,21 @@ def test_messages_render_without_escaping_and_with_the_helpers(app):
 def test_a_model_may_replace_a_platform_message(app):
     files = {**ADMISSION, "messages/task_waiting.en.txt": "Over to you: {{ task_title }}\n\nGo.\n"}
     with app.app_context():
+        version_id = stored_version(files)
         [own] = notify.notify(
-            "task_waiting", _reader("council", "en"), files=files, task_title="初审"
+            "task_waiting", _reader("council", "en"), version_id=version_id, task_title="初审"
         )
         [platform] = notify.notify(
-            "task_waiting", _reader("council", "zh_CN"), files=files, task_title="初审"
+            "task_waiting", _reader("council", "zh_CN"), version_id=version_id, task_title="初审"
         )
+        notify.render_pending([own, platform])
     assert own.subject == "Over to you: 初审" and own.body == "Go.\n"
     assert "初审" in platform.subject and "Over to you" not in platform.subject
 
 
 def test_a_message_named_by_nobody_is_an_error_not_a_guess(app):
     with app.app_context(), pytest.raises(ValueError, match="no message template"):
-        notify.notify("nothing_like_it", _reader("applicant", "en"), files=ADMISSION)
+        notify.notify("nothing_like_it", _reader("applicant", "en"), version_id=stored_version())
 
 
 def test_messages_are_deployed_exported_and_refused_by_name_through_the_editor(app, actors):
@@ -178,11 +187,13 @@ def test_messages_are_deployed_exported_and_refused_by_name_through_the_editor(a
     case = applicant.start_application()
     done = applicant.complete(open_task(app, case.id).task_guid, VALID_APPLICATION)
     assert done.status_code == 302
+    page = applicant.get("/messages").get_data(as_text=True)
+    assert "Got it" in page and "Thanks." in page
     with app.app_context():
         [receipt] = db.session.scalars(
             select(OutboxMessage).where(OutboxMessage.event == "application_received")
         ).all()
-    assert (receipt.subject, receipt.body) == ("Got it", "Thanks.\n")
+    assert (receipt.subject, receipt.body) == ("Got it", "Thanks.\n")  # as the list wrote it
 
 
 def test_the_shell_validates_messages_from_the_forms_folder(app, tmp_path):

@@ -1,9 +1,11 @@
-"""Notifications are written in each reader's language inside the transaction of the event they
-report, mailed over real SMTP (an in-process aiosmtpd server), retried with back-off when the
-server is away, and listed in the app for their recipient only."""
+"""Notifications are queued inside the transaction of the event they report and written in each
+reader's language when first mailed or listed, mailed over real SMTP (an in-process aiosmtpd
+server), retried with back-off when the server is away, and listed in the app for their
+recipient only."""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import Actor
 from webapp.extensions import db
-from webapp.models import OutboxMessage, User
+from webapp.models import ModelVersion, OutboxMessage, User
 from webapp.services import groups, mailer, notify, process_models, users
 
 APPLICANT_NAME = "北京示例科技有限公司"
@@ -90,8 +92,30 @@ def _task_waiting(recipients, **extra):
 
 
 def _outbox(app) -> list[OutboxMessage]:
+    """Every message, rendered as its recipient's list would show it."""
     with app.app_context():
-        return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        messages = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        notify.render_pending(messages)
+        db.session.commit()
+        return messages
+
+
+def stored_version(files: dict = ADMISSION) -> int:
+    """The id of a version holding these files: the admission's deployed one, or one stored
+    beside it as it is, unvalidated (a template that got in by any other path)."""
+    live = process_models.live_version("admission")
+    if files == ADMISSION:
+        return live.id
+    number = db.session.scalar(
+        select(func.max(ModelVersion.number)).where(ModelVersion.model_id == live.model_id)
+    )
+    version = ModelVersion(
+        model_id=live.model_id, number=number + 1, content_hash=secrets.token_hex(32),
+        process_id=live.process_id, bpmn=live.bpmn, forms=files,
+    )  # fmt: skip
+    db.session.add(version)
+    db.session.flush()
+    return version.id
 
 
 def test_each_reader_gets_the_mail_in_its_own_language(app, mailbox):
@@ -244,8 +268,9 @@ def test_notify_role_reaches_every_active_holder_but_the_excluded(app):
         messages = notify.notify_role(
             "vote_result", "council", exclude=[council.id], application_name=APPLICANT_NAME,
             vote_result=dict(approve=2, reject=1, abstain=0, eligible=3, passed=True),
-            path="/cases/7", files=ADMISSION,
+            path="/cases/7", version_id=stored_version(),
         )  # fmt: skip
+        notify.render_pending(messages)
         assert [m.recipient_id for m in messages] == [finance.id]
         assert council2.id not in [m.recipient_id for m in messages]
         assert "For: 2, against: 1, abstentions: 0, of 3" in messages[0].body
@@ -275,8 +300,10 @@ def test_a_rejection_says_why_in_words(app, code, words):
     with app.app_context():
         [message] = notify.notify(
             "application_rejected", _reader("applicant", "en"), application_name=APPLICANT_NAME,
-            outcome_code=code, outcome_reason="材料不实", path="/cases/7", files=ADMISSION,
+            outcome_code=code, outcome_reason="材料不实", path="/cases/7",
+            version_id=stored_version(),
         )  # fmt: skip
+        notify.rendered(message)
     assert words in message.body and "Reasons: 材料不实" in message.body
 
 
@@ -288,30 +315,34 @@ def test_every_event_renders_in_both_languages(app):
         outcome_code="council_rejected", outcome_reason="理由", payment_check_reason="理由",
         member_number="2026-U-000001", certificate_path="/certificates/1.pdf",
         vote_result=dict(approve=3, reject=1, abstain=1, eligible=5, passed=False),
-        files=ADMISSION,
     )  # fmt: skip
     messages = {name.split("/")[1].split(".")[0] for name in ADMISSION if name.endswith(".txt")}
     messages = (messages - {"signature"}) | set(PLATFORM_MESSAGES)
     assert len(messages) == 13  # each of the admission's messages, and the platform's
     with app.app_context():
+        params["version_id"] = stored_version()
         for event in sorted(messages):
             for locale in ("zh_CN", "en"):
                 [m] = notify.notify(event, _reader("applicant", locale), **params)
+                notify.rendered(m)
                 assert m.subject and "\n" not in m.subject and "示范行业协会" in m.subject
                 assert APPLICANT_NAME in m.subject + m.body, event
                 assert "/cases/7" in m.body and "\n\n\n" not in m.body, event
     with app.app_context():
         [m] = notify.notify("application_approved", _reader("applicant", "en"), **params)
+        notify.rendered(m)
         assert "CN¥2,000.00" in m.body and "March 5, 2026" in m.body and "银行转账" in m.body
         [m] = notify.notify("certificate_issued", _reader("applicant", "en"), **params)
+        notify.rendered(m)
         assert "2026-U-000001" in m.subject and "/certificates/1.pdf" in m.body
 
 
 def test_messages_page_shows_only_ones_own(app, actors):
     with app.app_context():
-        notify.notify("application_received", _reader("applicant", "en"), files=ADMISSION,
+        admission = stored_version()
+        notify.notify("application_received", _reader("applicant", "en"), version_id=admission,
                       application_name="甲公司", path="/cases/1")  # fmt: skip
-        notify.notify("application_received", _reader("applicant2", "en"), files=ADMISSION,
+        notify.notify("application_received", _reader("applicant2", "en"), version_id=admission,
                       application_name="乙公司", path="/cases/2")  # fmt: skip
         db.session.commit()
     page = actors("applicant").get("/messages").get_data(as_text=True)

@@ -12,7 +12,7 @@ from tests.conftest import add_user
 from tests.test_model_editor import post_json
 from webapp.extensions import db
 from webapp.models import OutboxMessage
-from webapp.services import api_tokens, process_models, users
+from webapp.services import api_tokens, notify, process_models, users
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY = "honorary_nomination"
@@ -26,11 +26,14 @@ def bundle() -> dict:
 
 def messages(app, event: str) -> list[OutboxMessage]:
     with app.app_context():
-        return list(
+        found = list(
             db.session.scalars(
                 select(OutboxMessage).where(OutboxMessage.event == event).order_by(OutboxMessage.id)
             )
         )
+        notify.render_pending(found)
+        db.session.commit()
+        return found
 
 
 def bearer(app, username: str) -> dict:

@@ -24,7 +24,7 @@ def after_step(case: Case, result: EngineResult, offered: list[HumanTask]) -> No
     """Queue the notifications of one transition, in the transition's own transaction."""
     # A case about no one (a timer's) has nobody to tell but its groups.
     applicant = db.session.get(User, case.applicant_id) if case.applicant_id else None
-    files = notify.model_files(case)
+    version_id = notify.version_of(case)
     told_applicant = False
     for event in result.events:
         name = event.properties.get("notify")
@@ -32,10 +32,10 @@ def after_step(case: Case, result: EngineResult, offered: list[HumanTask]) -> No
             continue
         role = event.properties.get("notifyRole", APPLICANT)
         if role == APPLICANT:
-            notify.notify(name, applicant, case, files)
+            notify.notify(name, applicant, case, version_id)
             told_applicant = True
         else:
-            notify.notify_role(name, role, case, exclude=[case.applicant_id], files=files)
+            notify.notify_role(name, role, case, exclude=[case.applicant_id], version_id=version_id)
     properties = {t.id: t.info.properties for t in result.ready_tasks}
     for task in offered:
         # One message per step: an applicant told of the event (e.g. the payment notice) is
@@ -43,23 +43,23 @@ def after_step(case: Case, result: EngineResult, offered: list[HumanTask]) -> No
         if told_applicant and lane_group(task.lane) == APPLICANT:
             continue
         own = (properties.get(task.task_guid) or {}).get("notify")
-        _announce_task(case, applicant, task, own, files)
+        _announce_task(case, applicant, task, own, version_id)
 
 
-def _announce_task(case, applicant, task: HumanTask, own: str | None, files) -> None:
+def _announce_task(case, applicant, task: HumanTask, own: str | None, version_id) -> None:
     params = {"task_title": task.title, "due_at": task.due_at, "path": f"/tasks/{task.task_guid}"}
     role = lane_group(task.lane)
     if role == APPLICANT:
-        notify.notify(own or TASK_FOR_SUBJECT, applicant, case, files, **params)
+        notify.notify(own or TASK_FOR_SUBJECT, applicant, case, version_id, **params)
     elif task.assignee_id is not None:
         assignee = db.session.get(User, task.assignee_id)
-        notify.notify(own or TASK_FOR_GROUP, assignee, case, files, **params)
+        notify.notify(own or TASK_FOR_GROUP, assignee, case, version_id, **params)
     elif role is not None:
         notify.notify_role(
             own or TASK_FOR_GROUP,
             role,
             case,
             exclude=[case.applicant_id],
-            files=files,
+            version_id=version_id,
             **params,
         )

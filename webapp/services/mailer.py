@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.models import OutboxMessage, utcnow
+from webapp.services import notify
 from webapp.text import one_line
 
 # Wait after the 1st, 2nd, 3rd failure, then every 2 hours; the 8th failure is the last.
@@ -33,11 +34,27 @@ def send_pending(now: datetime | None = None, limit: int = 100) -> tuple[int, in
         return 0, 0
     now = now or utcnow()
     claimed = _claim(now, limit)
+    if not claimed:
+        return 0, 0
+    messages = {
+        m.id: m
+        for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_([i for i, _due in claimed]))
+        )
+    }
+    # Those the steps left unrendered are rendered here, all at once; each one's text is kept
+    # with the first commit below, whatever becomes of its sending.
+    unwritable = {m.id for m in notify.render_pending(messages.values())}
     sent = failed = 0
     smtp = None
     try:
         for index, (message_id, _due) in enumerate(claimed):
-            message = db.session.get(OutboxMessage, message_id)
+            message = messages[message_id]
+            if message_id in unwritable:
+                # Its model's template failed: marked, never mailed; the others go on.
+                db.session.commit()
+                failed += 1
+                continue
             try:
                 mail = build_email(message)
                 smtp = smtp or _connect(config)
@@ -74,7 +91,7 @@ def send_pending(now: datetime | None = None, limit: int = 100) -> tuple[int, in
 
 
 def build_email(message: OutboxMessage) -> Message:
-    """The MIME message for an outbox row: UTF-8 headers and a base64 UTF-8 body."""
+    """The MIME message for a rendered outbox row: UTF-8 headers and a base64 UTF-8 body."""
     config = current_app.config
     sender = config.get("MAIL_FROM") or "noreply@localhost"
     # Not EmailMessage: its header folder (CPython 3.11-3.13) drops the space between an English

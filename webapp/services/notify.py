@@ -1,7 +1,9 @@
-"""Notifications: each recipient's message is written in its own language into the outbox, inside
-the caller's transaction; webapp.services.mailer mails them later. A message is a template named
-by the diagram: the model's own (webapp.services.message_templates, rendered in a sandbox) or,
-for the few that belong to no procedure, the platform's in templates/mail."""
+"""Notifications: each recipient's message is written into the outbox inside the caller's
+transaction, as a template name and its parameters at that moment; it is rendered in the
+recipient's language once, when webapp.services.mailer mails it or its recipient's list shows it,
+whichever comes first. A message is a template named by the diagram: the model's own
+(webapp.services.message_templates, rendered in a sandbox) or, for the few that belong to no
+procedure, the platform's in templates/mail."""
 
 from __future__ import annotations
 
@@ -9,10 +11,18 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 
 from flask import current_app
-from flask_babel import force_locale, format_currency, format_date, format_decimal, format_time
+from flask_babel import (
+    force_locale,
+    format_currency,
+    format_date,
+    format_decimal,
+    format_time,
+    gettext,
+)
 from jinja2 import Undefined
 from sqlalchemy import func, select, update
 from werkzeug.routing import BuildError
@@ -41,46 +51,41 @@ def notify(
     event: str,
     recipients: User | Iterable[User],
     case: Case | None = None,
-    files: Mapping[str, object] | None = None,
+    version_id: int | None = None,
     **params,
 ) -> list[OutboxMessage]:
     """Queue one message per recipient, in its language; the caller's transaction commits it.
 
-    `event` names the template: the model's `messages/<event>.<language>.txt` (`files`, by
-    default those of the application's version), else the platform's `mail/<event>.txt`. A
-    template gets the case (name, facts, status, outcome, member number) and `params`."""
+    `event` names the template: the model's `messages/<event>.<language>.txt` (of `version_id`,
+    by default the version the case's instance runs on), else the platform's `mail/<event>.txt`.
+    A template gets the case (name, facts, status, outcome, member number) and `params`, as they
+    are now: the message keeps them until it is rendered (see `render_pending`)."""
     if isinstance(recipients, User):
         recipients = [recipients]
-    if files is None and case is not None:
-        files = model_files(case)
-    context = _event_context(case, params)
+    if version_id is None and case is not None:
+        version_id = version_of(case)
+    files = _files(version_id)
+    snapshot = _snapshot(case, params)
+    now = utcnow()
     messages, seen = [], set()
     for user in recipients:
         if user is None or user.id in seen:
             continue
         seen.add(user.id)
         locale = recipient_locale(user)
-        try:
-            subject, body = render(
-                event, locale, files=files, recipient_name=user.display_name, **context
-            )
-        except MessageFailed:
-            # A model's template that fails (or tries what the sandbox refuses) costs its
-            # message, never the step that caused it: the step is the applicant's work.
-            current_app.logger.exception("message %s could not be written", event)
-            continue
-        address = (user.email or "").strip()
+        # A name with no template is the caller's mistake: it fails the step, as it always did.
+        _template_source(event, message_templates.language_of(locale), files)
         message = OutboxMessage(
             recipient_id=user.id,
-            to_address=address,
+            to_address=(user.email or "").strip(),
             locale=locale,
             event=event,
             case_id=case.id if case is not None else None,
-            subject=subject[:300],
-            body=body,
-            created_at=utcnow(),
+            params={**snapshot, "recipient_name": user.display_name},
+            version_id=version_id,
+            created_at=now,
             # Rows without an address are never picked by the sender: shown in the app only.
-            next_attempt_at=utcnow(),
+            next_attempt_at=now,
             attempts=0,
         )
         db.session.add(message)
@@ -117,10 +122,77 @@ class MessageFailed(Exception):
     """A model's message template raised while it was rendered."""
 
 
-def model_files(case: Case) -> Mapping[str, object]:
-    """The files of the version the application's instance runs on (its messages among them)."""
+def version_of(case: Case) -> int | None:
+    """The model version the case's instance runs on: its messages are the case's."""
     instance = db.session.get(ProcessInstance, case.instance_id)
-    return version_content(instance.version_id).forms or {} if instance is not None else {}
+    return instance.version_id if instance is not None else None
+
+
+def rendered(message: OutboxMessage) -> OutboxMessage:
+    """The message with its subject and body, rendered now if it was not yet (see
+    `render_pending`)."""
+    render_pending([message])
+    return message
+
+
+def render_pending(messages: Iterable[OutboxMessage]) -> list[OutboxMessage]:
+    """Render the messages not rendered yet, each once: its subject and body are stored on the
+    row (the caller commits) and its parameters dropped. Returns those that could not be
+    written, a model's template having failed: each is marked (`last_error`, never mailed),
+    says so to its recipient in the app, and the others go on."""
+    pending = [message for message in messages if message.subject is None]
+    certified = _certificates({m.case_id for m in pending if m.case_id is not None})
+    failed = []
+    for message in pending:
+        try:
+            subject, body = render(
+                message.event,
+                message.locale,
+                files=_files(message.version_id),
+                **_context(message, certified),
+            )
+        except MessageFailed as err:
+            # A model's template that fails (or tries what the sandbox refuses) costs its
+            # message, never the sending of the others nor the page that lists it.
+            current_app.logger.exception(
+                "message %s (outbox %s) could not be written", message.event, message.id
+            )
+            _mark_unwritable(message, err)
+            failed.append(message)
+            continue
+        message.subject, message.body, message.params = subject[:300], body, None
+    return failed
+
+
+def _mark_unwritable(message: OutboxMessage, error: MessageFailed) -> None:
+    cause = error.__cause__ or error
+    message.last_error = f"{type(error).__name__}: {type(cause).__name__}: {cause}"[:2000]
+    message.next_attempt_at = None
+    with force_locale(message.locale):
+        message.subject = gettext("A message could not be written")[:300]
+        message.body = (
+            gettext(
+                "The message %(event)s could not be written; the error was logged for the "
+                "administrators.",
+                event=message.event,
+            )
+            + "\n"
+        )
+
+
+def _files(version_id: int | None) -> Mapping[str, object]:
+    return version_content(version_id).forms or {} if version_id is not None else {}
+
+
+def _template_source(event: str, language: str, files: Mapping[str, object]) -> str | None:
+    """The model's template of that name and language, None for the platform's; a name that
+    is neither is the caller's mistake."""
+    source = files.get(message_templates.file_name(event, language))
+    if isinstance(source, str):
+        return source
+    if message_templates.has_platform_message(event):
+        return None
+    raise ValueError(f"no message template {event!r}")
 
 
 def render(
@@ -129,13 +201,11 @@ def render(
     """Subject and body of a message rendered in that locale: the model's own template of
     that name and language when `files` has one, else the platform's."""
     language = message_templates.language_of(locale)
-    source = (files or {}).get(message_templates.file_name(event, language))
-    if isinstance(source, str):
+    source = _template_source(event, language, files or {})
+    if source is not None:
         template = _sandboxed(files, language, source)
-    elif message_templates.has_platform_message(event):
-        template = _marked(current_app.jinja_env, f"mail/{event}.txt")
     else:
-        raise ValueError(f"no message template {event!r}")
+        template = _marked(current_app.jinja_env, f"mail/{event}.txt")
     context = {
         "association_name": current_app.config["ASSOCIATION_NAME"],
         "when": _when,
@@ -149,7 +219,7 @@ def render(
     with force_locale(locale):
         # Rendered directly rather than with render_template: a mail must not depend on who is
         # logged in to the request that happened to cause it.
-        if isinstance(source, str):
+        if source is not None:
             try:
                 text = template.render(context, subject_end=end)
             except Exception as err:  # noqa: BLE001 — whatever a process owner's template does
@@ -207,8 +277,9 @@ def absolute_url(path: str | None) -> str:
 
 
 def messages_for(user_id: int, limit: int = 200) -> list[OutboxMessage]:
-    """A user's own messages, newest first, for the in-app list."""
-    return list(
+    """A user's own messages, newest first, for the in-app list: those not rendered yet are
+    rendered now and kept (the caller commits)."""
+    messages = list(
         db.session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.recipient_id == user_id)
@@ -216,6 +287,8 @@ def messages_for(user_id: int, limit: int = 200) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+    render_pending(messages)
+    return messages
 
 
 def unread_count(user_id: int) -> int:
@@ -238,37 +311,85 @@ def mark_read(user_id: int) -> None:
     db.session.commit()
 
 
-def case_context(case: Case) -> dict:
-    """What every message about a case may say: the case and the facts its process published,
-    ISO dates among them as datetimes."""
-    facts = {key: _parsed(value) for key, value in (case.facts or {}).items()}
-    context = {
-        **facts,
-        "facts": facts,
-        "application_name": case.name or "",
-        "name": case.name or "",
-        "title": case.title or "",
-        "status": case.status,
-        "stage": case.stage,
-        "outcome_code": case.outcome_code or "",
-        "outcome_reason": case.outcome_reason or "",
-        "member_number": case.member_number,
-        "path": _case_path(case.id),
-    }
-    if _has_certificate(case.id):
-        context["certificate_path"] = _path("certificates.pdf", case_id=case.id)
+def _snapshot(case: Case | None, params: Mapping) -> dict:
+    """What a message about the case will say, as JSON: the case as it is at this step (its
+    facts raw, as stored) and the caller's parameters, dates as ISO strings."""
+    snapshot = {"params": _plain(params)}
+    if case is not None:
+        snapshot["case"] = {
+            "id": case.id,
+            "name": case.name or "",
+            "title": case.title or "",
+            "status": case.status,
+            "stage": case.stage,
+            "outcome_code": case.outcome_code or "",
+            "outcome_reason": case.outcome_reason or "",
+            "member_number": case.member_number,
+            "facts": _plain(case.facts or {}),
+        }
+    return snapshot
+
+
+def _plain(value):
+    # A copy, too: the step may change the case's facts in place after it notified.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _context(message: OutboxMessage, certified: Mapping[int, datetime]) -> dict:
+    """The template's context from the message's snapshot: ISO dates back to dates."""
+    snapshot = message.params or {}
+    case = snapshot.get("case")
+    context = {}
+    if case:
+        context = _case_context(case)
+        # A certificate issued after the message was written is not the message's to link.
+        issued_at = certified.get(case["id"])
+        if issued_at is not None and issued_at <= message.created_at:
+            context["certificate_path"] = _path("certificates.pdf", case_id=case["id"])
+    context.update({key: _param(value) for key, value in snapshot.get("params", {}).items()})
+    context["recipient_name"] = snapshot.get("recipient_name", "")
+    # Every `path` / `*_path` value gets its absolute link: `url`, `certificate_url`, …
+    for key, value in list(context.items()):
+        if key == "path" or key.endswith("_path"):
+            context[key[: -len("path")] + "url"] = absolute_url(value)
     return context
 
 
-def _has_certificate(case_id: int) -> bool:
-    # Without autoflush: a step notifies several people, and each flush of the step's pending
-    # rows before this one read is a round of the unit of work. A certificate the step issued
-    # and not yet flushed is among the session's new objects.
-    if any(isinstance(o, Certificate) and o.case_id == case_id for o in db.session.new):
-        return True
+def _case_context(case: dict) -> dict:
+    """What every message about a case may say: the case and the facts its process published,
+    ISO dates among them as datetimes."""
+    facts = {key: _parsed(value) for key, value in (case.get("facts") or {}).items()}
+    return {
+        **facts,
+        "facts": facts,
+        "application_name": case["name"],
+        **{key: case[key] for key in ("name", "title", "status", "stage", "member_number")},
+        "outcome_code": case["outcome_code"],
+        "outcome_reason": case["outcome_reason"],
+        "path": _case_path(case["id"]),
+    }
+
+
+def _certificates(case_ids: set[int]) -> dict[int, datetime]:
+    """When each of these cases' certificate was issued, in one read. Asked when messages are
+    rendered, not in the step, which reads no row for its mail; the step that issues one
+    stamps it before it notifies."""
+    if not case_ids:
+        return {}
+    query = select(Certificate.case_id, Certificate.issued_at).where(
+        Certificate.case_id.in_(case_ids)
+    )
+    # Without autoflush: a list's or the sender's pending changes have nothing to do with it.
     with db.session.no_autoflush:
-        found = db.session.scalar(select(Certificate.id).where(Certificate.case_id == case_id))
-    return found is not None
+        return dict(db.session.execute(query).all())
 
 
 def _parsed(value):
@@ -277,16 +398,14 @@ def _parsed(value):
     return value
 
 
-def _event_context(case: Case | None, params: dict) -> dict:
-    context = case_context(case) if case is not None else {}
-    context.update(params)
-    # Every `path` / `*_path` value gets its absolute link: `url`, `certificate_url`, …
-    for key, value in list(context.items()):
-        if key == "path" or key.endswith("_path"):
-            context[key[: -len("path")] + "url"] = absolute_url(value)
-    if "path" in context and "url" not in context:
-        context["url"] = absolute_url(context["path"])
-    return context
+def _param(value):
+    # A caller's date stays a date (`when()` writes no time for it), its datetime a datetime.
+    if isinstance(value, str) and len(value) == 10 and ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return _parsed(value)
 
 
 def _case_path(case_id: int) -> str:
