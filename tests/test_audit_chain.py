@@ -205,27 +205,3 @@ def test_the_migration_chains_the_rows_written_before_it(tmp_path):
         assert audit_integrity.verify().rows == 4
         db.engine.dispose()
 
-
-def test_a_transactions_rows_are_written_once_already_chained(app, trail):
-    # Each row is inserted with its place on the chain: none is written and then updated.
-    from sqlalchemy import event
-
-    statements = []
-
-    def seen(_conn, _cursor, statement, *_args):
-        if "audit_event" in statement:
-            statements.append(statement.split()[0].upper())
-
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", seen)
-        try:
-            for name in ("a", "b", "c"):
-                audit.record("login_failed", data={"username": name})
-            db.session.commit()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", seen)
-    assert "UPDATE" not in statements and statements.count("INSERT") <= 3, statements
-    after = rows(app)
-    assert [r.data["username"] for r in after[len(trail) :]] == ["a", "b", "c"]
-    with app.app_context():
-        assert audit_integrity.verify().problems == []

@@ -51,8 +51,7 @@ def record(
     task_guid: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add one audit row to the current transaction (written when it commits, in its place on
-    the chain)."""
+    """Add one audit row to the current transaction."""
     event = AuditEvent(
         action=action,
         actor_id=actor_id,
@@ -61,18 +60,9 @@ def record(
         data=data,
         at=utcnow(),
     )
-    session = db.session()
-    if not session.in_transaction():
-        session.begin()  # as the first statement would: a rollback from here on forgets it
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_PENDING, []).append((transaction, event))
+    db.session.add(event)
+    db.session.info.setdefault("audit_pending", []).append(event)
     return event
-
-
-# The transaction's audit rows with the (sub)transaction each was recorded in, oldest first.
-# They join the session only when the transaction commits, already chained: one INSERT of them
-# all, none written first and updated with its place afterwards.
-_PENDING = "audit_pending"
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -85,21 +75,22 @@ def _chain(session: Session) -> None:
     wait for the transaction's (a yearly start releases one savepoint per case)."""
     if session.in_nested_transaction():
         return
-    pending = session.info.pop(_PENDING, None)
+    pending = session.info.pop("audit_pending", None)
     if not pending:
         return
-    session.flush()  # the rest first: on SQLite this takes the write lock before the head is read
+    session.flush()  # the rows first: on SQLite this takes the write lock before the head is read
     connection = session.connection()
     table = AuditChainHead.__table__
     # A no-op write takes the head's lock on every database before it is read.
     connection.execute(update(table).where(table.c.id == 1).values(seq=table.c.seq))
     head = connection.execute(select(table.c.seq, table.c.hash).where(table.c.id == 1)).first()
     seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    for _transaction, event in pending:
+    for event in pending:
+        if event.id is None or event.seq is not None:
+            continue  # expunged, or chained already
         seq += 1
         event.seq, event.prev_hash = seq, previous
         event.hash = previous = event.digest(seq, previous)
-    session.add_all([event for _transaction, event in pending])
     session.flush()
     if head is None:
         connection.execute(table.insert().values(id=1, seq=seq, hash=previous))
@@ -109,22 +100,13 @@ def _chain(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _forget(session: Session, previous_transaction) -> None:
-    pending = session.info.get(_PENDING)
-    if not pending:
+    if previous_transaction.nested:
+        # Only the savepoint's rows are gone (expunged); those recorded before it still wait.
+        pending = session.info.get("audit_pending")
+        if pending:
+            pending[:] = [e for e in pending if e in session]
         return
-    if not previous_transaction.nested:
-        session.info.pop(_PENDING, None)
-        return
-
-    def within(transaction) -> bool:
-        while transaction is not None:
-            if transaction is previous_transaction:
-                return True
-            transaction = transaction.parent
-        return False
-
-    # Only the savepoint's rows are gone; those recorded before it still wait.
-    pending[:] = [(t, event) for t, event in pending if not within(t)]
+    session.info.pop("audit_pending", None)
 
 
 CSV_COLUMNS = ("at", "action", "actor", "task", "data")
