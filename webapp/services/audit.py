@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.extensions import db
 from webapp.models import AuditChainHead, AuditEvent, utcnow
@@ -81,17 +82,33 @@ def _chain(session: Session) -> None:
     session.flush()  # the rows first: on SQLite this takes the write lock before the head is read
     connection = session.connection()
     table = AuditChainHead.__table__
-    # A no-op write takes the head's lock on every database before it is read.
-    connection.execute(update(table).where(table.c.id == 1).values(seq=table.c.seq))
-    head = connection.execute(select(table.c.seq, table.c.hash).where(table.c.id == 1)).first()
+    # A no-op write takes the head's lock on every database; it returns the head as locked.
+    head = connection.execute(
+        update(table)
+        .where(table.c.id == 1)
+        .values(seq=table.c.seq)
+        .returning(table.c.seq, table.c.hash)
+    ).first()
     seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    links = []
     for event in pending:
         if event.id is None or event.seq is not None:
             continue  # expunged, or chained already
         seq += 1
-        event.seq, event.prev_hash = seq, previous
-        event.hash = previous = event.digest(seq, previous)
-    session.flush()
+        link = {"event_id": event.id, "seq": seq, "prev_hash": previous}
+        link["hash"] = previous = event.digest(seq, previous)
+        links.append(link)
+        # Written below by one Core statement: the ORM would need a flush of its own for them.
+        for key in ("seq", "prev_hash", "hash"):
+            set_committed_value(event, key, link[key])
+    if links:
+        events = AuditEvent.__table__
+        connection.execute(
+            update(events)
+            .where(events.c.id == bindparam("event_id"))
+            .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
+            links,
+        )
     if head is None:
         connection.execute(table.insert().values(id=1, seq=seq, hash=previous))
     else:

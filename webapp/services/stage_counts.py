@@ -32,16 +32,19 @@ def place(case: Case) -> Place:
     return (case.model_id or NO_MODEL, case.stage or "")
 
 
-def _upsert(session, model_id: int, stage: str, shard: int, delta: int) -> None:
+def _upsert(session, rows: list[dict]) -> None:
+    """Add each row's `cases` to the count at its key, in one Core statement (an ORM insert
+    would go through the ORM's bulk machinery for two rows)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(StageCount).values(model_id=model_id, stage=stage, shard=shard, cases=delta)
+    table = StageCount.__table__
+    statement = insert(table).values(rows)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["model_id", "stage", "shard"],
-            set_={"cases": StageCount.cases + delta},
+            set_={"cases": table.c.cases + statement.excluded.cases},
         )
     )
 
@@ -63,10 +66,13 @@ def move(session, before: Place, after: Place, shard: int) -> None:
     """A case left `before` for `after` (None: not in progress)."""
     if before == after:
         return
-    if before is not None:
-        _upsert(session, *before, shard, -1)
-    if after is not None:
-        _upsert(session, *after, shard, 1)
+    deltas = [(at, n) for at, n in ((before, -1), (after, 1)) if at is not None]
+    # In key order: steps in parallel take the rows' locks in the same order.
+    rows = [
+        {"model_id": model_id, "stage": stage, "shard": shard, "cases": n}
+        for (model_id, stage), n in sorted(deltas)
+    ]
+    _upsert(session, rows)
 
 
 @event.listens_for(Session, "before_flush")

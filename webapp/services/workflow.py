@@ -185,10 +185,12 @@ def save_result(
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
+    # Before the timer waits' query, whose autoflush writes the instance: set after it, the
+    # time would cost a second UPDATE of the row (and a second bump of its version).
+    instance.updated_at = now
     waited: set[tuple[int | None, str]] = set()
     if had_timers or result.timers:
         waited = _record_timer_waits(instance, result.timers, now)
-    instance.updated_at = now
 
     if ready is None:
         ready = {
