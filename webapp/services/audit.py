@@ -81,14 +81,7 @@ def _chain(session: Session) -> None:
         return
     session.flush()  # the rows first: on SQLite this takes the write lock before the head is read
     connection = session.connection()
-    table = AuditChainHead.__table__
-    # A no-op write takes the head's lock on every database; it returns the head as locked.
-    head = connection.execute(
-        update(table)
-        .where(table.c.id == 1)
-        .values(seq=table.c.seq)
-        .returning(table.c.seq, table.c.hash)
-    ).first()
+    head = connection.execute(_LOCK_HEAD).first()
     seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
     links = []
     for event in pending:
@@ -98,21 +91,35 @@ def _chain(session: Session) -> None:
         link = {"event_id": event.id, "seq": seq, "prev_hash": previous}
         link["hash"] = previous = event.digest(seq, previous)
         links.append(link)
-        # Written below by one Core statement: the ORM would need a flush of its own for them.
+        # Written by one Core statement: the ORM would need a flush of its own for them.
         for key in ("seq", "prev_hash", "hash"):
             set_committed_value(event, key, link[key])
     if links:
-        events = AuditEvent.__table__
-        connection.execute(
-            update(events)
-            .where(events.c.id == bindparam("event_id"))
-            .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
-            links,
-        )
+        connection.execute(_LINK, links)
     if head is None:
-        connection.execute(table.insert().values(id=1, seq=seq, hash=previous))
+        connection.execute(_HEAD.insert().values(id=1, seq=seq, hash=previous))
     else:
-        connection.execute(update(table).where(table.c.id == 1).values(seq=seq, hash=previous))
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": previous})
+
+
+_HEAD = AuditChainHead.__table__
+_EVENTS = AuditEvent.__table__
+# Built once, as every audited commit runs them. A no-op write takes the head's lock on every
+# database; it returns the head as locked.
+_LOCK_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_LINK = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_id"))
+    .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
+)
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

@@ -8,26 +8,11 @@ from sqlalchemy import delete, distinct, func, select
 
 from webapp.extensions import db
 from webapp.models import ElementCount, HumanTask, TimerWait
+from webapp.services import running_counts
 
 # Steps at one element in parallel (every review completed) update different rows.
 SHARDS = 8
-
-
-def _upsert(rows: list[dict]) -> None:
-    """Add each row's `cases` to the count at its key, in one statement: a Core insert, which
-    (unlike the ORM's) neither flushes the session nor goes through the ORM's bulk machinery."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = ElementCount.__table__
-    statement = insert(table).values(rows)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["version_id", "bpmn_id", "shard"],
-            set_={"cases": table.c.cases + statement.excluded.cases},
-        )
-    )
+KEY = ("version_id", "bpmn_id", "shard")
 
 
 def move(instance_id: int, before: set, after: set) -> None:
@@ -35,13 +20,11 @@ def move(instance_id: int, before: set, after: set) -> None:
     each a (version id, element id) pair."""
     shard = instance_id % SHARDS
     deltas = [(pair, -1) for pair in before - after] + [(pair, 1) for pair in after - before]
-    # In key order: steps in parallel take the rows' locks in the same order.
     rows = [
         {"version_id": version_id, "bpmn_id": bpmn_id, "shard": shard, "cases": delta}
         for (version_id, bpmn_id), delta in sorted(d for d in deltas if d[0][0] is not None)
     ]
-    if rows:
-        _upsert(rows)
+    running_counts.add(db.session, ElementCount.__table__, KEY, rows)
 
 
 def now(version_id: int) -> dict[str, int]:

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Case, StageCount
+from webapp.services import running_counts
 
 # Cases at one stage stepping in parallel update different rows.
 SHARDS = 8
+KEY = ("model_id", "stage", "shard")
 NO_MODEL = 0
 
 Place = tuple[int, str] | None  # (procedure, stage) of a case in progress; None otherwise
@@ -30,23 +32,6 @@ def place(case: Case) -> Place:
     if (case.status or "in_progress") != "in_progress":
         return None
     return (case.model_id or NO_MODEL, case.stage or "")
-
-
-def _upsert(session, rows: list[dict]) -> None:
-    """Add each row's `cases` to the count at its key, in one Core statement (an ORM insert
-    would go through the ORM's bulk machinery for two rows)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = StageCount.__table__
-    statement = insert(table).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["model_id", "stage", "shard"],
-            set_={"cases": table.c.cases + statement.excluded.cases},
-        )
-    )
 
 
 def _was(case: Case) -> Place:
@@ -67,12 +52,11 @@ def move(session, before: Place, after: Place, shard: int) -> None:
     if before == after:
         return
     deltas = [(at, n) for at, n in ((before, -1), (after, 1)) if at is not None]
-    # In key order: steps in parallel take the rows' locks in the same order.
     rows = [
         {"model_id": model_id, "stage": stage, "shard": shard, "cases": n}
         for (model_id, stage), n in sorted(deltas)
     ]
-    _upsert(session, rows)
+    running_counts.add(session, StageCount.__table__, KEY, rows)
 
 
 @event.listens_for(Session, "before_flush")
