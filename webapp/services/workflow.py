@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
@@ -74,13 +74,18 @@ def _take_write_lock(instance_id: int) -> bool:
     returns whether a SELECT must still ask for the row lock (any other database)."""
     if db.session.get_bind().dialect.name != "sqlite":
         return True
-    db.session.execute(
-        update(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .values(updated_at=ProcessInstance.updated_at)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_NO_OP_WRITE, {"instance_id": instance_id})
     return False
+
+
+_instances = ProcessInstance.__table__
+# Built once, as every transition runs it; a Core statement, which the ORM's bulk-update
+# machinery (synchronizing the session) would only slow down.
+_NO_OP_WRITE = (
+    update(_instances)
+    .where(_instances.c.id == bindparam("instance_id"))
+    .values(updated_at=_instances.c.updated_at)
+)
 
 
 def task_property(task: HumanTask, name: str, version_id: int | None = None) -> str:
