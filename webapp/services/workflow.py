@@ -142,25 +142,37 @@ def lock_case(instance_id: int) -> LockedCase:
     snapshot from before the wait (a task the winner just completed would look ready). The next
     statement, at READ COMMITTED, sees what the winner committed.
     """
+    params = {"instance_id": instance_id}
     if _take_write_lock(instance_id):
-        db.session.execute(
-            select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update()
-        )
-    rows = db.session.execute(
-        select(ProcessInstance, Case, HumanTask)
-        .outerjoin(Case, Case.instance_id == ProcessInstance.id)
-        .outerjoin(
-            HumanTask,
-            (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "ready"),
-        )
-        .where(ProcessInstance.id == instance_id)
-        .execution_options(populate_existing=True)
-    ).all()
+        db.session.execute(_ROW_LOCK, params)
+    rows = db.session.execute(_LOCKED_CASE, params).all()
     if not rows:
         raise LookupError(instance_id)
     ready = {task.task_guid: task for _i, _a, task in rows if task is not None}
     case_step.begin(instance_id)
     return LockedCase(rows[0][0], rows[0][1], ready)
+
+
+# Built once, as every transition runs them: building a statement and its cache key costs
+# more than running it.
+_ROW_LOCK = (
+    select(ProcessInstance.id)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update()
+)
+_LOCKED_CASE = (
+    select(ProcessInstance, Case, HumanTask)
+    .outerjoin(Case, Case.instance_id == ProcessInstance.id)
+    .outerjoin(
+        HumanTask,
+        (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "ready"),
+    )
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .execution_options(populate_existing=True)
+)
+_WAITING = select(TimerWait).where(
+    TimerWait.instance_id == bindparam("instance_id"), TimerWait.state == "waiting"
+)
 
 
 def create_instance(
@@ -186,16 +198,15 @@ def save_result(
     Returns the tasks the step newly offered, so that their people can be told.
     """
     now = utcnow()
-    had_timers = instance.next_timer_at is not None
+    waited: set[tuple[int | None, str]] = set()
+    # Before the instance changes: the timer waits' query would flush them on their own, and
+    # a flush round costs more than its UPDATE.
+    if instance.next_timer_at is not None or result.timers:
+        waited = _record_timer_waits(instance, result.timers, now)
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
-    # Before the timer waits' query, whose autoflush writes the instance: set after it, the
-    # time would cost a second UPDATE of the row (and a second bump of its version).
     instance.updated_at = now
-    waited: set[tuple[int | None, str]] = set()
-    if had_timers or result.timers:
-        waited = _record_timer_waits(instance, result.timers, now)
 
     if ready is None:
         ready = {
@@ -257,9 +268,7 @@ def _record_timer_waits(
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
     before = set()
-    for row in db.session.scalars(
-        select(TimerWait).where(TimerWait.instance_id == instance.id, TimerWait.state == "waiting")
-    ):
+    for row in db.session.scalars(_WAITING, {"instance_id": instance.id}):
         before.add((row.version_id, row.bpmn_id))
         if wanted[row.bpmn_id] > 0:
             wanted[row.bpmn_id] -= 1
