@@ -9,7 +9,7 @@ from tests import staged
 from tests.conftest import Actor, _config
 from webapp import create_app
 from webapp.errors import HTTP_MESSAGES
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.services import users
 
 OTHER_ADDRESS = {"REMOTE_ADDR": "198.51.100.7"}
@@ -87,3 +87,17 @@ def test_limits_hold_in_an_app_built_after_one_without_them(database_url):
     assert [_login(guesser, "guess").status_code for _ in range(2)] == [200, 429]
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_default_limit_in_the_settings_holds_on_routes_without_their_own(database_url):
+    # Limits are checked in the limited routes alone, unless the settings set some for every
+    # route: those must still hold.
+    app = create_app({**_config(database_url), "RATELIMIT_DEFAULT": "2 per minute"})
+    try:
+        visitor = _visitor(app)
+        assert [visitor.get("/board").status_code for _ in range(3)] == [200, 200, 429]
+        assert _visitor(app, OTHER_ADDRESS).get("/board").status_code == 200
+    finally:
+        limiter.limit_manager.set_default_limits([])  # one limiter for every app built after
+        with app.app_context():
+            db.engine.dispose()

@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    _limits_in_routes_only(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=lambda: _locale(app))
@@ -45,6 +46,19 @@ def create_app(config: dict | None = None) -> Flask:
     security.register(app)
     cli.register(app)
     return app
+
+
+def _limits_in_routes_only(app: Flask) -> None:
+    """A limited route checks its limits in its own decorator. The limiter's hook before every
+    request looks only for limits on the whole app or a blueprint, which there are none of
+    unless the settings add some (RATELIMIT_DEFAULT, RATELIMIT_APPLICATION): without them it
+    is dropped, and every other request skips it."""
+    manager = limiter.limit_manager
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks and not (
+        manager.default_limits or manager.application_limits
+    ):
+        hooks.remove(limiter._check_request_limit)
 
 
 def _locale(app: Flask) -> Locale:

@@ -33,6 +33,7 @@ def index():
         page=page_arg(),
         where=desk.task_conditions(filters),
     )
+    models = desk.visible_models(current_user)
     return render_template(
         "inbox/index.html",
         inbox=page,
@@ -46,8 +47,8 @@ def index():
         standing_in=standing_in,
         filters=filters,
         filter_args=filters.args(sort=None),
-        models=desk.visible_models(current_user),
-        stages=desk.stage_order(current_user),
+        models=models,
+        stages=desk.stage_order(current_user, models),
         colleagues=desk.colleagues(current_user),
         claimable=inbox.tasks.claimable,
     )

@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.extensions import db
 from webapp.models import AuditChainHead, AuditEvent, utcnow
@@ -80,22 +81,45 @@ def _chain(session: Session) -> None:
         return
     session.flush()  # the rows first: on SQLite this takes the write lock before the head is read
     connection = session.connection()
-    table = AuditChainHead.__table__
-    # A no-op write takes the head's lock on every database before it is read.
-    connection.execute(update(table).where(table.c.id == 1).values(seq=table.c.seq))
-    head = connection.execute(select(table.c.seq, table.c.hash).where(table.c.id == 1)).first()
+    head = connection.execute(_LOCK_HEAD).first()
     seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    links = []
     for event in pending:
         if event.id is None or event.seq is not None:
             continue  # expunged, or chained already
         seq += 1
-        event.seq, event.prev_hash = seq, previous
-        event.hash = previous = event.digest(seq, previous)
-    session.flush()
+        link = {"event_id": event.id, "seq": seq, "prev_hash": previous}
+        link["hash"] = previous = event.digest(seq, previous)
+        links.append(link)
+        # Written by one Core statement: the ORM would need a flush of its own for them.
+        for key in ("seq", "prev_hash", "hash"):
+            set_committed_value(event, key, link[key])
+    if links:
+        connection.execute(_LINK, links)
     if head is None:
-        connection.execute(table.insert().values(id=1, seq=seq, hash=previous))
+        connection.execute(_HEAD.insert().values(id=1, seq=seq, hash=previous))
     else:
-        connection.execute(update(table).where(table.c.id == 1).values(seq=seq, hash=previous))
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": previous})
+
+
+_HEAD = AuditChainHead.__table__
+_EVENTS = AuditEvent.__table__
+# Built once, as every audited commit runs them. A no-op write takes the head's lock on every
+# database; it returns the head as locked.
+_LOCK_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_LINK = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_id"))
+    .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
+)
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

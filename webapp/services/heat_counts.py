@@ -9,29 +9,19 @@ from sqlalchemy import delete, distinct, func, select
 
 from webapp.extensions import db
 from webapp.models import ElementCount, HumanTask, TimerWait
-from webapp.services import count_deltas
+from webapp.services import count_deltas, running_counts
 
 # Steps at one element in parallel (every review completed) update different rows.
 SHARDS = 8
+KEY = ("version_id", "bpmn_id", "shard")
 
 
 def _upsert(session, changes: list[tuple[tuple[int, str, int], int]]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(ElementCount).values(
-        [
-            {"version_id": version_id, "bpmn_id": bpmn_id, "shard": shard, "cases": delta}
-            for (version_id, bpmn_id, shard), delta in changes
-        ]
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["version_id", "bpmn_id", "shard"],
-            set_={"cases": ElementCount.cases + statement.excluded.cases},
-        )
-    )
+    rows = [
+        {"version_id": version_id, "bpmn_id": bpmn_id, "shard": shard, "cases": delta}
+        for (version_id, bpmn_id, shard), delta in changes
+    ]
+    running_counts.add(session, ElementCount.__table__, KEY, rows)
 
 
 def move(before: set, after: set) -> None:

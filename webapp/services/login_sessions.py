@@ -9,7 +9,8 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.models import LoginSession, User, utcnow
@@ -31,16 +32,23 @@ def user_of(user_id: str, sid: object) -> User | None:
     """The user of an open login with this id, if it is that user's; None otherwise."""
     if not isinstance(sid, str) or not sid or len(sid) > 100 or not user_id.isdigit():
         return None
-    return db.session.scalars(
-        select(User)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            LoginSession.sid_hash == _hash(sid),
-            LoginSession.ended_at.is_(None),
-            LoginSession.created_at > utcnow() - _lifetime(),
-            User.id == int(user_id),
-        )
-    ).first()
+    params = {"sid_hash": _hash(sid), "since": utcnow() - _lifetime(), "user_id": int(user_id)}
+    return db.session.scalars(_OPEN_LOGIN, params).unique().first()
+
+
+# Built once, as every request with a session cookie runs it. The user's groups come with it:
+# nearly every page checks them (the navbar, the lanes), which would otherwise be a second query.
+_OPEN_LOGIN = (
+    select(User)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        LoginSession.sid_hash == bindparam("sid_hash"),
+        LoginSession.ended_at.is_(None),
+        LoginSession.created_at > bindparam("since"),
+        User.id == bindparam("user_id"),
+    )
+    .options(joinedload(User.memberships))
+)
 
 
 def end(sid: object) -> None:

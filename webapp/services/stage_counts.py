@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Case, StageCount
-from webapp.services import count_deltas
+from webapp.services import count_deltas, running_counts
 
 # Cases at one stage stepping in parallel update different rows.
 SHARDS = 8
+KEY = ("model_id", "stage", "shard")
 NO_MODEL = 0
 
 Place = tuple[int, str] | None  # (procedure, stage) of a case in progress; None otherwise
@@ -33,22 +34,11 @@ def place(case: Case) -> Place:
 
 
 def _upsert(session, changes: list[tuple[tuple[int, str, int], int]]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(StageCount).values(
-        [
-            {"model_id": model_id, "stage": stage, "shard": shard, "cases": delta}
-            for (model_id, stage, shard), delta in changes
-        ]
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["model_id", "stage", "shard"],
-            set_={"cases": StageCount.cases + statement.excluded.cases},
-        )
-    )
+    rows = [
+        {"model_id": model_id, "stage": stage, "shard": shard, "cases": delta}
+        for (model_id, stage, shard), delta in changes
+    ]
+    running_counts.add(session, StageCount.__table__, KEY, rows)
 
 
 def _was(case: Case) -> Place:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp import formschema
@@ -109,13 +109,7 @@ def _lookup(user: User, task_guid: str) -> _Found:
     """find(), with the version the instance runs on and the applicant, in one query."""
     if not TASK_GUID.fullmatch(task_guid):
         raise NotFound("task")
-    row = db.session.execute(
-        select(HumanTask, Case, ProcessInstance.version_id, User)
-        .join(Case, Case.instance_id == HumanTask.instance_id)
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .outerjoin(User, User.id == Case.applicant_id)  # a case about no one has none
-        .where(HumanTask.task_guid == task_guid)
-    ).first()
+    row = db.session.execute(_TASK_IN_CASE, {"task_guid": task_guid}).first()
     if row is None:
         raise NotFound("task")
     found = _Found(*row)
@@ -123,6 +117,16 @@ def _lookup(user: User, task_guid: str) -> _Found:
     if found.task.state != "ready":
         raise _not_open(found.task)
     return found
+
+
+# Built once, as every task page and transition runs it.
+_TASK_IN_CASE = (
+    select(HumanTask, Case, ProcessInstance.version_id, User)
+    .join(Case, Case.instance_id == HumanTask.instance_id)
+    .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+    .outerjoin(User, User.id == Case.applicant_id)  # a case about no one has none
+    .where(HumanTask.task_guid == bindparam("task_guid"))
+)
 
 
 def form_of(task: HumanTask, version_id: int | None = None) -> tuple[dict, dict]:

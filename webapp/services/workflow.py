@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
@@ -74,13 +74,18 @@ def _take_write_lock(instance_id: int) -> bool:
     returns whether a SELECT must still ask for the row lock (any other database)."""
     if db.session.get_bind().dialect.name != "sqlite":
         return True
-    db.session.execute(
-        update(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
-        .values(updated_at=ProcessInstance.updated_at)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_NO_OP_WRITE, {"instance_id": instance_id})
     return False
+
+
+_instances = ProcessInstance.__table__
+# Built once, as every transition runs it; a Core statement, which the ORM's bulk-update
+# machinery (synchronizing the session) would only slow down.
+_NO_OP_WRITE = (
+    update(_instances)
+    .where(_instances.c.id == bindparam("instance_id"))
+    .values(updated_at=_instances.c.updated_at)
+)
 
 
 def task_property(task: HumanTask, name: str, version_id: int | None = None) -> str:
@@ -139,25 +144,37 @@ def lock_case(instance_id: int, locked: bool = False) -> LockedCase:
 
     `locked`: the caller holds the row lock already (a ticker claimed the instance).
     """
+    params = {"instance_id": instance_id}
     if not locked and _take_write_lock(instance_id):
-        db.session.execute(
-            select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update()
-        )
-    rows = db.session.execute(
-        select(ProcessInstance, Case, HumanTask)
-        .outerjoin(Case, Case.instance_id == ProcessInstance.id)
-        .outerjoin(
-            HumanTask,
-            (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "ready"),
-        )
-        .where(ProcessInstance.id == instance_id)
-        .execution_options(populate_existing=True)
-    ).all()
+        db.session.execute(_ROW_LOCK, params)
+    rows = db.session.execute(_LOCKED_CASE, params).all()
     if not rows:
         raise LookupError(instance_id)
     ready = {task.task_guid: task for _i, _a, task in rows if task is not None}
     case_step.begin(instance_id, case=rows[0][1])
     return LockedCase(rows[0][0], rows[0][1], ready)
+
+
+# Built once, as every transition runs them: building a statement and its cache key costs
+# more than running it.
+_ROW_LOCK = (
+    select(ProcessInstance.id)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update()
+)
+_LOCKED_CASE = (
+    select(ProcessInstance, Case, HumanTask)
+    .outerjoin(Case, Case.instance_id == ProcessInstance.id)
+    .outerjoin(
+        HumanTask,
+        (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "ready"),
+    )
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .execution_options(populate_existing=True)
+)
+_WAITING = select(TimerWait).where(
+    TimerWait.instance_id == bindparam("instance_id"), TimerWait.state == "waiting"
+)
 
 
 def create_instance(
@@ -185,15 +202,15 @@ def save_result(
     Returns the tasks the step newly offered, so that their people can be told.
     """
     now = utcnow()
-    had_timers = instance.next_timer_at is not None
-    # Every column first: a read below flushes them as one UPDATE.
+    waited: set[tuple[int | None, str]] = set()
+    # Before the instance changes: the timer waits' query would flush them on their own, and
+    # a flush round costs more than its UPDATE.
+    if instance.next_timer_at is not None or result.timers:
+        waited = _record_timer_waits(instance, result.timers, now, new)
     instance.state = result.state
     instance.status = "finished" if result.finished else "running"
     instance.next_timer_at = result.next_timer_at
     instance.updated_at = now
-    waited: set[tuple[int | None, str]] = set()
-    if had_timers or result.timers:
-        waited = _record_timer_waits(instance, result.timers, now, new)
     if new:
         ready = {}
     elif ready is None:
@@ -256,15 +273,7 @@ def _record_timer_waits(
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
     before = set()
-    rows = (
-        ()
-        if new
-        else db.session.scalars(
-            select(TimerWait).where(
-                TimerWait.instance_id == instance.id, TimerWait.state == "waiting"
-            )
-        )
-    )
+    rows = () if new else db.session.scalars(_WAITING, {"instance_id": instance.id})
     for row in rows:
         before.add((row.version_id, row.bpmn_id))
         if wanted[row.bpmn_id] > 0:
