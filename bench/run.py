@@ -39,6 +39,7 @@ QUICK = {
     "sizes": [1000, 10000],
     "requests": 50,
     "timers_due": 500,
+    "tickers": 2,
     "throughput_n": 1200,
     "dues_members": 1000,
     "list_sizes": [1000, 10000],
@@ -50,6 +51,7 @@ FULL = {
     "sizes": [1000, 10000, 100000],
     "requests": 200,
     "timers_due": 10000,
+    "tickers": 2,
     "throughput_n": 4000,
     "dues_members": 10000,
     "list_sizes": [1000, 100000],
@@ -84,7 +86,7 @@ def crash_safety(runs: int, database: str = "sqlite") -> dict:
     return {"returncode": done.returncode, "stderr": done.stderr[-2000:]}
 
 
-def _ticker(due: int):
+def _ticker(due: int, tickers: int):
     def measure(app, templates, applicant_ids) -> dict:
         idle = ticker.idle_tick(app)
         return {
@@ -92,7 +94,7 @@ def _ticker(due: int):
             "idle_tick_ms_p95": idle["p95"],
             "idle_tick_plans": idle["plans"],
             "list_plans": lists.plans(app),
-            "fire_due": ticker.fire_many(app, templates, applicant_ids, due),
+            "fire_due": ticker.fire_many(app, templates, applicant_ids, due, tickers),
         }
 
     return measure
@@ -104,7 +106,10 @@ def run(settings: dict) -> dict:
         steps = {
             "completion": lambda db=database: completion.run(settings["completion_n"], db),
             "lists": lambda db=database: lists.run(
-                settings["sizes"], db, settings["requests"], after=_ticker(settings["timers_due"])
+                settings["sizes"],
+                db,
+                settings["requests"],
+                after=_ticker(settings["timers_due"], settings["tickers"]),
             ),
             "throughput": lambda db=database: throughput.run(settings["throughput_n"], 3, 6, db),
             "storage": lambda db=database: storage.run(db),
@@ -144,6 +149,8 @@ def _figures(results: dict, database: str) -> dict:
         "timers_fired_per_s": li["fire_due"]["per_s"],
         "timers_fire_s": li["fire_due"]["seconds"],
         "timers_due": li["fire_due"]["due"],
+        "timers_tickers": li["fire_due"].get("tickers", 1),
+        "timers_cpu_ms_per_timer": li["fire_due"].get("cpu_ms_per_timer"),
         "idle_tick_ms": li["idle_tick_ms"],
         "cases_started_per_s": dues["cases_started_per_s"],
         "cases_start_cpu_ms_per_case": dues.get("cpu_ms_per_case"),
