@@ -1,0 +1,164 @@
+"""Workflows restored in this process, kept for the next step of the same instance.
+
+Restoring a stored state (parse the JSON, rebuild every task and its data) is a fixed share of
+every step. An instance being worked on takes its steps one after another, mostly in the same
+worker, so the workflow a step leaves behind is kept here and the next step takes it instead of
+restoring the state it just wrote.
+
+An entry is keyed by the compiled model it runs on and the whole state string, not by an
+instance's id and row version: the state the caller read under the row lock is the version
+check itself. A step another worker took meanwhile, or a step whose transaction was rolled
+back, leaves a stored state that differs from the kept one, and the lookup simply misses. An
+id and version could not tell those apart: a rolled-back step's version number is written
+again by the next step with other content, and ids repeat across databases served by one
+process (tests, demo).
+Comparing the strings is a hash and a memcmp; equal states restore to equal workflows, so a hit
+is correct whichever instance, database or worker the state came from.
+
+A kept workflow belongs to the cache until a step takes it out; the step mutates it and, after
+writing its new state, puts it back under that state. A step that fails puts nothing back.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.util.event import EventManager
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.event import Event
+from SpiffWorkflow.workflow import Workflow
+
+# Values a state's JSON gives back exactly as they were: anything else (a tuple, a set, a
+# non-string key, a date in a named zone) would come back changed from the stored state.
+_PLAIN = (str, int, float, bool, type(None), UUID, timedelta)
+
+
+class RestoredWorkflows:
+    """At most `size` workflows, the least recently kept dropped first; safe across threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, spec, state: str):
+        """The workflow kept for exactly this state of a model (its compiled spec), now the
+        caller's alone; None if there is none."""
+        with self._lock:
+            workflow = self._entries.pop((id(spec), state), None)
+        # The id is only a short key: the workflow must run on this very spec object.
+        return workflow if workflow is not None and workflow.spec is spec else None
+
+    def keep(self, state: str, workflow) -> None:
+        """Keep a workflow under the state just dumped from it, unless its data could differ
+        from what restoring that state gives."""
+        if self.size <= 0 or not faithful(workflow):
+            return
+        key = (id(workflow.spec), state)
+        with self._lock:
+            self._entries[key] = workflow
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def faithful(workflow) -> bool:
+    """Whether every task's data is what restoring the dumped state would give: plain JSON
+    values (and the serializer's own types), string keys, so that a kept workflow cannot differ
+    from a restored one by a tuple that would have become a list."""
+    stack = []
+    for task in workflow.tasks.values():
+        stack.append(task.data)
+        stack.append(task.internal_data)
+    for sub in workflow.subprocesses.values():
+        if not faithful(sub):
+            return False
+    stack.append(workflow.data)
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    return False
+                stack.append(item)
+        elif kind is list:
+            stack.extend(value)
+        elif kind is datetime:
+            if value.tzinfo is not None and type(value.tzinfo) is not timezone:
+                return False
+        elif kind not in _PLAIN:
+            return False
+    return True
+
+
+def differences(kept, restored, limit: int = 10) -> list[str]:
+    """Where a kept workflow differs from the same state restored afresh: types, values, the
+    shape of sharing (two tasks holding one list in one must hold one list in the other), every
+    attribute of every task. Slow; for checking the cache, not for serving."""
+    found: list[str] = []
+    pairs: dict[int, int] = {}
+    back: dict[int, int] = {}
+    stack = [(kept, restored, "workflow")]
+    while stack and len(found) < limit:
+        a, b, path = stack.pop()
+        if type(a) is not type(b):
+            found.append(f"{path}: {type(a).__name__} != {type(b).__name__}")
+            continue
+        if isinstance(a, (str, int, bool, type(None), UUID, datetime, timedelta)):
+            if a != b:
+                found.append(f"{path}: {a!r} != {b!r}")
+            continue
+        if isinstance(a, float):
+            if a != b and not (math.isnan(a) and math.isnan(b)):
+                found.append(f"{path}: {a!r} != {b!r}")
+            continue
+        if pairs.get(id(a), id(b)) != id(b) or back.get(id(b), id(a)) != id(a):
+            found.append(f"{path}: shared differently")
+            continue
+        if id(a) in pairs:
+            continue
+        pairs[id(a)], back[id(b)] = id(b), id(a)
+        if isinstance(a, dict):
+            if [(type(k), k) for k in a] != [(type(k), k) for k in b]:
+                found.append(f"{path}: keys {list(a)} != {list(b)}")
+                continue
+            stack.extend((a[k], b[k], f"{path}[{k!r}]") for k in a)
+        elif isinstance(a, (list, tuple)):
+            if len(a) != len(b):
+                found.append(f"{path}: length {len(a)} != {len(b)}")
+                continue
+            stack.extend((x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True)))
+        elif isinstance(a, (set, frozenset)):
+            if a != b:
+                found.append(f"{path}: {a!r} != {b!r}")
+        elif isinstance(a, EventManager):
+            # Which waiting events it hears; the order it met them in is not stored.
+            if set(a.tasks) != set(b.tasks):
+                found.append(f"{path}.tasks: {set(a.tasks)} != {set(b.tasks)}")
+            stack.extend((a.tasks[k], b.tasks[k], f"{path}.tasks[{k}]") for k in a.tasks)
+        elif isinstance(a, Event):
+            # Nothing of ours subscribes to a workflow's own events.
+            if a.n_subscribers() != b.n_subscribers():
+                found.append(f"{path}: {a.n_subscribers()} != {b.n_subscribers()} subscribers")
+        elif isinstance(a, (Task, Workflow)):
+            attributes = vars(a).keys() | vars(b).keys()
+            # A branch number the serializer does not store; only SpiffWorkflow's non-BPMN
+            # specs read it (Workflow.get_task_mapping).
+            attributes.discard("thread_id")
+            for name in sorted(attributes):
+                stack.append((getattr(a, name, None), getattr(b, name, None), f"{path}.{name}"))
+        elif a is not b:  # specs, the script engine: the same objects, or not the same thing
+            found.append(f"{path}: not the same {type(a).__name__}")
+    return found
