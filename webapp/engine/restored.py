@@ -27,9 +27,13 @@ from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.event import Event
+from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.workflow import Workflow
 
 # Values a state's JSON gives back exactly as they were: anything else (a tuple, a set, a
@@ -54,9 +58,9 @@ class RestoredWorkflows:
         return workflow if workflow is not None and workflow.spec is spec else None
 
     def keep(self, state: str, workflow) -> None:
-        """Keep a workflow under the state just dumped from it, unless its data could differ
-        from what restoring that state gives."""
-        if self.size <= 0 or not faithful(workflow):
+        """Keep a workflow under the state just dumped from it, its data made what restoring
+        that state gives (settle), unless it holds a value the state's JSON would change."""
+        if self.size <= 0 or not settle(workflow):
             return
         key = (id(workflow.spec), state)
         with self._lock:
@@ -73,34 +77,91 @@ class RestoredWorkflows:
         return len(self._entries)
 
 
-def faithful(workflow) -> bool:
-    """Whether every task's data is what restoring the dumped state would give: plain JSON
-    values (and the serializer's own types), string keys, so that a kept workflow cannot differ
-    from a restored one by a tuple that would have become a list."""
-    stack = []
-    for task in workflow.tasks.values():
-        stack.append(task.data)
-        stack.append(task.internal_data)
-    for sub in workflow.subprocesses.values():
-        if not faithful(sub):
+class _Changed(Exception):
+    """A value that would not come back from the state's JSON as it is."""
+
+
+def settle(workflow) -> bool:
+    """Give the workflow the data restoring its just-dumped state would give, object for
+    object; False if it cannot be kept (a value the JSON would change).
+
+    SpiffWorkflow stores a task's data as its differences from its parent's, and restoring
+    rebuilds it as a shallow copy of the parent's data with those differences put in: nested
+    values are shared down the tree, a key equal to the parent's (1 and True are equal) takes
+    the parent's value, keys come in the parent's order. The live workflow got its data by other
+    paths (scripts' results, merges, form data), so it shares and orders differently, and an
+    in-place merge later (SpiffWorkflow's DeepMerge) could then change other tasks than it
+    would in a restored one. Rebuilding the data the serializer's way, from values checked to be
+    plain JSON, makes the kept workflow's data the same graph as a restored one's; what it
+    saves is parsing the JSON and making the tasks.
+    """
+    try:
+        order = _workflows_in_restore_order(workflow)
+        if order is None:
             return False
-    stack.append(workflow.data)
-    while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is dict:
-            for key, item in value.items():
-                if type(key) is not str:
+        waiting, settled = {}, set()
+        for flow in order:
+            live = {task.id: task.data for task in flow.tasks.values()}
+            for task in flow.tasks.values():
+                task.internal_data = _plain_copy(task.internal_data)
+                parent = task.parent
+                if parent is None:
+                    task.data = _plain_copy(task.data)
+                elif parent.id not in settled:  # restoring would not find its parent yet
                     return False
-                stack.append(item)
-        elif kind is list:
-            stack.extend(value)
-        elif kind is datetime:
-            if value.tzinfo is not None and type(value.tzinfo) is not timezone:
-                return False
-        elif kind not in _PLAIN:
-            return False
+                else:
+                    own, inherited = live[task.id], live[parent.id]
+                    data = DeepMerge.merge({}, parent.data)
+                    data.update(_plain_copy(DeepMerge.get_updated_keys(inherited, own)))
+                    for key in DeepMerge.get_deleted_keys(inherited, own):
+                        data.pop(key, None)
+                    task.data = data
+                if isinstance(task.task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+                    waiting[task.id] = task
+                settled.add(task.id)
+            flow.data = _plain_copy(flow.data)
+    except _Changed:
+        return False
+    workflow.subprocesses = {flow.parent_task_id: flow for flow in order[1:]}
+    workflow.event_manager.tasks = waiting
     return True
+
+
+def _workflows_in_restore_order(workflow):
+    """The workflow and its subprocesses in the order restoring creates them (parents before
+    children, each in its parent's task order); None if restoring would lose one."""
+    order, subprocesses = [workflow], workflow.subprocesses
+    for flow in order:
+        for task in flow.tasks.values():
+            if isinstance(task.task_spec, SubWorkflowTask) and task.id in subprocesses:
+                order.append(subprocesses[task.id])
+    return order if len(order) == len(subprocesses) + 1 else None
+
+
+def _plain_copy(value):
+    """A copy of a value, sharing nothing, as json.loads and the serializer's restore give it
+    back; raises _Changed for a value they would give back otherwise."""
+    kind = type(value)
+    if kind is dict:
+        if "typename" in value:  # the serializer would read it as a typed object
+            raise _Changed
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Changed
+            copy[key] = _plain_copy(item)
+        return copy
+    if kind is list:
+        return [_plain_copy(item) for item in value]
+    if kind is datetime:
+        if value.tzinfo is not None and type(value.tzinfo) is not timezone:
+            raise _Changed  # a named zone comes back as a fixed offset
+        return value
+    if kind in _PLAIN:
+        if kind is float and not math.isfinite(value):
+            raise _Changed
+        return value
+    raise _Changed
 
 
 def differences(kept, restored, limit: int = 10) -> list[str]:
