@@ -51,16 +51,19 @@ class RestoredWorkflows:
 
     def take(self, spec, state: str):
         """The workflow kept for exactly this state of a model (its compiled spec), now the
-        caller's alone; None if there is none."""
+        caller's alone, its data made what restoring the state gives (settle); None if there
+        is none, or it holds a value the state's JSON would change."""
         with self._lock:
             workflow = self._entries.pop((id(spec), state), None)
         # The id is only a short key: the workflow must run on this very spec object.
-        return workflow if workflow is not None and workflow.spec is spec else None
+        if workflow is None or workflow.spec is not spec:
+            return None
+        # Settled when taken rather than when kept: an entry never taken costs nothing.
+        return workflow if settle(workflow) else None
 
     def keep(self, state: str, workflow) -> None:
-        """Keep a workflow under the state just dumped from it, its data made what restoring
-        that state gives (settle), unless it holds a value the state's JSON would change."""
-        if self.size <= 0 or not settle(workflow):
+        """Keep a workflow under the state just dumped from it."""
+        if self.size <= 0:
             return
         key = (id(workflow.spec), state)
         with self._lock:
@@ -82,8 +85,8 @@ class _Changed(Exception):
 
 
 def settle(workflow) -> bool:
-    """Give the workflow the data restoring its just-dumped state would give, object for
-    object; False if it cannot be kept (a value the JSON would change).
+    """Give the workflow the data restoring its last dumped state would give, object for
+    object; False if it cannot (a value the JSON would change).
 
     SpiffWorkflow stores a task's data as its differences from its parent's, and restoring
     rebuilds it as a shallow copy of the parent's data with those differences put in: nested
