@@ -41,12 +41,20 @@ from SpiffWorkflow.workflow import Workflow
 _PLAIN = (str, int, float, bool, type(None), UUID, timedelta)
 
 
-class RestoredWorkflows:
-    """At most `size` workflows, the least recently kept dropped first; safe across threads."""
+# A kept workflow takes about six times its state's length in memory (measured on admission);
+# the states kept are bounded in characters too, so that a few huge instances cannot take the
+# worker's memory: 4 million characters keep some 25 MB of workflows at most.
+MAX_CHARACTERS = 4_000_000
 
-    def __init__(self, size: int):
-        self.size = size
+
+class RestoredWorkflows:
+    """At most `size` workflows, of states of at most `characters` characters in all, the least
+    recently kept dropped first; safe across threads."""
+
+    def __init__(self, size: int, characters: int = MAX_CHARACTERS):
+        self.size, self.characters = size, characters
         self._entries: OrderedDict[tuple[int, str], object] = OrderedDict()
+        self._held = 0  # characters of the states kept
         self._lock = threading.Lock()
 
     def take(self, spec, state: str):
@@ -55,6 +63,8 @@ class RestoredWorkflows:
         is none, or it holds a value the state's JSON would change."""
         with self._lock:
             workflow = self._entries.pop((id(spec), state), None)
+            if workflow is not None:
+                self._held -= len(state)
         # The id is only a short key: the workflow must run on this very spec object.
         if workflow is None or workflow.spec is not spec:
             return None
@@ -63,18 +73,22 @@ class RestoredWorkflows:
 
     def keep(self, state: str, workflow) -> None:
         """Keep a workflow under the state just dumped from it."""
-        if self.size <= 0:
+        if self.size <= 0 or len(state) > self.characters:
             return
         key = (id(workflow.spec), state)
         with self._lock:
+            if self._entries.pop(key, None) is not None:
+                self._held -= len(state)
             self._entries[key] = workflow
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._held += len(state)
+            while len(self._entries) > self.size or self._held > self.characters:
+                (_spec, dropped), _workflow = self._entries.popitem(last=False)
+                self._held -= len(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._held = 0
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -132,7 +133,7 @@ class WorkflowEngine:
             model.spec, model.subprocess_specs, script_engine=self._script_engine
         )
         for task in workflow.get_tasks(state=TaskState.READY):
-            task.data.update(data or {})
+            task.data.update(deepcopy(data or {}))
         if timer_start is not None:
             self._guard(lambda: begin_past(workflow, timer_start, occurrence or _now()))
         return self._advance(workflow, model)
@@ -189,7 +190,7 @@ class WorkflowEngine:
             or not isinstance(task.task_spec, UserTask)
         ):
             raise TaskNotReady(task_id)
-        task.data.update(data)
+        task.data.update(deepcopy(data))
         if actor is not None:
             task.data["completed_by"] = actor
         self._guard(task.run)
@@ -250,7 +251,7 @@ class WorkflowEngine:
             raise EngineError("the instance ended without reaching an end event")
         last = max(ends, key=lambda task: task.last_state_change)
         resumed = last._add_child(target, TaskState.FUTURE)
-        resumed.data = DeepMerge.merge(dict(last.data), dict(data or {}))
+        resumed.data = DeepMerge.merge(dict(last.data), deepcopy(data or {}))
         workflow.completed = False
         # As a step the process reached itself: its path ahead predicted, then made ready.
         self._guard(lambda: resumed.task_spec._predict(resumed, mask=TaskState.NOT_FINISHED_MASK))
@@ -299,6 +300,7 @@ class WorkflowEngine:
         """
         model = self._specs.get(source)
         workflow = self._take(model, state)
+        data = deepcopy(data)
         for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
             task.data.update(data)
             if task.parent is not None and task.parent.has_state(TaskState.COMPLETED):
@@ -441,7 +443,9 @@ class WorkflowEngine:
             finished=finished,
             ready_tasks=ready,
             next_timer_at=self._next_timer(workflow),
-            data=_current_data(workflow, finished),
+            # Copies in and out: a kept workflow must not change when the caller changes what
+            # it gave the step or got from it.
+            data=deepcopy(_current_data(workflow, finished)),
             completed_task_ids=completed or [],
             timers=_waiting_timers(workflow),
             events=events,
@@ -460,7 +464,7 @@ class WorkflowEngine:
         item = None
         parent_spec = task.parent.task_spec if task.parent is not None else None
         if isinstance(parent_spec, MultiInstanceTask) and parent_spec.input_item is not None:
-            item = task.data.get(parent_spec.input_item.bpmn_id)
+            item = deepcopy(task.data.get(parent_spec.input_item.bpmn_id))
         assignee = None
         if info.properties.get("assignee"):
             assignee = task.data.get(info.properties["assignee"])
