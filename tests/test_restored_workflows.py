@@ -4,16 +4,20 @@ wrong one when another worker moved the instance or a step was rolled back."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests import test_annual_dues, test_discipline, test_journey, test_procedure_branches
-from tests.procedure import procedure  # noqa: F401 (fixture)
+from tests.procedure import SHANGHAI, Procedure, procedure  # noqa: F401 (fixture)
+from tests.servers import Client, Server, completed
 from webapp.engine.restored import RestoredWorkflows
 from webapp.extensions import db
-from webapp.models import AuditEvent, HumanTask
-from webapp.services import notice
-from webapp.services.workflow import engine
+from webapp.models import AuditEvent, HumanTask, ProcessInstance
+from webapp.services import consistency, notice
+from webapp.services.workflow import engine, source_for
 
 
 @pytest.fixture
@@ -147,3 +151,37 @@ def test_a_step_rolled_back_after_the_engine_leaves_nothing_that_is_taken(
     # And the instance's next step takes what the successful review kept.
     p.file_objection(app_id, "该企业存在拖欠员工工资的情况。")
     assert checked.restored_hits == before + 1
+
+
+def test_two_gunicorn_workers_alternating_on_one_instance(app, actors, database_url, tmp_path):
+    """Two servers of one worker each on one database, each checking every workflow it takes
+    against its state restored (a difference would answer 500): the secretary's review on one,
+    then objections filed on either in turn, and two in a row on the same one at the end."""
+    with time_machine.travel(datetime.now(SHANGHAI), tick=False) as traveller:
+        p = Procedure(app, actors, traveller)
+        app_id = p.submit()
+        review = p.task(app_id, "preliminary_review").task_guid
+        servers = []
+        for name in "AB":
+            (tmp_path / name).mkdir()
+            servers.append(Server(database_url, tmp_path / name, workers=1, threads=1))
+            servers[-1].env["ENGINE_RESTORED_CHECK"] = "1"
+        with servers[0], servers[1]:
+            a, b = (server.url for server in servers)
+            secretary = Client(a).login("secretary")
+            assert completed(*secretary.post(f"/tasks/{review}", {"review_decision": "pass"}))
+            reasons = []
+            for i, url in enumerate((b, a, b, a, a)):
+                page = f"/board/{app_id}/objection"
+                public = Client(url)
+                public.token(page)
+                reasons.append(f"第{i + 1}条异议：该企业存在拖欠员工工资的情况。")
+                status, text = public.post(page, {"reason": reasons[-1], "contact": ""})
+                assert status == 302, (i, url, text[:500], servers[0].tail(), servers[1].tail())
+    with app.app_context():
+        instance = db.session.get(ProcessInstance, p.case(app_id).instance_id)
+        objections = engine.merge_data(source_for(instance.version_id), instance.state, {})
+        assert [o["reason"] for o in objections.data["objections"]] == reasons
+        report = consistency.check()
+    assert report.ok, [str(problem) for problem in report.problems]
+    assert p.case(app_id).stage == "notice"
