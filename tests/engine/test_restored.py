@@ -79,3 +79,37 @@ def test_the_workflows_kept_are_bounded():
     assert len(engine.restored) == 2
     assert engine.restored.take(engine._specs.get(src).spec, states[0]) is None
     assert WorkflowEngine(functions=DIAGRAM_FUNCTIONS, restored=0).restored.size == 0
+
+
+def test_a_subprocess_is_kept_as_restoring_builds_it():
+    src = source(
+        samples.process(
+            '<bpmn:startEvent id="s"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>'
+            '<bpmn:subProcess id="sub" name="Inside">'
+            '<bpmn:startEvent id="ss"/>'
+            '<bpmn:sequenceFlow id="g1" sourceRef="ss" targetRef="inner"/>'
+            '<bpmn:userTask id="inner" name="Inner"/>'
+            '<bpmn:sequenceFlow id="g2" sourceRef="inner" targetRef="calc"/>'
+            '<bpmn:scriptTask id="calc"><bpmn:script>doubled = [n * 2 for n in numbers]'
+            "</bpmn:script></bpmn:scriptTask>"
+            '<bpmn:sequenceFlow id="g3" sourceRef="calc" targetRef="se"/>'
+            '<bpmn:endEvent id="se"/>'
+            "</bpmn:subProcess>"
+            '<bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="after"/>'
+            '<bpmn:userTask id="after" name="After"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="e"/>'
+            '<bpmn:endEvent id="e"/>'
+        )
+    )
+    kept, plain = engines()
+    results = []
+    for engine in (kept, plain):
+        r = engine.start(src, {"numbers": [1, 2]})
+        assert [t.info.spec_id for t in r.ready_tasks] == ["inner"]
+        r = engine.complete(src, r.state, r.ready_tasks[0].id, {"numbers": [1, 2, 3]})
+        r = engine.complete(src, r.state, r.ready_tasks[0].id, {})
+        results.append(r)
+    assert kept.restored_hits == 2
+    assert results[0].finished and results[0].data == results[1].data
+    assert results[0].data["doubled"] == [2, 4, 6]

@@ -374,7 +374,8 @@ class WorkflowEngine:
         self.restored_hits += 1
         if self.check_restored:
             found = differences(workflow, self._restore(model, state))
-            assert not found, f"a kept workflow differs from its state restored: {found}"
+            if found:
+                raise AssertionError(f"a kept workflow differs from its state restored: {found}")
         return workflow
 
     def _restore(self, model: CompiledModel, state: str) -> BpmnWorkflow:
