@@ -11,9 +11,8 @@ check itself. A step another worker took meanwhile, or a step whose transaction 
 back, leaves a stored state that differs from the kept one, and the lookup simply misses. An
 id and version could not tell those apart: a rolled-back step's version number is written
 again by the next step with other content, and ids repeat across databases served by one
-process (tests, demo).
-Comparing the strings is a hash and a memcmp; equal states restore to equal workflows, so a hit
-is correct whichever instance, database or worker the state came from.
+process (tests, demo). Comparing the strings is a hash and a memcmp; equal states restore to
+equal workflows, so a hit is correct whichever instance, database or worker the state came from.
 
 A kept workflow belongs to the cache until a step takes it out; the step mutates it and, after
 writing its new state, puts it back under that state. A step that fails puts nothing back.
