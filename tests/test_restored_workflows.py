@@ -165,7 +165,7 @@ def test_two_gunicorn_workers_alternating_on_one_instance(app, actors, database_
         for name in "AB":
             (tmp_path / name).mkdir()
             servers.append(Server(database_url, tmp_path / name, workers=1, threads=1))
-            servers[-1].env["ENGINE_RESTORED_CHECK"] = "1"
+            servers[-1].env.update(ENGINE_RESTORED="256", ENGINE_RESTORED_CHECK="1")
         with servers[0], servers[1]:
             a, b = (server.url for server in servers)
             secretary = Client(a).login("secretary")

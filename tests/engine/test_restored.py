@@ -11,8 +11,8 @@ from webapp.engine import EngineError, WorkflowEngine
 def engines():
     """One engine keeping workflows (and checking each it takes), one restoring every state."""
     return (
-        WorkflowEngine(functions=DIAGRAM_FUNCTIONS, check_restored=True),
-        WorkflowEngine(functions=DIAGRAM_FUNCTIONS, restored=0),
+        WorkflowEngine(functions=DIAGRAM_FUNCTIONS, restored=256, check_restored=True),
+        WorkflowEngine(functions=DIAGRAM_FUNCTIONS),
     )
 
 
@@ -51,7 +51,7 @@ def test_a_value_equal_to_its_parents_comes_back_as_restoring_gives_it():
 
 
 def test_another_state_of_the_instance_is_not_taken():
-    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS, check_restored=True)
+    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS, restored=256, check_restored=True)
     src = source(samples.script_between_tasks("x = 1"))
     started = engine.start(src)
     first = engine.complete(src, started.state, started.ready_tasks[0].id, {})
@@ -63,7 +63,7 @@ def test_another_state_of_the_instance_is_not_taken():
 
 
 def test_a_failed_step_keeps_nothing():
-    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS)
+    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS, restored=256)
     src = source(samples.script_between_tasks("x = no_such_name + 1"))
     started = engine.start(src)
     assert len(engine.restored) == 1
@@ -78,7 +78,7 @@ def test_the_workflows_kept_are_bounded():
     states = [engine.start(src).state for _ in range(3)]
     assert len(engine.restored) == 2
     assert engine.restored.take(engine._specs.get(src).spec, states[0]) is None
-    assert WorkflowEngine(functions=DIAGRAM_FUNCTIONS, restored=0).restored.size == 0
+    assert WorkflowEngine(functions=DIAGRAM_FUNCTIONS).restored.size == 0  # off by default
 
 
 def test_a_subprocess_is_kept_as_restoring_builds_it():

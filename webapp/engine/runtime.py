@@ -92,7 +92,7 @@ class WorkflowEngine:
         functions: dict[str, Any] | None = None,
         limits: EngineLimits | None = None,
         sandbox: SandboxLimits | None = None,
-        restored: int = 256,
+        restored: int = 0,
         check_restored: bool = False,
     ):
         """`restored`: how many workflows to keep for their instances' next steps (0: none).
