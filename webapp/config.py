@@ -111,6 +111,13 @@ class Config:
     # A step that runs more automatic steps (scripts, gateways, events) than this without
     # waiting for a person or a timer is refused and changes nothing: the diagram loops.
     ENGINE_MAX_STEPS = int(os.environ.get("ENGINE_MAX_STEPS", "500"))
+    # Workflows each worker keeps for their instances' next steps, so that a step on an
+    # instance this worker moved last skips restoring its state. Off (0) by default: measured
+    # over HTTP, the garbage collector's cost of workflows kept across requests outweighs the
+    # restore a hit saves (bench/consecutive_steps.py --http; README).
+    ENGINE_RESTORED = int(os.environ.get("ENGINE_RESTORED", "0"))
+    # Compare every kept workflow a step takes with its state restored afresh (slow; tests).
+    ENGINE_RESTORED_CHECK = _flag("ENGINE_RESTORED_CHECK")
     # Cycle timers (R3/PT1H) may repeat no more often than this: each firing is a ticker step.
     TIMER_CYCLE_MINIMUM_SECONDS = float(os.environ.get("TIMER_CYCLE_MINIMUM_SECONDS", "60"))
     WTF_CSRF_TIME_LIMIT = None

@@ -1,14 +1,17 @@
 """Run instances: start, complete a human task, fire due timers; serialized state in, new state out.
 
-The adapter is stateless apart from the spec cache. An instance's stored state omits its spec
-(which is the same for every instance of a model version); the spec is put back from the cache
-when the state is read, so a serialized instance holds only what is its own.
+The adapter is stateless apart from two caches. An instance's stored state omits its spec
+(which is the same for every instance of a model version); the spec is put back from the spec
+cache when the state is read, so a serialized instance holds only what is its own. A step keeps
+the workflow it leaves behind (restored.py), so that the instance's next step in this process,
+given exactly that state, skips restoring it.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -31,6 +34,7 @@ from webapp.engine import migration
 from webapp.engine.errors import EngineError, TaskNotReady, describe, limit_reached
 from webapp.engine.migration import MigrationPlan
 from webapp.engine.progress import element_states
+from webapp.engine.restored import RestoredWorkflows, differences
 from webapp.engine.sandbox import SandboxScriptEngine
 from webapp.engine.sandbox_process import IsolatedEnvironment, SandboxLimits
 from webapp.engine.specs import (
@@ -88,9 +92,17 @@ class WorkflowEngine:
         functions: dict[str, Any] | None = None,
         limits: EngineLimits | None = None,
         sandbox: SandboxLimits | None = None,
+        restored: int = 0,
+        check_restored: bool = False,
     ):
+        """`restored`: how many workflows to keep for their instances' next steps (0: none).
+        `check_restored`: compare each kept workflow taken with the same state restored afresh,
+        raising AssertionError on any difference (slow; for tests)."""
         self.limits = limits or EngineLimits()
         self._specs = SpecCache()
+        self.restored = RestoredWorkflows(restored)
+        self.check_restored = check_restored
+        self.restored_hits = 0
         self._serializer = _make_serializer()
         environment = IsolatedEnvironment(functions, sandbox or SandboxLimits())
         self._script_engine = SandboxScriptEngine(environment=environment)
@@ -121,7 +133,7 @@ class WorkflowEngine:
             model.spec, model.subprocess_specs, script_engine=self._script_engine
         )
         for task in workflow.get_tasks(state=TaskState.READY):
-            task.data.update(data or {})
+            task.data.update(deepcopy(data or {}))
         if timer_start is not None:
             self._guard(lambda: begin_past(workflow, timer_start, occurrence or _now()))
         return self._advance(workflow, model)
@@ -169,7 +181,7 @@ class WorkflowEngine:
         can refer to people (e.g. the preliminary reviewer may not vote).
         """
         model = self._specs.get(source)
-        workflow = self._restore(model, state)
+        workflow = self._take(model, state)
         task = self._find_task(workflow, task_id)
         # Task.run() happily "runs" a completed task again, so the state check is ours.
         if (
@@ -178,7 +190,7 @@ class WorkflowEngine:
             or not isinstance(task.task_spec, UserTask)
         ):
             raise TaskNotReady(task_id)
-        task.data.update(data)
+        task.data.update(deepcopy(data))
         if actor is not None:
             task.data["completed_by"] = actor
         self._guard(task.run)
@@ -187,7 +199,7 @@ class WorkflowEngine:
     def fire_timers(self, source: ModelSource, state: str) -> EngineResult:
         """Fire every timer that is due now and run on from there."""
         model = self._specs.get(source)
-        workflow = self._restore(model, state)
+        workflow = self._take(model, state)
         self._guard(workflow.refresh_timers)
         self._guard(lambda: skip_missed_cycles(workflow, self.limits))
         _keep_outputs_of_interrupted_multi_instances(workflow)
@@ -196,7 +208,7 @@ class WorkflowEngine:
     def cancel(self, source: ModelSource, state: str) -> EngineResult:
         """End the instance where it stands: every step it waits on or offers is cancelled and
         nothing runs on (a case its applicant withdrew). Finished, with no outcome of its own."""
-        workflow = self._restore(self._specs.get(source), state)
+        workflow = self._take(self._specs.get(source), state)
         self._guard(workflow.cancel)
         return EngineResult(
             state=self._dump(workflow),
@@ -239,7 +251,7 @@ class WorkflowEngine:
             raise EngineError("the instance ended without reaching an end event")
         last = max(ends, key=lambda task: task.last_state_change)
         resumed = last._add_child(target, TaskState.FUTURE)
-        resumed.data = DeepMerge.merge(dict(last.data), dict(data or {}))
+        resumed.data = DeepMerge.merge(dict(last.data), deepcopy(data or {}))
         workflow.completed = False
         # As a step the process reached itself: its path ahead predicted, then made ready.
         self._guard(lambda: resumed.task_spec._predict(resumed, mask=TaskState.NOT_FINISHED_MASK))
@@ -257,7 +269,8 @@ class WorkflowEngine:
         due dates of ready tasks too) falling due `by` earlier, and its next timer; nothing is
         fired here: firing is the ticker's step (fire_timers), so a demo's shortcut takes the
         very path the real clock would."""
-        workflow = self._restore(self._specs.get(source), state)
+        model = self._specs.get(source)
+        workflow = self._take(model, state)
         for task in workflow.get_tasks(state=TaskState.WAITING):
             spec = task.task_spec
             if not isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
@@ -274,7 +287,9 @@ class WorkflowEngine:
             for task in workflow.get_tasks(state=TaskState.READY):
                 if isinstance(task.internal_data.get("due_at"), str):
                     task.internal_data["due_at"] = _earlier(task.internal_data["due_at"], by)
-        return self._dump(workflow), self._next_timer(workflow)
+        state = self._dump(workflow)
+        self.restored.keep(state, workflow)
+        return state, self._next_timer(workflow)
 
     def merge_data(self, source: ModelSource, state: str, data: dict[str, Any]) -> EngineResult:
         """Give a waiting instance new facts (e.g. an objection filed while it waits on a timer).
@@ -284,7 +299,8 @@ class WorkflowEngine:
         engine looks at it, so the parent carries the new values too.
         """
         model = self._specs.get(source)
-        workflow = self._restore(model, state)
+        workflow = self._take(model, state)
+        data = deepcopy(data)
         for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
             task.data.update(data)
             if task.parent is not None and task.parent.has_state(TaskState.COMPLETED):
@@ -339,7 +355,7 @@ class WorkflowEngine:
         self, old: ModelSource, new: ModelSource, state: str
     ) -> tuple[MigrationPlan, EngineResult]:
         """Move an instance onto the new version and run on; raises MigrationRefused."""
-        workflow = self._restore(self._specs.get(old), state)
+        workflow = self._take(self._specs.get(old), state)
         new_model = self._specs.get(new)
         _connect_multi_instance_merges(new_model)
         plan = migration.migrate(
@@ -348,6 +364,19 @@ class WorkflowEngine:
         return plan, self._advance(workflow, new_model)
 
     # --- internals ----------------------------------------------------------------------
+
+    def _take(self, model: CompiledModel, state: str) -> BpmnWorkflow:
+        """The workflow of `state` for a step to change: the one the instance's last step in
+        this process kept, if it left exactly this state, else restored from it."""
+        workflow = self.restored.take(model.spec, state)
+        if workflow is None:
+            return self._restore(model, state)
+        self.restored_hits += 1
+        if self.check_restored:
+            found = differences(workflow, self._restore(model, state))
+            if found:
+                raise AssertionError(f"a kept workflow differs from its state restored: {found}")
+        return workflow
 
     def _restore(self, model: CompiledModel, state: str) -> BpmnWorkflow:
         _connect_multi_instance_merges(model)
@@ -410,16 +439,21 @@ class WorkflowEngine:
         # while a step of it still waits to run.
         finished = workflow.is_completed() and workflow.get_next_task(state=TaskState.READY) is None
         ready = self._ready(workflow)  # before dumping: it records each task's due date
-        return EngineResult(
+        result = EngineResult(
             state=self._dump(workflow),
             finished=finished,
             ready_tasks=ready,
             next_timer_at=self._next_timer(workflow),
-            data=_current_data(workflow, finished),
+            # Copies in and out: a kept workflow must not change when the caller changes what
+            # it gave the step or got from it.
+            data=deepcopy(_current_data(workflow, finished)),
             completed_task_ids=completed or [],
             timers=_waiting_timers(workflow),
             events=events,
         )
+        if not finished:  # a finished instance rarely takes another step
+            self.restored.keep(result.state, workflow)
+        return result
 
     def _ready(self, workflow: BpmnWorkflow) -> list[EngineTask]:
         return [
@@ -431,7 +465,7 @@ class WorkflowEngine:
         item = None
         parent_spec = task.parent.task_spec if task.parent is not None else None
         if isinstance(parent_spec, MultiInstanceTask) and parent_spec.input_item is not None:
-            item = task.data.get(parent_spec.input_item.bpmn_id)
+            item = deepcopy(task.data.get(parent_spec.input_item.bpmn_id))
         assignee = None
         if info.properties.get("assignee"):
             assignee = task.data.get(info.properties["assignee"])

@@ -31,6 +31,8 @@ engine = WorkflowEngine(
         min_timer_cycle=timedelta(seconds=Config.TIMER_CYCLE_MINIMUM_SECONDS),
     ),
     sandbox=SandboxLimits(SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB),
+    restored=Config.ENGINE_RESTORED,
+    check_restored=Config.ENGINE_RESTORED_CHECK,
 )
 
 
