@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench import harness  # noqa: E402
+from webapp import collector  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import (  # noqa: E402
     Case,
@@ -113,6 +114,7 @@ def run(members: int, database: str) -> dict:
             ).one()
             opens = row.next_at + timedelta(minutes=1)
             db.session.remove()
+        collector.tune()  # as the ticker (`flask tick --interval N`) does
         rss = {"before": _rss_mb()}
         started, batches = 0, 0
         begin, cpu = time.perf_counter(), time.process_time()

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import harness, population  # noqa: E402
+from webapp import collector  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import ProcessInstance, utcnow  # noqa: E402
 from webapp.services import timers  # noqa: E402
@@ -60,6 +61,7 @@ def _tick_until_done(app, limit: int | None = None) -> int:
 def _ticker_process(url: str, tmp: str, start_at: float, answer) -> None:
     # A ticker of its own, as `flask tick` runs in another process: its own app and pool.
     app = harness.make_app(url, Path(tmp))
+    collector.tune()  # as `flask tick --interval N` does
     time.sleep(max(0.0, start_at - time.time()))  # all tickers start together
     begin = time.process_time()
     fired = _tick_until_done(app, limit=50)

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from webapp import cli_models, cli_operations
+from webapp import cli_models, cli_operations, collector
 from webapp.services import (
     demo_cases,
     demo_clock,
@@ -91,6 +91,8 @@ def tick(interval: float) -> None:
     starting or the instance it is firing has committed, with its counts printed: a stop never
     cuts a step in half.
     """
+    if interval:
+        collector.tune()  # a long-running process from here on
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
