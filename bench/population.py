@@ -229,9 +229,12 @@ class Cloner:
         if db.engine.dialect.name == "postgresql":
             for model in TABLES:
                 name = model.__tablename__
+                # A table none was inserted into (timer waits of templates waiting on none)
+                # starts at 1: setval refuses 0.
+                last = self.next_id[name] - 1
                 db.session.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :v)"),
-                    {"v": self.next_id[name] - 1},
+                    text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :v, :called)"),
+                    {"v": max(last, 1), "called": last >= 1},
                 )
             db.session.commit()
 
