@@ -27,7 +27,7 @@ each part stays bounded (n: the size of the data read, written out):
   keywords (`key=` would call a function per item) and never given a function as a value. No
   `range`, `str`, `int`, `map` or methods that build values: they grow with a number, not data.
 - Comprehensions and generator expressions with one `for` over an iterable evaluated once (a
-  diagram function's answer, such as `role_members("council")`, is fetched once there). Per
+  diagram function's answer, such as `role_members(group)`, is fetched once there). Per
   item they may only read and compare: no calls but `len` and `.get`, no operators, no lists
   written out, no comprehension inside (nested loops multiply sizes), no name assigned before.
   Their items are counted against the run's steps by the guarded iteration.

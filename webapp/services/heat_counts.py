@@ -1,7 +1,7 @@
 """The running counts of cases at each element of each version (the heatmap's "now"): moved
-by every step in its own transaction (written at its commit: webapp.services.count_deltas), and
-recounted from the projection where rows were
-written in bulk (the benchmarks' populations)."""
+by every step in its own transaction (written at its commit: webapp.services.running_counts),
+and recounted from the projection where rows were written in bulk (the benchmarks'
+populations)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,28 @@ from sqlalchemy import delete, distinct, func, select
 
 from webapp.extensions import db
 from webapp.models import ElementCount, HumanTask, TimerWait
-from webapp.services import count_deltas, running_counts
+from webapp.services import running_counts
 
 # Steps at one element in parallel (every review completed) update different rows.
 SHARDS = 8
 KEY = ("version_id", "bpmn_id", "shard")
 
 
-def _upsert(session, changes: list[tuple[tuple[int, str, int], int]]) -> None:
-    rows = [
-        {"version_id": version_id, "bpmn_id": bpmn_id, "shard": shard, "cases": delta}
-        for (version_id, bpmn_id, shard), delta in changes
-    ]
-    running_counts.add(session, ElementCount.__table__, KEY, rows)
-
-
 def move(before: set, after: set) -> None:
     """An instance left the elements of `before` not in `after` and reached the others;
     each a (version id, element id) pair."""
-    shard = count_deltas.shard(db.session, SHARDS)
-    for version_id, bpmn_id in before - after:
-        if version_id is not None:
-            count_deltas.add(db.session, _upsert, (version_id, bpmn_id, shard), -1)
-    for version_id, bpmn_id in after - before:
-        if version_id is not None:
-            count_deltas.add(db.session, _upsert, (version_id, bpmn_id, shard), 1)
+    shard = running_counts.shard(db.session, SHARDS)
+    for pairs, delta in ((before - after, -1), (after - before, 1)):
+        for version_id, bpmn_id in pairs:
+            if version_id is not None:
+                key = (version_id, bpmn_id, shard)
+                running_counts.move(db.session, ElementCount.__table__, KEY, key, delta)
 
 
 def now(version_id: int) -> dict[str, int]:
     """Cases at each element of the version now."""
     db.session.flush()  # this transaction's own moves count too
-    count_deltas.write_pending(db.session)
+    running_counts.write_pending(db.session)
     return {
         bpmn_id: int(n)
         for bpmn_id, n in db.session.execute(
@@ -53,7 +44,7 @@ def now(version_id: int) -> dict[str, int]:
 
 def recount() -> None:
     """Count again from the open tasks and timer waits (after rows written in bulk)."""
-    count_deltas.write_pending(db.session)
+    running_counts.write_pending(db.session)
     db.session.execute(delete(ElementCount))
     counts: dict[tuple[int, str], int] = {}
     for model, waiting in ((HumanTask, "ready"), (TimerWait, "waiting")):

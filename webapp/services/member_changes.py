@@ -184,7 +184,7 @@ def set_member_type(member_type: str, reason: str = "", decided_by: dict | None 
     row of the register's history; returns {old, new} (equal when it had that type already).
     The member number keeps the code of the type it was admitted as: numbers are for life.
 
-    `decided_by` names a body that decided, e.g. {"by": "council", "vote": vote_result}: the
+    `decided_by` names a body that decided, e.g. {"by": group_key, "vote": vote_result}: the
     history then says the council decided, with the tally, rather than the one member whose
     ballot happened to complete the vote."""
     case, actor_id = case_step.current()

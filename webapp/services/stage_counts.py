@@ -1,6 +1,6 @@
 """The running counts of cases in progress per procedure and stage (the dashboard's funnel):
 moved whenever a case is added, changes stage or status, or is deleted, in the same flush
-(written at commit: webapp.services.count_deltas), and recounted from case_file where rows
+(written at commit: webapp.services.running_counts), and recounted from case_file where rows
 were written in bulk (the benchmarks' populations). `flask check` compares them with a count
 of case_file.
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Case, StageCount
-from webapp.services import count_deltas, running_counts
+from webapp.services import running_counts
 
 # Cases at one stage stepping in parallel update different rows.
 SHARDS = 8
@@ -31,14 +31,6 @@ def place(case: Case) -> Place:
     if (case.status or "in_progress") != "in_progress":
         return None
     return (case.model_id or NO_MODEL, case.stage or "")
-
-
-def _upsert(session, changes: list[tuple[tuple[int, str, int], int]]) -> None:
-    rows = [
-        {"model_id": model_id, "stage": stage, "shard": shard, "cases": delta}
-        for (model_id, stage, shard), delta in changes
-    ]
-    running_counts.add(session, StageCount.__table__, KEY, rows)
 
 
 def _was(case: Case) -> Place:
@@ -58,11 +50,11 @@ def move(session, before: Place, after: Place) -> None:
     """A case left `before` for `after` (None: not in progress)."""
     if before == after:
         return
-    shard = count_deltas.shard(session, SHARDS)
+    shard = running_counts.shard(session, SHARDS)
     if before is not None:
-        count_deltas.add(session, _upsert, (*before, shard), -1)
+        running_counts.move(session, StageCount.__table__, KEY, (*before, shard), -1)
     if after is not None:
-        count_deltas.add(session, _upsert, (*after, shard), 1)
+        running_counts.move(session, StageCount.__table__, KEY, (*after, shard), 1)
 
 
 @event.listens_for(Session, "before_flush")
@@ -81,7 +73,7 @@ def _follow_cases(session, _context, _instances) -> None:
 def now(model_ids: list[int] | None = None) -> dict[str, int]:
     """Cases in progress per stage, over the given procedures (None: all)."""
     db.session.flush()  # this transaction's own moves count too
-    count_deltas.write_pending(db.session)
+    running_counts.write_pending(db.session)
     query = select(StageCount.stage, func.sum(StageCount.cases)).group_by(StageCount.stage)
     if model_ids is not None:
         query = query.where(StageCount.model_id.in_(model_ids))
@@ -102,7 +94,7 @@ def counted() -> dict[tuple[int, str], int]:
 
 def kept() -> dict[tuple[int, str], int]:
     db.session.flush()
-    count_deltas.write_pending(db.session)
+    running_counts.write_pending(db.session)
     return {
         (model_id, stage): int(n)
         for model_id, stage, n in db.session.execute(
@@ -117,7 +109,7 @@ def kept() -> dict[tuple[int, str], int]:
 def recount() -> None:
     """Count again from case_file (after rows written in bulk)."""
     db.session.flush()
-    count_deltas.write_pending(db.session)
+    running_counts.write_pending(db.session)
     db.session.execute(delete(StageCount))
     for (model_id, stage), n in counted().items():
         db.session.add(StageCount(model_id=model_id, stage=stage, shard=0, cases=n))
