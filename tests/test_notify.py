@@ -372,3 +372,28 @@ def test_a_mail_written_while_answering_a_request_links_to_the_configured_addres
     assert bodies, "submitting an application wrote no message"
     assert all("http://localhost/" not in body for body in bodies), bodies
     assert any(f"http://127.0.0.1:5000/cases/{submitted.id}" in body for body in bodies)
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("zh_CN", "陈晓明 的“年度会费”已进入“欠费处理决定”环节，等待您办理。"),
+        ("en", "The case “年度会费” of 陈晓明 has reached the step “欠费处理决定”"),
+    ],
+)
+def test_a_task_waiting_names_its_cases_procedure_not_an_admission(app, locale, expected):
+    # The platform's message serves every procedure's group tasks: a dues case's arrears
+    # decision is no "membership application".
+    with app.app_context():
+        _subject, body = notify.render(
+            "task_waiting",
+            locale,
+            title="年度会费",
+            application_name="陈晓明",
+            task_title="欠费处理决定",
+            recipient_name="王秘书",
+            url="http://example.org/tasks/1",
+            due_at=None,
+        )
+    assert expected in body
+    assert "入会申请" not in body and "membership application" not in body
