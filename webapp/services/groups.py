@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import event, or_, select
+from sqlalchemy import bindparam, event, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -138,23 +138,31 @@ def members(key_or_name: str, today: date | None = None) -> list[int]:
     it); the group may be named by its key or either name."""
     name = str(key_or_name).strip()
     today = today or association_today()
-    rows = db.session.execute(
-        select(User.id, GroupMembership.starts_on, GroupMembership.ends_on)
-        .join(GroupMembership, GroupMembership.user_id == User.id)
-        .join(Group, Group.id == GroupMembership.group_id)
-        .where(
-            User.active.is_(True),
-            Group.active.is_(True),
-            or_(Group.key == name, Group.name_zh == name, Group.name_en == name),
-        )
-        .order_by(User.id)
-    )
+    rows = db.session.execute(_MEMBERS, {"name": name})
     ids = [
         user_id
         for user_id, starts, ends in rows
         if (starts is None or starts <= today) and (ends is None or today <= ends)
     ]
     return list(dict.fromkeys(ids))
+
+
+# Built once: diagrams ask for a group's members at every vote and every message to a group.
+_MEMBERS = (
+    select(User.id, GroupMembership.starts_on, GroupMembership.ends_on)
+    .join(GroupMembership, GroupMembership.user_id == User.id)
+    .join(Group, Group.id == GroupMembership.group_id)
+    .where(
+        User.active.is_(True),
+        Group.active.is_(True),
+        or_(
+            Group.key == bindparam("name"),
+            Group.name_zh == bindparam("name"),
+            Group.name_en == bindparam("name"),
+        ),
+    )
+    .order_by(User.id)
+)
 
 
 def by_key(key: str) -> Group:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
@@ -76,9 +76,20 @@ def listing(user: User) -> tuple[list[Incident], list[Incident]]:
 
 def open_of(instance_id: int) -> Incident | None:
     """The instance's open incident, if it has one."""
-    return db.session.scalars(
-        select(Incident).where(Incident.instance_id == instance_id, Incident.state == OPEN)
-    ).first()
+    for pending in db.session.new:
+        if isinstance(pending, Incident) and pending.instance_id == instance_id:
+            if pending.state == OPEN:
+                return pending
+    # Read without flushing the step's rows first (a step asks after every success): the
+    # only row that matters and might not be written yet is an incident, looked for above.
+    with db.session.no_autoflush:
+        found = db.session.scalars(_OPEN, {"instance_id": instance_id}).first()
+    return found if found is not None and found.state == OPEN else None
+
+
+_OPEN = select(Incident).where(
+    Incident.instance_id == bindparam("instance_id"), Incident.state == OPEN
+)
 
 
 def next_retry(attempts: int, now: datetime) -> datetime | None:

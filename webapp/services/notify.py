@@ -24,7 +24,7 @@ from flask_babel import (
     gettext,
 )
 from jinja2 import Undefined
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from werkzeug.routing import BuildError
 
 from webapp.config import DEV_BASE_URL
@@ -103,8 +103,11 @@ def notify_role(
     """Queue the message for every active holder of a role, except the excluded user ids."""
     excluded = {getattr(x, "id", x) for x in exclude}
     ids = [i for i in groups.members(role) if i not in excluded]
-    users = db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id)).all()
+    users = db.session.scalars(_PEOPLE, {"ids": ids}).all()
     return notify(event, users, case, **params)
+
+
+_PEOPLE = select(User).where(User.id.in_(bindparam("ids", expanding=True))).order_by(User.id)
 
 
 def recipient_locale(user: User) -> str:
