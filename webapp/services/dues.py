@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from webapp.extensions import db
 from webapp.models import Case, DuesEntry, Member, User, parse_iso, utcnow
@@ -85,10 +85,7 @@ def open_dues(year, amount, due_at, currency: str = "CNY", confirmed_by: str = "
     # The case's own entry and another case's for the same year, in one read (a yearly start
     # opens one per member).
     found = db.session.scalars(
-        select(DuesEntry).where(
-            (DuesEntry.case_id == case.id)
-            | ((DuesEntry.member_id == member.id) & (DuesEntry.year == year))
-        )
+        _SAME_CASE_OR_YEAR, {"case_id": case.id, "member_id": member.id, "year": year}
     ).all()
     existing = next((entry for entry in found if entry.case_id == case.id), None)
     if existing is not None:
@@ -112,6 +109,13 @@ def open_dues(year, amount, due_at, currency: str = "CNY", confirmed_by: str = "
     db.session.flush()
     _log("dues_opened", entry, case, actor_id, amount=str(entry.amount_due))
     return entry.id
+
+
+# Built once (a yearly start asks it for every member).
+_SAME_CASE_OR_YEAR = select(DuesEntry).where(
+    (DuesEntry.case_id == bindparam("case_id"))
+    | ((DuesEntry.member_id == bindparam("member_id")) & (DuesEntry.year == bindparam("year")))
+)
 
 
 def declare_dues(amount, reference: str = "", receipt: str | None = None) -> str:

@@ -297,7 +297,7 @@ def _start_batch(
         db.session.commit()
         return 0, False
     number = db.session.get(ModelVersion, row.version_id).number
-    started = 0
+    started, opened = 0, []
     for member in pending:
         if started and stopping():
             break
@@ -330,9 +330,22 @@ def _start_batch(
         except ProcessError as err:
             # The diagram fails for everyone alike: keep what started, look again later.
             row.error, row.next_at = err.detail[:2000], now + RETRY_AFTER
+            _tell(opened, model, number, row)
             db.session.commit()
             return started, True
-        # Outside the savepoint: audit rows are chained at commit, and must all be written.
+        opened.append((case, result, offered, member))
+        started += 1
+    _tell(opened, model, number, row)
+    row.error = None
+    db.session.commit()
+    return started, False
+
+
+def _tell(opened: list, model: ProcessModel, number: int, row: ScheduledStart) -> None:
+    """The started cases' messages and audit rows, outside their savepoints (audit rows are
+    chained at commit, and must all be written) and after all of them: the batch's rows are
+    then written together at the commit, not one case's at each savepoint."""
+    for case, result, offered, member in opened:
         if offered:
             announcements.after_step(case, result, offered)
         audit.record(
@@ -347,10 +360,6 @@ def _start_batch(
                 "occurrence": row.occurrence_at.isoformat(),
             },
         )
-        started += 1
-    row.error = None
-    db.session.commit()
-    return started, False
 
 
 def _advance(row: ScheduledStart, now: datetime) -> None:
