@@ -170,12 +170,13 @@ def start_due(
     """
     now = now or utcnow()
     started, passed = 0, set()  # passed: failed this round, not claimed again
+    gone_through: dict[int, int] = {}  # schedule id → the last member id this call went through
     while started < limit and not stopping():
         row = _claim(now, passed)
         if row is None:
             db.session.rollback()
             return started
-        count, failed = _start_batch(row, now, min(BATCH, limit - started), stopping)
+        count, failed = _start_batch(row, now, min(BATCH, limit - started), stopping, gone_through)
         started += count
         if failed:
             passed.add(row.id)
@@ -225,20 +226,37 @@ def start_key(occurrence: datetime, once_per: str) -> datetime:
 
 
 def _pending_members(
-    row: ScheduledStart, key_at: datetime, types: list[str] | None, size: int
+    row: ScheduledStart, key_at: datetime, types: list[str] | None, size: int, after: int = 0
 ) -> list[Member]:
     """Active members (of those types, None: any) that have no case of this occurrence (or
-    year) yet."""
-    done = exists().where(
-        TimerStartCase.model_id == row.model_id,
-        TimerStartCase.element_id == row.element_id,
-        TimerStartCase.occurrence_at == key_at,
-        TimerStartCase.member_key == Member.id,
+    year) yet, in the order of their ids, from the first after `after`."""
+    return list(db.session.scalars(_pending_members_query(row, key_at, types, size, after)))
+
+
+def _pending_members_query(
+    row: ScheduledStart, key_at: datetime, types: list[str] | None, size: int, after: int
+):
+    """The query of `_pending_members`.
+
+    Each batch reads its members from where the last one stopped, and the started cases are
+    looked up one member at a time, by their unique index: without that, PostgreSQL's generic
+    plan (statistics not yet caught up with a start that writes a row per member) joined every
+    member with every started case, 1.8 s a batch at 7,500 members and growing with their
+    square. OFFSET 0 keeps the lookup a subquery run per member."""
+    done = exists(
+        select(TimerStartCase.id)
+        .where(
+            TimerStartCase.model_id == row.model_id,
+            TimerStartCase.element_id == row.element_id,
+            TimerStartCase.occurrence_at == key_at,
+            TimerStartCase.member_key == Member.id,
+        )
+        .offset(0)
     )
-    query = select(Member).where(Member.status == "active", ~done)
+    query = select(Member).where(Member.status == "active", Member.id > after, ~done)
     if types is not None:
         query = query.where(Member.member_type.in_(types))
-    return list(db.session.scalars(query.order_by(Member.id).limit(size)))
+    return query.order_by(Member.id).limit(size)
 
 
 def _types_started(version_id: int, rule: str, types: list[str] | None) -> list[str]:
@@ -271,10 +289,16 @@ def _nobody_pending(row: ScheduledStart, key_at: datetime) -> bool:
 
 
 def _start_batch(
-    row: ScheduledStart, now: datetime, size: int, stopping: Callable[[], bool]
+    row: ScheduledStart,
+    now: datetime,
+    size: int,
+    stopping: Callable[[], bool],
+    gone_through: dict[int, int],
 ) -> tuple[int, bool]:
     """Start up to `size` cases of the row's occurrence and commit; (started, failed). When no
-    member is left to start, the occurrence is done and the next one is scheduled."""
+    member is left to start, the occurrence is done and the next one is scheduled.
+    `gone_through`: per schedule, the last member id an earlier batch of this round went
+    through (each started, or started by another ticker); the batch goes on from there."""
     model = db.session.get(ProcessModel, row.model_id)
     props = catalogue.properties_of(row.version_id)
     types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()] or None
@@ -289,7 +313,12 @@ def _start_batch(
                 row.error, row.next_at = ProcessError.of(err).detail[:2000], now + RETRY_AFTER
                 db.session.commit()
                 return 0, True
-        pending = _pending_members(row, key_at, types, size)
+        after = gone_through.pop(row.id, 0)
+        pending = _pending_members(row, key_at, types, size, after)
+        if not pending and after:
+            # Before the occurrence is done: a member before the mark still to start (made
+            # active meanwhile) is looked for once, from the first.
+            pending = _pending_members(row, key_at, types, size)
     else:
         pending = [None] if _nobody_pending(row, key_at) else []
     if not pending:
@@ -326,6 +355,8 @@ def _start_batch(
                     started=recorded,
                 )
         except IntegrityError:
+            if member is not None:
+                gone_through[row.id] = member.id
             continue  # another ticker started this member's case first
         except ProcessError as err:
             # The diagram fails for everyone alike: keep what started, look again later.
@@ -335,6 +366,8 @@ def _start_batch(
             return started, True
         opened.append((case, result, offered, member))
         started += 1
+        if member is not None:
+            gone_through[row.id] = member.id
     _tell(opened, model, number, row)
     row.error = None
     db.session.commit()
