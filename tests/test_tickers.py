@@ -43,7 +43,11 @@ def ticker_env(database_url: str) -> dict:
 
 
 def start_tickers(database_url: str, count: int) -> list[subprocess.Popen]:
-    """Tickers that have started: each has installed its stop handler and said so."""
+    """Tickers that have started: each has installed its stop handler and said so.
+
+    Their output is read unbuffered: a buffered readline of the first line would also take what
+    a quick ticker printed next ("started 60 case(s)"), which `communicate` (reading the pipe
+    itself) then never sees."""
     env = ticker_env(database_url)
     tickers = [
         subprocess.Popen(
@@ -52,14 +56,14 @@ def start_tickers(database_url: str, count: int) -> list[subprocess.Popen]:
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
+            bufsize=0,
         )
         for _ in range(count)
     ]
     try:
         for ticker in tickers:
-            first = ticker.stdout.readline()
-            assert first.startswith("ticker started"), first + ticker.stdout.read()
+            first = ticker.stdout.readline().decode()  # a raw pipe: one byte at a time
+            assert first.startswith("ticker started"), first + ticker.stdout.read().decode()
     except BaseException:
         for ticker in tickers:
             ticker.kill()
@@ -72,7 +76,7 @@ def stop_tickers(tickers: list[subprocess.Popen]) -> list[str]:
     prints what it fired, so the counts add up however the signal meets it."""
     for ticker in tickers:
         ticker.terminate()
-    logs = [ticker.communicate(timeout=60)[0] for ticker in tickers]
+    logs = [ticker.communicate(timeout=60)[0].decode() for ticker in tickers]
     for ticker, log in zip(tickers, logs, strict=True):
         assert ticker.returncode == 0 and log.rstrip().endswith("ticker stopped"), log
     return logs
