@@ -12,11 +12,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.extensions import db
 from webapp.models import AuditChainHead, AuditEvent, utcnow
-from webapp.models.audit import GENESIS
+from webapp.models.audit import GENESIS, row_digest
 
 # What the audit trail of a case says for each action recorded on it; an action not named
 # here shows as recorded.
@@ -51,24 +50,30 @@ def record(
     instance_id: int | None = None,
     task_guid: str | None = None,
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add one audit row to the current transaction."""
-    event = AuditEvent(
-        action=action,
-        actor_id=actor_id,
-        instance_id=instance_id,
-        task_guid=task_guid,
-        data=data,
-        at=utcnow(),
-    )
-    db.session.add(event)
-    db.session.info.setdefault("audit_pending", []).append(event)
-    return event
+) -> None:
+    """Add one audit row to the current transaction.
+
+    The row is kept aside and written when the transaction commits, already on the chain: one
+    INSERT for all of them, where the ORM needed a flush for the rows and an UPDATE to link
+    them. Nothing reads a transaction's own audit rows before it commits."""
+    session = db.session()
+    if not session.in_transaction():
+        # Begun now, so that a rollback before any other write still takes the row with it.
+        session.connection()
+    row = {
+        "action": action,
+        "actor_id": actor_id,
+        "instance_id": instance_id,
+        "task_guid": task_guid,
+        "data": data,
+        "at": utcnow(),
+    }
+    session.info.setdefault("audit_pending", []).append((row, session.get_nested_transaction()))
 
 
 @sa_event.listens_for(Session, "before_commit")
 def _chain(session: Session) -> None:
-    """Link the transaction's audit rows onto the chain, in the order they were recorded.
+    """Write the transaction's audit rows onto the chain, in the order they were recorded.
 
     The head row is locked last of all and held only until the commit that follows, so two
     transactions never take the same place in the chain and no lock is waited for while it is
@@ -79,23 +84,28 @@ def _chain(session: Session) -> None:
     pending = session.info.pop("audit_pending", None)
     if not pending:
         return
-    session.flush()  # the rows first: on SQLite this takes the write lock before the head is read
+    # The transaction's other rows first (an audit row names the instance it may have just
+    # created); on SQLite this takes the write lock before the head is read.
+    session.flush()
     connection = session.connection()
     head = connection.execute(_LOCK_HEAD).first()
     seq, previous = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    links = []
-    for event in pending:
-        if event.id is None or event.seq is not None:
-            continue  # expunged, or chained already
+    rows = []
+    for recorded, _savepoint in pending:
         seq += 1
-        link = {"event_id": event.id, "seq": seq, "prev_hash": previous}
-        link["hash"] = previous = event.digest(seq, previous)
-        links.append(link)
-        # Written by one Core statement: the ORM would need a flush of its own for them.
-        for key in ("seq", "prev_hash", "hash"):
-            set_committed_value(event, key, link[key])
-    if links:
-        connection.execute(_LINK, links)
+        digest = row_digest(
+            seq,
+            previous,
+            recorded["at"],
+            recorded["action"],
+            recorded["actor_id"],
+            recorded["instance_id"],
+            recorded["task_guid"],
+            recorded["data"],
+        )
+        rows.append({**recorded, "seq": seq, "prev_hash": previous, "hash": digest})
+        previous = digest
+    connection.execute(_EVENTS.insert(), rows)
     if head is None:
         connection.execute(_HEAD.insert().values(id=1, seq=seq, hash=previous))
     else:
@@ -112,11 +122,6 @@ _LOCK_HEAD = (
     .values(seq=_HEAD.c.seq)
     .returning(_HEAD.c.seq, _HEAD.c.hash)
 )
-_LINK = (
-    update(_EVENTS)
-    .where(_EVENTS.c.id == bindparam("event_id"))
-    .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
-)
 _MOVE_HEAD = (
     update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
 )
@@ -125,12 +130,29 @@ _MOVE_HEAD = (
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _forget(session: Session, previous_transaction) -> None:
     if previous_transaction.nested:
-        # Only the savepoint's rows are gone (expunged); those recorded before it still wait.
+        # Only the rows recorded inside the savepoint (or a savepoint within it) are gone;
+        # those recorded before it still wait.
         pending = session.info.get("audit_pending")
         if pending:
-            pending[:] = [e for e in pending if e in session]
+            pending[:] = [p for p in pending if not _within(p[1], previous_transaction)]
         return
     session.info.pop("audit_pending", None)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_unwritten(session: Session, transaction) -> None:
+    """A transaction ended without its commit (closed, or its connection lost): its rows are
+    not carried into the session's next one."""
+    if transaction.parent is None:
+        session.info.pop("audit_pending", None)
+
+
+def _within(savepoint, rolled_back) -> bool:
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 CSV_COLUMNS = ("at", "action", "actor", "task", "data")
