@@ -146,6 +146,34 @@ def test_rows_of_savepoints_are_chained_at_the_commit_and_a_rolled_back_one_leav
         assert audit_integrity.verify().problems == []
 
 
+def test_a_savepoint_released_inside_one_rolled_back_leaves_no_row(app, trail):
+    with app.app_context():
+        try:
+            with db.session.begin_nested():
+                audit.record("login_failed", data={"username": "outer"})
+                with db.session.begin_nested():
+                    audit.record("login_failed", data={"username": "inner"})
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        audit.record("login_failed", data={"username": "kept"})
+        db.session.commit()
+    after = rows(app)
+    assert [r.data["username"] for r in after[len(trail) :]] == ["kept"]
+
+
+def test_rows_of_a_session_closed_without_commit_are_not_written_by_its_next_commit(app, trail):
+    with app.app_context():
+        audit.record("login_failed", data={"username": "closed"})
+        db.session.close()
+        audit.record("login_failed", data={"username": "committed"})
+        db.session.commit()
+    after = rows(app)
+    assert [r.data["username"] for r in after[len(trail) :]] == ["committed"]
+    with app.app_context():
+        assert audit_integrity.verify().problems == []
+
+
 def test_concurrent_writers_never_fork_the_chain(app):
     """Eight writers at once, each committing audit rows: one chain, no place taken twice."""
     errors = []
