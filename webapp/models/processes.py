@@ -112,7 +112,7 @@ class HumanTask(db.Model):
     # The instance's version when the task was offered (moved with the instance while open):
     # the heatmap counts one version's elements without joining every instance.
     version_id: Mapped[int | None]
-    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True, insert_sentinel=True)
     bpmn_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
     lane: Mapped[str | None] = mapped_column(String(100))
