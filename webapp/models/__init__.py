@@ -23,6 +23,7 @@ from webapp.models.processes import (
     WorkingCopy,
 )
 from webapp.models.schedules import ScheduledStart, TimerStartCase
+from webapp.models.stamps import ReferenceStamp
 from webapp.models.types import parse_iso, utcnow
 from webapp.models.users import User
 
@@ -54,6 +55,7 @@ __all__ = [
     "ProcessInstance",
     "ProcessModel",
     "ReapplicationBan",
+    "ReferenceStamp",
     "ScheduledStart",
     "TimerStartCase",
     "User",

@@ -19,7 +19,7 @@ from webapp.extensions import db
 from webapp.models import Group, GroupMembership, User
 from webapp.models.users import association_today
 from webapp.roles import APPLICANT, APPLICANT_LANES, ROLE_LABELS, role_label
-from webapp.services import audit
+from webapp.services import audit, reference_data
 from webapp.services.errors import InvalidFormData, NotFound
 from webapp.services.transactions import committed
 from webapp.text import visible
@@ -40,20 +40,26 @@ class GroupName:
 
 
 def _by_name() -> dict[str, GroupName]:
-    """Every active group under its key and both names; read once per transaction, since a
-    page asks for the lanes of dozens of elements."""
+    """Every active group under its key and both names: the process's copy while the groups do
+    not change (reference_data), looked up once per transaction, since a page asks for the
+    lanes of dozens of elements. Shared: callers must not change it."""
     cached = db.session.info.get(_CACHE)
     if cached is None:
-        cached = {}
-        rows = db.session.execute(
-            select(Group.key, Group.name_zh, Group.name_en).where(Group.active.is_(True))
-        )
-        for row in rows:
-            entry = GroupName(*row)
-            for name in (entry.name_en, entry.name_zh, entry.key):  # the key wins a clash
-                cached[name.strip()] = entry
+        cached = reference_data.kept("groups", _read_names)
         db.session.info[_CACHE] = cached
     return cached
+
+
+def _read_names() -> dict[str, GroupName]:
+    names = {}
+    for row in db.session.execute(_ACTIVE_NAMES):
+        entry = GroupName(*row)
+        for name in (entry.name_en, entry.name_zh, entry.key):  # the key wins a clash
+            names[name.strip()] = entry
+    return names
+
+
+_ACTIVE_NAMES = select(Group.key, Group.name_zh, Group.name_en).where(Group.active.is_(True))
 
 
 @event.listens_for(Session, "after_transaction_end")

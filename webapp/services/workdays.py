@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import CalendarDay, User, utcnow
-from webapp.services import audit
+from webapp.services import audit, reference_data
 from webapp.services.errors import InvalidFormData, NotFound
 
 log = logging.getLogger(__name__)
@@ -82,16 +82,24 @@ def _load_calendar() -> Callable[[date], bool]:
     # Outside an app context there is no database to ask; the package and Mon–Fri still answer.
     if not has_app_context():
         return _overrides(())
-    # Loaded once per transaction: a yearly start computes three deadlines for each of
-    # thousands of cases in a handful of transactions. The owner's edits (set_day,
+    # Looked up once per transaction (a yearly start computes three deadlines for each of
+    # thousands of cases in a handful of transactions), and kept by the process while the
+    # calendar does not change (reference_data). The owner's edits (set_day,
     # delete_day) drop it, and they commit, which begins a transaction with its own load.
     transaction = db.session().get_transaction()
     cached = db.session.info.get(_CACHE_KEY)
     if transaction is not None and cached is not None and cached[0] is transaction:
         return cached[1]
-    is_working = _overrides(db.session.execute(select(CalendarDay.day, CalendarDay.kind)))
+    is_working = reference_data.kept("calendar", _read_calendar)
     db.session.info[_CACHE_KEY] = (db.session().get_transaction(), is_working)
     return is_working
+
+
+def _read_calendar() -> Callable[[date], bool]:
+    return _overrides(db.session.execute(_CALENDAR_DAYS))
+
+
+_CALENDAR_DAYS = select(CalendarDay.day, CalendarDay.kind)
 
 
 def _forget_calendar() -> None:
