@@ -1,20 +1,21 @@
 """Rows a step writes by the dozen go out in one statement: the council's vote tasks are one
-INSERT (on SQLite too, where the task's own id tells the inserted rows apart), and a yearly
-start reads the people of a batch's members once, not once per case."""
+INSERT (on SQLite too, where the task's own id tells the inserted rows apart), a case's timer
+waits are one INSERT, and a yearly start reads the people of a batch's members once, not once
+per case."""
 
 from __future__ import annotations
 
 import re
 
 import time_machine
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from tests import staged
 from tests.procedure import START
 from tests.test_annual_dues import OPENS
 from tests.test_running_counts import _members
 from webapp.extensions import db
-from webapp.models import Case
+from webapp.models import Case, TimerWait
 from webapp.services import scheduled_starts, timers
 
 
@@ -61,3 +62,20 @@ def test_a_yearly_start_reads_its_members_people_once_per_batch(app, procedure):
         people = statements.matching(r"SELECT user_account\.id\b.* FROM user_account")
     # One batch: its six members' people in one query, none per case.
     assert len(people) == 1, people
+
+
+def test_a_cases_timer_waits_are_written_in_one_insert(app, procedure):
+    _members(app, 6)
+    procedure.travel_to(OPENS)
+    with app.app_context():
+        with _Statements() as statements:
+            assert scheduled_starts.start_due() == 6
+        waits = db.session.execute(
+            select(TimerWait.instance_id, func.count())
+            .where(TimerWait.state == "waiting")
+            .group_by(TimerWait.instance_id)
+        ).all()
+    # Each dues case waits on several timers at once (its reminders, its deadline): one
+    # statement writes them.
+    assert len(waits) == 6 and all(count > 1 for _instance, count in waits), waits
+    assert len(statements.matching(r"INSERT INTO timer_wait")) == 6, statements.seen

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
@@ -283,18 +283,26 @@ def _record_timer_waits(
             row.due_at = due[row.bpmn_id]
         else:
             row.state, row.ended_at = "ended", now
-    for spec_id, count in wanted.items():
-        for _n in range(count):
-            db.session.add(
-                TimerWait(
-                    instance_id=instance.id,
-                    version_id=instance.version_id,
-                    bpmn_id=spec_id,
-                    started_at=now,
-                    due_at=due[spec_id],
-                )
-            )
+    began = [
+        {
+            "instance_id": instance.id,
+            "version_id": instance.version_id,
+            "bpmn_id": spec_id,
+            "state": "waiting",
+            "started_at": now,
+            "due_at": due[spec_id],
+        }
+        for spec_id, count in wanted.items()
+        for _n in range(count)
+    ]
+    if began:
+        # Nothing reads these rows as objects: written at once, in one statement however many
+        # (the unit of work would fetch each one's id back, one INSERT each on SQLite).
+        db.session.connection().execute(_BEGIN_WAIT, began)
     return before
+
+
+_BEGIN_WAIT = insert(TimerWait.__table__)
 
 
 def _load_assignees(offered: list[HumanTask]) -> None:
