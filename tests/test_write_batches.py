@@ -53,23 +53,26 @@ def test_the_councils_vote_tasks_are_written_in_one_insert(app):
     assert len(statements.matching(r"INSERT INTO human_task")) == 1, statements.seen
 
 
-def test_a_yearly_start_reads_its_members_people_once_per_batch(app, procedure):
+def _yearly_start_of_six(app, procedure) -> _Statements:
+    """Six members' dues cases started by one tick (one batch); the statements it sent."""
     _members(app, 6)
     procedure.travel_to(OPENS)
     with app.app_context():
         with _Statements() as statements:
             assert scheduled_starts.start_due() == 6
-        people = statements.matching(r"SELECT user_account\.id\b.* FROM user_account")
+    return statements
+
+
+def test_a_yearly_start_reads_its_members_people_once_per_batch(app, procedure):
+    statements = _yearly_start_of_six(app, procedure)
+    people = statements.matching(r"SELECT user_account\.id\b.* FROM user_account")
     # One batch: its six members' people in one query, none per case.
     assert len(people) == 1, people
 
 
 def test_a_cases_timer_waits_are_written_in_one_insert(app, procedure):
-    _members(app, 6)
-    procedure.travel_to(OPENS)
+    statements = _yearly_start_of_six(app, procedure)
     with app.app_context():
-        with _Statements() as statements:
-            assert scheduled_starts.start_due() == 6
         waits = db.session.execute(
             select(TimerWait.instance_id, func.count())
             .where(TimerWait.state == "waiting")
