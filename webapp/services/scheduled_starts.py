@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.engine import (
@@ -48,10 +48,9 @@ from webapp.models import (
     ProcessModel,
     ScheduledStart,
     TimerStartCase,
-    User,
     utcnow,
 )
-from webapp.services import announcements, audit, catalogue, groups, member_types
+from webapp.services import announcements, audit, catalogue, groups, member_types, users
 from webapp.services import model_data as model_data_file
 from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
@@ -329,7 +328,7 @@ def _start_batch(
     number = db.session.get(ModelVersion, row.version_id).number
     # Each case's notification looks its subject up: the batch's people are read at once and
     # held here until the commit, so each look-up finds its person in the session.
-    people = _people_of(pending)  # noqa: F841
+    people = users.by_ids(m.user_id for m in pending if m is not None and m.user_id)  # noqa: F841
     started, opened = 0, []
     for member in pending:
         if started and stopping():
@@ -376,14 +375,6 @@ def _start_batch(
     row.error = None
     db.session.commit()
     return started, False
-
-
-def _people_of(pending: list) -> list[User]:
-    ids = [m.user_id for m in pending if m is not None and m.user_id is not None]
-    return db.session.scalars(_PEOPLE, {"ids": ids}).all() if ids else []
-
-
-_PEOPLE = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def _tell(opened: list, model: ProcessModel, number: int, row: ScheduledStart) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from webapp.extensions import db
 from webapp.models import Group, User
@@ -35,6 +35,16 @@ def display_names(ids) -> dict[int, str]:
     if not ids:
         return {}
     return {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def by_ids(ids) -> list[User]:
+    """The accounts of these ids, in one query (none asked, none read)."""
+    ids = list(ids)
+    return db.session.scalars(_BY_IDS, {"ids": ids}).all() if ids else []
+
+
+# Built once: steps ask for the people they tell or offer tasks to.
+_BY_IDS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def by_username(username: str) -> User | None:

@@ -18,10 +18,9 @@ from webapp.models import (
     ModelVersion,
     ProcessInstance,
     TimerWait,
-    User,
     utcnow,
 )
-from webapp.services import case_step, heat_counts
+from webapp.services import case_step, heat_counts, users
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(
@@ -317,13 +316,10 @@ def _load_assignees(offered: list[HumanTask]) -> None:
     # People are not what a step writes: their read need not flush the step's rows first (the
     # commit flushes them all at once, in fewer statements).
     with db.session.no_autoflush:
-        people = {u.id: u for u in db.session.scalars(_PEOPLE, {"ids": list(ids)})}
+        people = {u.id: u for u in users.by_ids(ids)}
     for row in offered:
         if row.assignee_id is not None:
             row.assignee = people.get(row.assignee_id)
-
-
-_PEOPLE = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def _json_item(item):
