@@ -60,8 +60,13 @@ def _entry() -> tuple[DuesEntry, Case, int | None]:
 
 
 def _log(action: str, entry: DuesEntry, case: Case, actor_id: int | None, **extra) -> None:
-    data = {"year": entry.year, "state": entry.state, "member_id": entry.member_id, **extra}
-    audit.record(action, actor_id, case.instance_id, data=data)
+    _log_row(action, {"year": entry.year, "state": entry.state, "member_id": entry.member_id},
+             case, actor_id, **extra)  # fmt: skip
+
+
+def _log_row(action: str, entry: dict, case: Case, actor_id: int | None, **extra) -> None:
+    data = {"year": entry["year"], "state": entry["state"], "member_id": entry["member_id"]}
+    audit.record(action, actor_id, case.instance_id, data={**data, **extra})
 
 
 # --- what diagrams call ---------------------------------------------------------------------
@@ -82,40 +87,46 @@ def open_dues(year, amount, due_at, currency: str = "CNY", confirmed_by: str = "
         raise ValueError("the case is not about a member")
     if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
         raise ValueError("year must be a year such as 2027")
+    if any(isinstance(row, DuesEntry) for row in db.session.new):
+        db.session.flush()  # an entry not yet written would escape the read below
+    connection = db.session.connection()
     # The case's own entry and another case's for the same year, in one read (a yearly start
     # opens one per member).
-    found = db.session.scalars(
+    found = connection.execute(
         _SAME_CASE_OR_YEAR, {"case_id": case.id, "member_id": member.id, "year": year}
     ).all()
-    existing = next((entry for entry in found if entry.case_id == case.id), None)
+    existing = next((row.id for row in found if row.case_id == case.id), None)
     if existing is not None:
-        return existing.id
+        return existing
     if found:
         raise ValueError(f"the dues of {year} are already open for this member")
     now = utcnow()
-    entry = DuesEntry(
-        member_id=member.id,
-        case_id=case.id,
-        year=year,
-        amount_due=_amount(amount, "amount"),
-        currency=(_text(currency, "currency") or "CNY")[:3],
-        due_at=_moment(due_at, "due_at"),
-        confirmed_by_group=(_text(confirmed_by, "confirmed_by") or "")[:50],
-        state="open",
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(entry)
-    db.session.flush()
-    _log("dues_opened", entry, case, actor_id, amount=str(entry.amount_due))
-    return entry.id
+    entry = {
+        "member_id": member.id,
+        "case_id": case.id,
+        "year": year,
+        "amount_due": _amount(amount, "amount"),
+        "currency": (_text(currency, "currency") or "CNY")[:3],
+        "due_at": _moment(due_at, "due_at"),
+        "confirmed_by_group": (_text(confirmed_by, "confirmed_by") or "")[:50],
+        "state": "open",
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Nothing in the step reads the entry as an object: one prebuilt INSERT gives its id, where
+    # the unit of work took a flush round (a yearly start opens one per member).
+    entry_id = connection.execute(_OPEN_ENTRY, entry).scalar_one()
+    _log_row("dues_opened", entry, case, actor_id, amount=str(entry["amount_due"]))
+    return entry_id
 
 
-# Built once (a yearly start asks it for every member).
-_SAME_CASE_OR_YEAR = select(DuesEntry).where(
-    (DuesEntry.case_id == bindparam("case_id"))
-    | ((DuesEntry.member_id == bindparam("member_id")) & (DuesEntry.year == bindparam("year")))
+# Built once (a yearly start runs them for every member).
+_entries = DuesEntry.__table__
+_SAME_CASE_OR_YEAR = select(_entries.c.id, _entries.c.case_id).where(
+    (_entries.c.case_id == bindparam("case_id"))
+    | ((_entries.c.member_id == bindparam("member_id")) & (_entries.c.year == bindparam("year")))
 )
+_OPEN_ENTRY = _entries.insert().returning(_entries.c.id)
 
 
 def declare_dues(amount, reference: str = "", receipt: str | None = None) -> str:

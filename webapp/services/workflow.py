@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.config import SANDBOX_CPU_SECONDS, SANDBOX_MEMORY_MB, Config
 from webapp.engine import EngineLimits, EngineResult, ModelSource, SandboxLimits, WorkflowEngine
@@ -208,10 +210,13 @@ def save_result(
     # a flush round costs more than its UPDATE.
     if instance.next_timer_at is not None or result.timers:
         waited = _record_timer_waits(instance, result.timers, now, new)
-    instance.state = result.state
-    instance.status = "finished" if result.finished else "running"
-    instance.next_timer_at = result.next_timer_at
-    instance.updated_at = now
+    _write_instance(
+        instance,
+        state=result.state,
+        status="finished" if result.finished else "running",
+        next_timer_at=result.next_timer_at,
+        updated_at=now,
+    )
     if new:
         ready = {}
     elif ready is None:
@@ -225,11 +230,21 @@ def save_result(
         }
     rows = dict(ready)
     before = waited | {(row.version_id, row.bpmn_id) for row in ready.values()}
+    ended: list[tuple[HumanTask, dict]] = []
     for guid in result.completed_task_ids:
         row = rows.pop(guid, None)
         if row is not None:
-            row.state, row.completed_at = "completed", now
-            row.completed_by_id, row.submitted_data = actor_id, submitted
+            ended.append(
+                (
+                    row,
+                    {
+                        "state": "completed",
+                        "completed_at": now,
+                        "completed_by_id": actor_id,
+                        "submitted_data": submitted,
+                    },
+                )
+            )
     ready_ids, offered = set(), []
     for task in result.ready_tasks:
         ready_ids.add(task.id)
@@ -257,11 +272,85 @@ def save_result(
     # Ready rows the engine no longer offers were withdrawn by the process (timer, cancel).
     for guid, row in rows.items():
         if guid not in ready_ids:
-            row.state, row.completed_at = "cancelled", now
+            ended.append((row, {"state": "cancelled", "completed_at": now}))
+    _end_tasks(ended)
     after = {(instance.version_id, t.info.spec_id) for t in result.ready_tasks}
     after |= {(instance.version_id, timer.spec_id) for timer in result.timers}
     heat_counts.move(before, after)
     return offered
+
+
+def _write_instance(instance: ProcessInstance, **values) -> None:
+    """Write the instance's new state with the mapper's version check, in one prebuilt UPDATE,
+    and give the object the values as it now stands in the database.
+
+    Every step writes this row: through the unit of work it cost a flush round of its own,
+    several times the statement. The version column is checked and bumped as the mapper does,
+    and a stale write fails the same way (StaleDataError)."""
+    version = instance.lock_version
+    written = db.session.connection().execute(
+        _SAVE_INSTANCE,
+        {**{f"new_{name}": value for name, value in values.items()},
+         "row_id": instance.id, "old_version": version, "new_lock_version": version + 1},
+    )  # fmt: skip
+    if written.rowcount != 1:
+        raise StaleDataError(
+            f"process_instance {instance.id}: expected version {version}, another step wrote it"
+        )
+    for name, value in {**values, "lock_version": version + 1}.items():
+        set_committed_value(instance, name, value)
+
+
+_SAVE_INSTANCE = (
+    update(_instances)
+    .where(
+        _instances.c.id == bindparam("row_id"),
+        _instances.c.lock_version == bindparam("old_version"),
+    )
+    .values(
+        {
+            name: bindparam(f"new_{name}", type_=_instances.c[name].type)
+            for name in ("state", "status", "next_timer_at", "updated_at", "lock_version")
+        }
+    )
+)
+
+
+def _end_tasks(ended: list[tuple[HumanTask, dict]]) -> None:
+    """Mark the step's completed and withdrawn task rows, one prebuilt UPDATE per kind however
+    many rows, and give the objects their new values (nothing flushes them afterwards)."""
+    stored = [(row, values) for row, values in ended if row.id is not None]
+    for row, values in ended:
+        if row.id is None:  # offered and ended within this transaction, not yet written
+            for name, value in values.items():
+                setattr(row, name, value)
+    for names, statement in _END_TASK:
+        params = [
+            {"row_id": row.id, **{f"new_{n}": values[n] for n in names}}
+            for row, values in stored
+            if values.keys() == names
+        ]
+        if params:
+            db.session.connection().execute(statement, params)
+    for row, values in stored:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+
+
+_tasks = HumanTask.__table__
+# (the columns a kind of end writes, its statement): completed (by whom, with what), withdrawn.
+_END_TASK = [
+    (
+        names,
+        update(_tasks)
+        .where(_tasks.c.id == bindparam("row_id"))
+        .values({n: bindparam(f"new_{n}", type_=_tasks.c[n].type) for n in names}),
+    )
+    for names in (
+        frozenset({"state", "completed_at", "completed_by_id", "submitted_data"}),
+        frozenset({"state", "completed_at"}),
+    )
+]
 
 
 def _record_timer_waits(
