@@ -310,3 +310,28 @@ def test_a_start_if_rule_that_cannot_be_evaluated_is_refused_by_name(app, proced
     refused = post_json(procedure.actors("owner"), f"/models/{KEY}/deploy", model)
     assert refused.status_code == 422
     assert any("startIf" in p["message"] for p in refused.get_json()["problems"])
+
+
+def test_a_years_dues_open_once_per_case_and_member(app, procedure):
+    from webapp.services import case_step, dues
+
+    member_id = make_member(app, "applicant", "unit")
+    procedure.travel_to(OPENS + timedelta(minutes=1))
+    assert start_due(app) == 1
+    opened = entry(app, member_id)
+    with app.app_context():
+        dues_case = dues_cases(app)[member_id]
+        admission = db.session.get(Case, db.session.get(Member, member_id).case_id)
+        # The dues case asking again gets its own entry back, and nothing new is written.
+        case_step.begin(dues_case.instance_id, case=db.session.get(Case, dues_case.id))
+        assert dues.open_dues(2027, 5000, "2027-03-31T00:00:00+08:00") == opened.id
+        # Another case of the member (its admission) is refused the same year.
+        case_step.begin(admission.instance_id, case=admission)
+        with pytest.raises(ValueError, match="already open"):
+            dues.open_dues(2027, 5000, "2027-03-31T00:00:00+08:00")
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(DuesEntry)) == 1
+        opened_rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "dues_opened")
+        ).all()
+        assert len(opened_rows) == 1 and opened_rows[0].data["member_id"] == member_id
