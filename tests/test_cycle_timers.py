@@ -56,3 +56,27 @@ def test_a_cycle_timer_fires_once_per_due_tick_until_its_cycles_are_done(app):
     assert tick_at(app, T0 + timedelta(hours=6, minutes=31)) == (0, T0 + timedelta(hours=7), 2)
     assert tick_at(app, T0 + timedelta(hours=7, minutes=1)) == (1, None, 3)
     assert tick_at(app, T0 + timedelta(days=1)) == (0, None, 3)
+
+
+def test_a_cycle_timers_wait_moves_with_each_firing_and_ends_with_the_last(app):
+    from webapp.models import TimerWait
+
+    def waits():
+        with app.app_context():
+            return [
+                (w.state, w.due_at, w.ended_at)
+                for w in db.session.scalars(select(TimerWait).order_by(TimerWait.id))
+            ]
+
+    with time_machine.travel(T0, tick=False), app.app_context():
+        version, _created = process_models.deploy("reminders", REMINDERS, FORMS)
+        create_instance(version, engine.start(source_for(version.id)))
+        db.session.commit()
+    assert waits() == [("waiting", T0 + timedelta(hours=1), None)]
+    # The same wait, due at the next occurrence: a cycle is one wait, not one per firing.
+    tick_at(app, T0 + timedelta(hours=1, minutes=1))
+    assert waits() == [("waiting", T0 + timedelta(hours=2), None)]
+    tick_at(app, T0 + timedelta(hours=2, minutes=1))
+    last = T0 + timedelta(hours=3, minutes=1)
+    tick_at(app, last)
+    assert waits() == [("ended", T0 + timedelta(hours=3), last)]

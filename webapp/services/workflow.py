@@ -175,8 +175,19 @@ _LOCKED_CASE = (
     .where(ProcessInstance.id == bindparam("instance_id"))
     .execution_options(populate_existing=True)
 )
-_WAITING = select(TimerWait).where(
-    TimerWait.instance_id == bindparam("instance_id"), TimerWait.state == "waiting"
+_waits = TimerWait.__table__
+_WAITING = select(_waits.c.id, _waits.c.version_id, _waits.c.bpmn_id, _waits.c.due_at).where(
+    _waits.c.instance_id == bindparam("instance_id"), _waits.c.state == "waiting"
+)
+_END_WAIT = (
+    update(_waits)
+    .where(_waits.c.id == bindparam("row_id"))
+    .values(state="ended", ended_at=bindparam("new_ended_at", type_=_waits.c.ended_at.type))
+)
+_MOVE_WAIT = (
+    update(_waits)
+    .where(_waits.c.id == bindparam("row_id"))
+    .values(due_at=bindparam("new_due_at", type_=_waits.c.due_at.type))
 )
 
 
@@ -206,8 +217,6 @@ def save_result(
     """
     now = utcnow()
     waited: set[tuple[int | None, str]] = set()
-    # Before the instance changes: the timer waits' query would flush them on their own, and
-    # a flush round costs more than its UPDATE.
     if instance.next_timer_at is not None or result.timers:
         waited = _record_timer_waits(instance, result.timers, now, new)
     _write_instance(
@@ -363,14 +372,23 @@ def _record_timer_waits(
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
     before = set()
-    rows = () if new else db.session.scalars(_WAITING, {"instance_id": instance.id})
+    # Read and written as rows, not objects: nothing else in a step looks at them, and a flush
+    # round of the unit of work costs several times the statements.
+    connection = db.session.connection()
+    rows = () if new else connection.execute(_WAITING, {"instance_id": instance.id})
+    ended, moved = [], []
     for row in rows:
         before.add((row.version_id, row.bpmn_id))
         if wanted[row.bpmn_id] > 0:
             wanted[row.bpmn_id] -= 1
-            row.due_at = due[row.bpmn_id]
+            if row.due_at != due[row.bpmn_id]:
+                moved.append({"row_id": row.id, "new_due_at": due[row.bpmn_id]})
         else:
-            row.state, row.ended_at = "ended", now
+            ended.append({"row_id": row.id, "new_ended_at": now})
+    if ended:
+        connection.execute(_END_WAIT, ended)
+    if moved:
+        connection.execute(_MOVE_WAIT, moved)
     began = [
         {
             "instance_id": instance.id,
@@ -384,9 +402,9 @@ def _record_timer_waits(
         for _n in range(count)
     ]
     if began:
-        # Nothing reads these rows as objects: written at once, in one statement however many
-        # (the unit of work would fetch each one's id back, one INSERT each on SQLite).
-        db.session.connection().execute(_BEGIN_WAIT, began)
+        # Written at once, in one statement however many (the unit of work would fetch each
+        # one's id back, one INSERT each on SQLite).
+        connection.execute(_BEGIN_WAIT, began)
     return before
 
 
