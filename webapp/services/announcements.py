@@ -12,7 +12,7 @@ from webapp.engine import EngineResult
 from webapp.extensions import db
 from webapp.models import Case, HumanTask, User
 from webapp.roles import APPLICANT
-from webapp.services import notify
+from webapp.services import notify, row_writes
 from webapp.services.groups import lane_group
 
 # The platform's messages for an offered task that names none of its own.
@@ -24,7 +24,8 @@ def after_step(case: Case, result: EngineResult, offered: list[HumanTask]) -> No
     """Queue the notifications of one transition, in the transition's own transaction."""
     # It reads only people and groups, which a step does not write: no flush of the step's
     # rows before each read (the commit flushes them all at once, in fewer statements).
-    with db.session.no_autoflush:
+    # Its messages are written together, in one statement, when it has queued them all.
+    with db.session.no_autoflush, row_writes.gathered():
         _queue(case, result, offered)
 
 

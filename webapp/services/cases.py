@@ -23,7 +23,15 @@ from webapp.models import (
     utcnow,
 )
 from webapp.roles import APPLICANT, PROCESS_OWNER
-from webapp.services import announcements, audit, case_step, catalogue, member_changes
+from webapp.services import (
+    announcements,
+    audit,
+    case_step,
+    catalogue,
+    member_changes,
+    row_writes,
+    stage_counts,
+)
 from webapp.services.errors import Forbidden, InvalidFormData, NotFound, ProcessError
 from webapp.services.groups import lane_group
 from webapp.services.workflow import engine, is_case_form, save_result, version_content
@@ -109,11 +117,13 @@ def open_case(
         }
     # The instance and its case exist before the engine runs the first steps, so that a
     # diagram function called there (e.g. one that writes the register) finds its case.
-    # One flush writes both (the instance first, by the relationship): a yearly start opens
-    # thousands of cases, and each flush is a round of the unit of work.
-    instance = ProcessInstance(version=version, state="")
+    # Written by prebuilt statements, not a flush: a yearly start opens thousands of cases, and
+    # each flush is a round of the unit of work. What the caller left pending is flushed first.
+    db.session.flush()
+    instance = ProcessInstance(version_id=version.id, state="")
+    row_writes.insert_objects([instance])
     case = Case(
-        instance=instance,
+        instance_id=instance.id,
         applicant_id=subject_id,
         model_id=version.model_id,
         title=title[:200],
@@ -124,10 +134,9 @@ def open_case(
     if member is not None:
         for name in SUMMARY_FIELDS:
             setattr(case, name, getattr(member, name, None))
-    db.session.add(case)
+    stage_counts.insert(case)
     if started is not None:
-        db.session.add(started(case))
-    db.session.flush()
+        row_writes.insert_objects([started(case)])
     case_step.begin(instance.id, started_by, case)
     try:
         result = engine.start(content.source, data, timer_start, occurrence)
@@ -212,6 +221,7 @@ def sync(
         reason = result.data.get("outcome_reason")
         case.outcome_reason = str(reason) if reason else None
     case.updated_at = now
+    stage_counts.write(case)
 
 
 def published(case: Case) -> tuple[str, ...]:

@@ -38,7 +38,7 @@ from webapp.models import (
     parse_iso,
     utcnow,
 )
-from webapp.services import groups, message_templates
+from webapp.services import groups, message_templates, row_writes
 from webapp.services.workflow import version_content
 from webapp.text import one_line
 
@@ -88,8 +88,8 @@ def notify(
             next_attempt_at=now,
             attempts=0,
         )
-        db.session.add(message)
         messages.append(message)
+    row_writes.insert_objects(messages)
     return messages
 
 

@@ -50,7 +50,15 @@ from webapp.models import (
     TimerStartCase,
     utcnow,
 )
-from webapp.services import announcements, audit, catalogue, groups, member_types, users
+from webapp.services import (
+    announcements,
+    audit,
+    catalogue,
+    groups,
+    member_types,
+    row_writes,
+    users,
+)
 from webapp.services import model_data as model_data_file
 from webapp.services.cases import model_data, open_case
 from webapp.services.errors import ProcessError
@@ -325,7 +333,9 @@ def _start_batch(
         _advance(row, now)
         db.session.commit()
         return 0, False
-    number = db.session.get(ModelVersion, row.version_id).number
+    # Held for the batch: each case's start looks it up, and finds it in the session.
+    version = db.session.get(ModelVersion, row.version_id)
+    number = version.number
     # Each case's notification looks its subject up: the batch's people are read at once and
     # held here until the commit, so each look-up finds its person in the session.
     people = users.by_ids(m.user_id for m in pending if m is not None and m.user_id)  # noqa: F841
@@ -341,7 +351,7 @@ def _start_batch(
                 element_id=row.element_id,
                 occurrence_at=key_at,
                 member_key=member_key,
-                case=case,
+                case_id=case.id,
             )
 
         try:
@@ -380,7 +390,12 @@ def _start_batch(
 def _tell(opened: list, model: ProcessModel, number: int, row: ScheduledStart) -> None:
     """The started cases' messages and audit rows, outside their savepoints (audit rows are
     chained at commit, and must all be written) and after all of them: the batch's rows are
-    then written together at the commit, not one case's at each savepoint."""
+    then written together, not one case's at each savepoint."""
+    with row_writes.gathered():
+        _tell_each(opened, model, number, row)
+
+
+def _tell_each(opened: list, model: ProcessModel, number: int, row: ScheduledStart) -> None:
     for case, result, offered, member in opened:
         if offered:
             announcements.after_step(case, result, offered)

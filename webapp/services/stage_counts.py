@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Case, StageCount
-from webapp.services import running_counts
+from webapp.services import row_writes, running_counts
 
 # Cases at one stage stepping in parallel update different rows.
 SHARDS = 8
@@ -55,6 +55,20 @@ def move(session, before: Place, after: Place) -> None:
         running_counts.move(session, StageCount.__table__, KEY, (*before, shard), -1)
     if after is not None:
         running_counts.move(session, StageCount.__table__, KEY, (*after, shard), 1)
+
+
+def insert(case: Case) -> None:
+    """Insert the new case now, without a flush round, and count it."""
+    row_writes.insert_objects([case])
+    move(db.session, None, place(case))
+
+
+def write(case: Case) -> None:
+    """Write the case's changes now, without a flush round, and move its count with them (a
+    case the flush must write, new or with a changed relationship, is left to it)."""
+    before = _was(case)
+    if row_writes.update_changed(case):
+        move(db.session, before, place(case))
 
 
 @event.listens_for(Session, "before_flush")

@@ -22,7 +22,7 @@ from webapp.models import (
     TimerWait,
     utcnow,
 )
-from webapp.services import case_step, heat_counts, users
+from webapp.services import case_step, heat_counts, row_writes, users
 from webapp.services.diagram_functions import diagram_functions
 
 engine = WorkflowEngine(
@@ -275,8 +275,8 @@ def save_result(
             assignee_id=task.assignee if isinstance(task.assignee, int) else None,
             item=_json_item(task.item),
         )
-        db.session.add(row)
         offered.append(row)
+    row_writes.insert_objects(offered)
     _load_assignees(offered)
     # Ready rows the engine no longer offers were withdrawn by the process (timer, cancel).
     for guid, row in rows.items():
@@ -420,13 +420,13 @@ def _load_assignees(offered: list[HumanTask]) -> None:
     ids = {row.assignee_id for row in offered if row.assignee_id is not None}
     if not ids:
         return
-    # People are not what a step writes: their read need not flush the step's rows first (the
-    # commit flushes them all at once, in fewer statements).
+    # People are not what a step writes: their read need not flush what else the step changed
+    # first (the commit flushes it all at once, in fewer statements).
     with db.session.no_autoflush:
         people = {u.id: u for u in users.by_ids(ids)}
     for row in offered:
         if row.assignee_id is not None:
-            row.assignee = people.get(row.assignee_id)
+            set_committed_value(row, "assignee", people.get(row.assignee_id))
 
 
 def _json_item(item):
