@@ -10,6 +10,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.engine import EngineError, EngineResult
 from webapp.extensions import db
@@ -135,6 +136,8 @@ def open_case(
         for name in SUMMARY_FIELDS:
             setattr(case, name, getattr(member, name, None))
     stage_counts.insert(case)
+    # Held by its case, as the relationship would (what the step tells looks it up).
+    set_committed_value(case, "instance", instance)
     if started is not None:
         row_writes.insert_objects([started(case)])
     case_step.begin(instance.id, started_by, case)

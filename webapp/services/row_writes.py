@@ -44,7 +44,12 @@ def insert_objects(objects: Sequence) -> None:
         for key, default in plan.defaults:
             if state.get(key) is None:
                 setattr(obj, key, default())
-        rows.append({column: getattr(obj, key) for column, key in plan.columns})
+        row = {}
+        for column, key in plan.columns:
+            if key not in state:
+                setattr(obj, key, None)  # written NULL, and known to be: never read back
+            row[column] = state[key]
+        rows.append(row)
     connection = db.session.connection()
     if len(rows) == 1:
         ids = [connection.execute(plan.one, rows[0]).scalar_one()]
