@@ -93,3 +93,14 @@ def test_an_unchanged_calendar_costs_one_stamp_read_per_transaction(app):
             event.remove(db.engine, "before_cursor_execute", record)
         assert not [s for s in seen if "FROM calendar_day" in s or "FROM user_group" in s], seen
         assert len([s for s in seen if "FROM reference_stamp" in s]) == 2, seen
+
+
+def test_a_transactions_own_change_not_yet_flushed_is_seen(app):
+    with app.app_context():
+        assert _next_working_day(MONDAY) == date(2027, 3, 2)  # this process's copy
+        db.session.rollback()
+        # Pending in the session only: reading the stamp flushes it, and the trigger stamps it.
+        db.session.add(CalendarDay(day=date(2027, 3, 2), kind="holiday", note=""))
+        assert workdays.add_working_days(MONDAY, 1) == date(2027, 3, 3)
+        db.session.rollback()
+        assert _next_working_day(MONDAY) == date(2027, 3, 2)

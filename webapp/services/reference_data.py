@@ -29,7 +29,12 @@ _copies: WeakKeyDictionary = WeakKeyDictionary()
 def kept(kind: str, load: Callable[[], T]) -> T:
     """What `load()` gives, from this process's copy if nothing of the kind changed since.
     The value is shared by every thread of the process: callers must not change it."""
-    stamp = db.session.execute(_STAMP, {"kind": kind}).scalar()
+    session = db.session()
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # as a query would: a pending change of the kind stamps it
+    # Read as a row, not through the ORM's query machinery: nearly every step reads a stamp
+    # or two, and that machinery cost several times the statement.
+    stamp = session.connection().execute(_STAMP, {"kind": kind}).scalar()
     if stamp is None:  # a kind without a stamp is loaded each time
         return load()
     copies = _copies.setdefault(db.engine, {})
