@@ -14,6 +14,7 @@ from lxml import etree
 from tests.engine import bpmn_samples as samples
 from tests.engine.test_sandbox_escapes import ESCAPES
 from webapp.engine import EngineError, InvalidDiagram, ModelSource, WorkflowEngine
+from webapp.engine import sandbox as sandbox_module
 from webapp.engine.sandbox import (
     SandboxEnvironment,
     SandboxViolation,
@@ -140,6 +141,43 @@ def test_a_script_cannot_leave_what_the_stored_state_cannot_hold():
     with pytest.raises(SandboxViolation, match="'d' holds a date"):
         SandboxEnvironment().execute("kept = 2\nd = date(2026, 1, 1)", data)
     assert data == {"kept": 1}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "given.append(date(2026, 1, 1))",
+        "given[0] = date(2026, 1, 1)",
+        "record['when'] = date(2026, 1, 1)",
+        "record.update({'when': date(2026, 1, 1)})",
+        "record.setdefault('when', date(2026, 1, 1))",
+        "add = given.append\nadd(date(2026, 1, 1))",
+        "given.insert(0, {1})",
+        "inner = record['inner']\ninner['x'] = {1}",
+        "for r in [record]:\n    r['inner'] = date(2026, 1, 1)",
+    ],
+)
+def test_a_value_changed_in_place_is_checked_like_one_bound_anew(script):
+    # Task data a script was given is walked again only if the script may have changed a value
+    # in place: every way it can is noticed.
+    data = {"given": [1], "record": {"inner": {}}}
+    with pytest.raises(SandboxViolation, match="holds a"):
+        SandboxEnvironment().execute(script, data)
+
+
+def test_values_a_script_leaves_as_given_are_not_walked_again(monkeypatch):
+    walked = []
+    real = sandbox_module.not_data
+
+    def counted(value, depth=0):
+        walked.append(value)
+        return real(value, depth)
+
+    monkeypatch.setattr(sandbox_module, "not_data", counted)
+    data = {"big": {"rows": list(range(1000))}, "n": 1}
+    SandboxEnvironment().execute("n = n + 1\nlabel = str(len(big['rows']))", data)
+    assert walked == [2, "1000"]  # only what it bound anew
+    assert data == {"big": {"rows": list(range(1000))}, "n": 2, "label": "1000"}
 
 
 # --- Through the engine's public API ---------------------------------------------------------

@@ -133,6 +133,8 @@ def _apply(function, *args, **kwargs):
     return function(*args, **kwargs)
 
 
+_NOTHING = object()
+
 # A condition may be a set or a date comparison's operand; anything kept must be data.
 _RESULT_EXTRAS = (set, frozenset, _dt.date, _dt.time)
 
@@ -179,6 +181,11 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             if name.startswith("_") or name in self.globals or callable(value):
                 continue
             if external_context and name in external_context:
+                continue
+            if not run.changed_in_place and context.get(name, _NOTHING) is value:
+                # As it was given, and the code changed nothing in place: walking it again
+                # (the whole task data, at every script) would find what it found before.
+                kept[name] = value
                 continue
             if why := not_data(value):
                 raise SandboxViolation(f"'{name}' holds {why}, which task data cannot keep")

@@ -42,6 +42,9 @@ class Run:
         self.steps = 0
         self.started = time.monotonic()
         self.violation: SandboxViolation | None = None
+        # Whether the code may have changed a value in place (an item written, a mutating
+        # method taken): then every value it leaves is checked, not only those it bound anew.
+        self.changed_in_place = False
 
     def _guarded(self, check, *args: Any, **kwargs: Any) -> Any:
         if self.violation is not None:
@@ -82,10 +85,17 @@ class Run:
 
     def getattr(self, obj: Any, name: Any) -> Any:
         """Attribute access; the guarded methods it hands out report to this evaluation too."""
+        if name in MUTATING_METHODS:
+            self.changed_in_place = True
         value = self._guarded(checked_getattr, obj, name)
         if name in WRAPPED_METHODS and callable(value):
             return lambda *args, **kwargs: self._guarded(value, *args, **kwargs)
         return value
+
+    def write(self, obj: Any) -> Any:
+        """The target of an item or attribute assignment or deletion (`_write_`)."""
+        self.changed_in_place = True
+        return checked_write(obj)
 
     def guards(self, builtins: dict[str, Any]) -> dict[str, Any]:
         """The names the compiled code calls, bound to this evaluation."""
@@ -101,9 +111,22 @@ class Run:
             "_getiter_": self.getiter,
             "_op_": lambda symbol, a, b: self._guarded(checked_op, symbol, a, b),
             "_inplacevar_": self.inplace,
+            "_write_": self.write,
             "_tick_": self.tick,
             "_format_": lambda *args: self._guarded(checked_format, *args),
         }
+
+
+# Every method that changes a list, dict or set in place: the only mutable values a script can
+# reach (task data, and what the builtins and diagram functions return, are plain data).
+MUTATING_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+        "update", "setdefault", "popitem",
+        "add", "discard", "difference_update", "intersection_update",
+        "symmetric_difference_update",
+    }
+)  # fmt: skip
 
 
 class _ListWriter:
