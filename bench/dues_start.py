@@ -5,6 +5,7 @@ Prints JSON: cases started per second and the process's memory as the run goes o
     .venv/bin/python bench/dues_start.py              # 1,000 members, SQLite
     .venv/bin/python bench/dues_start.py --full       # 100,000 members
     .venv/bin/python bench/dues_start.py --members 5000 --database postgresql
+    .venv/bin/python bench/dues_start.py --database postgresql --tickers 2   # side by side
 
 Issue 15's goal: >= 500 cases/s for 100,000 members, with peak memory flat.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import sys
 import tempfile
@@ -67,8 +69,15 @@ def make_register(count: int) -> None:
         db.session.execute(
             ProcessInstance.__table__.insert(),
             [
-                {"id": base_instance + i, "version_id": version_id, "state": "", "status":
-                 "finished", "lock_version": 1, "created_at": now, "updated_at": now}
+                {
+                    "id": base_instance + i,
+                    "version_id": version_id,
+                    "state": "",
+                    "status": "finished",
+                    "lock_version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for i in range(size)
             ],
         )
@@ -76,19 +85,33 @@ def make_register(count: int) -> None:
         db.session.execute(
             Case.__table__.insert(),
             [
-                {"id": base_case + i, "instance_id": base_instance + i,
-                 "applicant_id": users[(first + i) % len(users)], "data": {}, "facts": {},
-                 "stage": "", "status": "admitted", "created_at": now, "updated_at": now}
+                {
+                    "id": base_case + i,
+                    "instance_id": base_instance + i,
+                    "applicant_id": users[(first + i) % len(users)],
+                    "data": {},
+                    "facts": {},
+                    "stage": "",
+                    "status": "admitted",
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for i in range(size)
             ],
         )
         db.session.execute(
             Member.__table__.insert(),
             [
-                {"member_number": f"B-{first + i:07d}", "case_id": base_case + i,
-                 "user_id": users[(first + i) % len(users)], "name": f"会员单位 {first + i}",
-                 "member_type": "unit" if i % 3 else "individual", "admitted_on": date(2026, 1, 5),
-                 "status": "active", "created_at": now}
+                {
+                    "member_number": f"B-{first + i:07d}",
+                    "case_id": base_case + i,
+                    "user_id": users[(first + i) % len(users)],
+                    "name": f"会员单位 {first + i}",
+                    "member_type": "unit" if i % 3 else "individual",
+                    "admitted_on": date(2026, 1, 5),
+                    "status": "active",
+                    "created_at": now,
+                }
                 for i in range(size)
             ],
         )
@@ -125,7 +148,7 @@ def _timed_engine_starts():
         del engine.start  # the class's method again
 
 
-def run(members: int, database: str) -> dict:
+def run(members: int, database: str, tickers: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp, harness.bench_database(database, Path(tmp)) as url:
         app = harness.make_app(url, Path(tmp))
         with app.app_context():
@@ -135,6 +158,8 @@ def run(members: int, database: str) -> dict:
             ).one()
             opens = row.next_at + timedelta(minutes=1)
             db.session.remove()
+        if tickers > 1:
+            return _side_by_side(app, url, members, database, tickers, opens)
         collector.tune()  # as the ticker (`flask tick --interval N`) does
         rss = {"before": _rss_mb()}
         started, batches = 0, 0
@@ -159,6 +184,7 @@ def run(members: int, database: str) -> dict:
     return {
         "database": database,
         "members": members,
+        "tickers": 1,
         "cases_started": started,
         "dues_entries": entries,
         "messages_queued": mails,
@@ -179,14 +205,84 @@ def run(members: int, database: str) -> dict:
     }
 
 
+def _ticker_process(url: str, tmp: str, opens, start_at: float, answer) -> None:
+    # A ticker of its own, as `flask tick` runs in another process: its own app and pool.
+    app = harness.make_app(url, Path(tmp))
+    collector.tune()
+    time.sleep(max(0.0, start_at - time.time()))  # all tickers start together
+    began, started = time.process_time(), 0
+    with app.app_context():
+        while True:
+            moved = scheduled_starts.start_due(now=opens, limit=1000)
+            started += moved
+            if not moved:
+                # Nothing for this one now: done, or the rest held by another ticker, which
+                # ends the occurrence; a ticker looks again at its next tick.
+                still_due = select(func.count()).where(ScheduledStart.next_at <= opens)
+                if not db.session.scalar(still_due):
+                    break
+                db.session.rollback()
+                time.sleep(0.05)
+        db.session.remove()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    answer.put((started, time.process_time() - began, time.time(), peak))
+
+
+def _side_by_side(app, url: str, members: int, database: str, tickers: int, opens) -> dict:
+    """The same start by `tickers` ticker processes at once (on PostgreSQL each takes parts of
+    the register; on SQLite one writer holds the occurrence at a time)."""
+    with app.app_context():
+        tmp = str(Path(app.config["UPLOAD_DIR"]).parent)
+        db.engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    start_at = time.time() + 15  # time for each to build its app
+    processes = [
+        context.Process(target=_ticker_process, args=(url, tmp, opens, start_at, answers))
+        for _ in range(tickers)
+    ]
+    for process in processes:
+        process.start()
+    results = [answers.get() for _ in processes]
+    for process in processes:
+        process.join()
+    seconds = max(ended for _n, _cpu, ended, _peak in results) - start_at
+    started = sum(n for n, _cpu, _ended, _peak in results)
+    cpu = sum(c for _n, c, _ended, _peak in results)
+    with app.app_context():
+        entries = db.session.scalar(select(func.count()).select_from(DuesEntry))
+        mails = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+        db.session.remove()
+    return {
+        "database": database,
+        "members": members,
+        "tickers": tickers,
+        "cases_started": started,
+        "cases_started_by_each": [n for n, _cpu, _ended, _peak in results],
+        "dues_entries": entries,
+        "messages_queued": mails,
+        "seconds": round(seconds, 2),
+        "cases_started_per_s": round(started / seconds, 1) if seconds else None,
+        # The tickers' CPU per case, all of them (the database server's not counted).
+        "cpu_ms_per_case": round(cpu / started * 1000, 2) if started else None,
+        "engine_ms_per_case": None,  # timed in one process only
+        "engine_share": None,
+        "goal_per_s": 500,
+        "rss_mb": None,
+        "peak_rss_mb": round(max(peak for _n, _cpu, _ended, peak in results), 1),
+        "when": utcnow().astimezone(UTC).isoformat(timespec="seconds"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=None)
     parser.add_argument("--full", action="store_true", help="100,000 members")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--tickers", type=int, default=1, help="ticker processes side by side")
     args = parser.parse_args()
     members = args.members or (100_000 if args.full else 1000)
-    print(json.dumps(run(members, args.database), ensure_ascii=False, indent=2))
+    print(json.dumps(run(members, args.database, args.tickers), ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

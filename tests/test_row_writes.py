@@ -175,8 +175,8 @@ def test_a_yearly_start_goes_on_past_a_member_another_ticker_started(app, proced
     # would: its start is refused by the unique key, and the others start.
     listed = scheduled_starts._pending_members
 
-    def stale(row, key_at, types, size, after=0):
-        rows = listed(row, key_at, types, size, after)
+    def stale(row, key_at, types, size, after=0, part=None):
+        rows = listed(row, key_at, types, size, after, part)
         return [db.session.get(type(rows[0]), first), *rows] if rows else rows
 
     monkeypatch.setattr(scheduled_starts, "_pending_members", stale)

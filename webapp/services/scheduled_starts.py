@@ -19,9 +19,13 @@ Deploying a version keeps its `scheduled_start` rows in step; the ticker reads t
 their index on `next_at`. Each case an occurrence opens is recorded under the unique key (model,
 timer, occurrence, member), so a second ticker, or a re-run after a crash, starts nothing twice.
 A large register is started in batches, one commit each (each case's start is atomic in its own
-savepoint); between batches the schedule's row is let go, so another ticker may carry on.
-Several tickers share the due rows as with BPMN timers (webapp.services.timers): SKIP LOCKED on
-PostgreSQL, the single writer lock on SQLite.
+savepoint). On SQLite, the single writer lock gives an occurrence to one ticker at a time, and
+between batches it is let go, so another may carry on. On PostgreSQL the register is split into
+PARTS by member id: a batch holds one part under a transaction advisory lock (and a shared lock
+on the schedule's row, against a deploy changing it meanwhile), so tickers start the parts side
+by side; a ticker whose part is gone through ends the occurrence only if it can hold every part,
+no other ticker then starting a case of it. An occurrence without members (one case about no
+one) is claimed whole with SKIP LOCKED, as BPMN timers are (webapp.services.timers).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.engine import (
@@ -69,6 +73,10 @@ START_FOR, START_FOR_TYPES, MEMBERS = "startFor", "startForTypes", "members"
 START_IF = "startIf"
 ONCE_PER, YEAR = "startOncePer", "year"
 BATCH = 50  # cases per commit: a large register in many short transactions
+# PostgreSQL: the register is started in parts (by member id), each taken by one ticker at a
+# time under an advisory lock of this space, so that tickers start an occurrence side by side.
+PARTS = 8
+_PART_LOCKS = 0x5354_5254  # "STRT": the two-key advisory locks' space of these parts
 RETRY_AFTER = timedelta(hours=1)  # after a start that failed (a diagram's mistake)
 UNKNOWN_START_FOR = N_(
     "The process property startFor is %(value)s; it may only be members (one case per active "
@@ -177,17 +185,21 @@ def start_due(
     ends, and the next tick starts the rest of the occurrence.
     """
     now = now or utcnow()
-    started, passed = 0, set()  # passed: failed this round, not claimed again
-    gone_through: dict[int, int] = {}  # schedule id → the last member id this call went through
+    started = 0
+    passed: set[tuple[int, int | None]] = set()  # (schedule, part) failed or gone through
+    gone_through: dict[tuple[int, int | None], int] = {}  # → the last member id gone through
     while started < limit and not stopping():
-        row = _claim(now, passed)
-        if row is None:
+        claimed = _claim(now, passed)
+        if claimed is None:
             db.session.rollback()
             return started
-        count, failed = _start_batch(row, now, min(BATCH, limit - started), stopping, gone_through)
+        row, part = claimed
+        count, done = _start_batch(
+            row, now, min(BATCH, limit - started), stopping, gone_through, part
+        )
         started += count
-        if failed:
-            passed.add(row.id)
+        if done:
+            passed.add((row.id, part))
     return started
 
 
@@ -195,17 +207,35 @@ def _due(now: datetime):
     return (ScheduledStart.next_at <= now,)
 
 
-def _claim(now: datetime, passed: set[int]) -> ScheduledStart | None:
-    """The next due schedule, locked for this transaction (or None)."""
-    query = select(ScheduledStart).where(*_due(now))
+def _claim(now: datetime, passed: set) -> tuple[ScheduledStart, int | None] | None:
+    """The next due schedule this transaction may work on, and the part of the register it
+    takes (None: all of it, or no register), or None."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return _claim_one_writer(now, {row_id for row_id, _part in passed})
+    query = select(ScheduledStart.id).where(*_due(now)).order_by(ScheduledStart.next_at)
+    for row_id in list(db.session.scalars(query.order_by(ScheduledStart.id))):
+        if _starts_members(row_id):
+            for part in range(PARTS):
+                if (row_id, part) not in passed and _take_part(row_id, part):
+                    # Held against a deploy changing it meanwhile, not against other tickers.
+                    row = _read_due(row_id, now, lock=_SHARED)
+                    if row is not None:
+                        return row, part
+                    db.session.rollback()
+                    break
+        elif (row_id, None) not in passed:
+            row = _read_due(row_id, now, lock=_SKIP_LOCKED)
+            if row is not None:
+                return row, None
+    return None
+
+
+def _claim_one_writer(now: datetime, passed: set[int]) -> tuple[ScheduledStart, None] | None:
+    query = select(ScheduledStart.id).where(*_due(now))
     if passed:
         query = query.where(ScheduledStart.id.notin_(passed))
-    query = query.order_by(ScheduledStart.next_at, ScheduledStart.id).limit(1)
-    if db.session.get_bind().dialect.name != "sqlite":
-        return db.session.scalars(
-            query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
-        ).first()
-    for row_id in list(db.session.scalars(query.with_only_columns(ScheduledStart.id))):
+    query = query.order_by(ScheduledStart.next_at, ScheduledStart.id)
+    for row_id in list(db.session.scalars(query)):
         # SQLite: a no-op write takes the database's write lock; then look again, since
         # another ticker may have started this occurrence while we waited for it.
         db.session.execute(
@@ -214,15 +244,44 @@ def _claim(now: datetime, passed: set[int]) -> ScheduledStart | None:
             .values(updated_at=ScheduledStart.updated_at)
             .execution_options(synchronize_session=False)
         )
-        row = db.session.scalars(
-            select(ScheduledStart)
-            .where(ScheduledStart.id == row_id, *_due(now))
-            .execution_options(populate_existing=True)
-        ).first()
+        row = _read_due(row_id, now)
         if row is not None:
-            return row
+            return row, None
         db.session.rollback()
     return None
+
+
+_SHARED, _SKIP_LOCKED = "shared", "skip_locked"
+
+
+def _read_due(row_id: int, now: datetime, lock: str | None = None) -> ScheduledStart | None:
+    query = select(ScheduledStart).where(ScheduledStart.id == row_id, *_due(now))
+    if lock == _SHARED:
+        query = query.with_for_update(read=True)
+    elif lock == _SKIP_LOCKED:
+        query = query.with_for_update(skip_locked=True)
+    return db.session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def _starts_members(row_id: int) -> bool:
+    version_id = db.session.get(ScheduledStart, row_id).version_id
+    return catalogue.properties_of(version_id).get(START_FOR, "") == MEMBERS
+
+
+def _take_part(row_id: int, part: int) -> bool:
+    """PostgreSQL: this transaction takes one part of the schedule's register, if no other
+    holds it. Tickers start the parts side by side; one that holds them all may end the
+    occurrence (no other is then starting cases of it)."""
+    return bool(
+        db.session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:space, :key)"),
+            {"space": _PART_LOCKS, "key": row_id * PARTS + part},
+        )
+    )
+
+
+def _take_all_parts(row_id: int) -> bool:
+    return all(_take_part(row_id, part) for part in range(PARTS))
 
 
 def start_key(occurrence: datetime, once_per: str) -> datetime:
@@ -234,15 +293,26 @@ def start_key(occurrence: datetime, once_per: str) -> datetime:
 
 
 def _pending_members(
-    row: ScheduledStart, key_at: datetime, types: list[str] | None, size: int, after: int = 0
+    row: ScheduledStart,
+    key_at: datetime,
+    types: list[str] | None,
+    size: int,
+    after: int = 0,
+    part: int | None = None,
 ) -> list[Member]:
-    """Active members (of those types, None: any) that have no case of this occurrence (or
-    year) yet, in the order of their ids, from the first after `after`."""
-    return list(db.session.scalars(_pending_members_query(row, key_at, types, size, after)))
+    """Active members (of those types, None: any; in that part of the register, None: all)
+    that have no case of this occurrence (or year) yet, in the order of their ids, from the
+    first after `after`."""
+    return list(db.session.scalars(_pending_members_query(row, key_at, types, size, after, part)))
 
 
 def _pending_members_query(
-    row: ScheduledStart, key_at: datetime, types: list[str] | None, size: int, after: int
+    row: ScheduledStart,
+    key_at: datetime,
+    types: list[str] | None,
+    size: int,
+    after: int,
+    part: int | None = None,
 ):
     """The query of `_pending_members`.
 
@@ -264,6 +334,8 @@ def _pending_members_query(
     query = select(Member).where(Member.status == "active", Member.id > after, ~done)
     if types is not None:
         query = query.where(Member.member_type.in_(types))
+    if part is not None:
+        query = query.where(Member.id % PARTS == part)
     return query.order_by(Member.id).limit(size)
 
 
@@ -301,12 +373,16 @@ def _start_batch(
     now: datetime,
     size: int,
     stopping: Callable[[], bool],
-    gone_through: dict[int, int],
+    gone_through: dict[tuple[int, int | None], int],
+    part: int | None = None,
 ) -> tuple[int, bool]:
-    """Start up to `size` cases of the row's occurrence and commit; (started, failed). When no
-    member is left to start, the occurrence is done and the next one is scheduled.
-    `gone_through`: per schedule, the last member id an earlier batch of this round went
-    through (each started, or started by another ticker); the batch goes on from there."""
+    """Start up to `size` cases of the row's occurrence (of its members in `part`, None: all)
+    and commit; (started, done): done when the schedule (part) is not to be claimed again this
+    round, its start having failed or its part gone through while another ticker still starts
+    cases of the occurrence. When no member is left to start, the occurrence is done and the
+    next one is scheduled. `gone_through`: per schedule and part, the last member id an earlier
+    batch of this round went through (each started, or started by another ticker); the batch
+    goes on from there."""
     model = db.session.get(ProcessModel, row.model_id)
     props = catalogue.properties_of(row.version_id)
     types = [t.strip() for t in props.get(START_FOR_TYPES, "").split(",") if t.strip()] or None
@@ -318,17 +394,23 @@ def _start_batch(
             try:
                 types = _types_started(row.version_id, props[START_IF], types)
             except EngineError as err:
-                row.error, row.next_at = ProcessError.of(err).detail[:2000], now + RETRY_AFTER
-                db.session.commit()
+                db.session.rollback()
+                _hold_back(row.id, ProcessError.of(err).detail, now)
                 return 0, True
-        after = gone_through.pop(row.id, 0)
-        pending = _pending_members(row, key_at, types, size, after)
-        if not pending and after:
-            # Before the occurrence is done: a member before the mark still to start (made
-            # active meanwhile) is looked for once, from the first.
-            pending = _pending_members(row, key_at, types, size)
+        pending = _pending_from(row, key_at, types, size, gone_through, part)
+        if not pending and part is not None:
+            # Its part is gone through. The occurrence is done once no case of it is being
+            # started: when this transaction can hold every part, it looks at them all.
+            if not _take_all_parts(row.id):
+                db.session.rollback()
+                return 0, True
+            part = None
+            pending = _pending_from(row, key_at, types, size, gone_through, part)
     else:
         pending = [None] if _nobody_pending(row, key_at) else []
+    if not pending and part is not None and not _take_all_parts(row.id):
+        db.session.rollback()  # another ticker still starts cases of it: it ends it
+        return 0, True
     if not pending:
         _advance(row, now)
         db.session.commit()
@@ -369,22 +451,58 @@ def _start_batch(
                 )
         except IntegrityError:
             if member is not None:
-                gone_through[row.id] = member.id
+                gone_through[row.id, part] = member.id
             continue  # another ticker started this member's case first
         except ProcessError as err:
             # The diagram fails for everyone alike: keep what started, look again later.
-            row.error, row.next_at = err.detail[:2000], now + RETRY_AFTER
             _tell(opened, model, number, row)
             db.session.commit()
+            _hold_back(row.id, err.detail, now)
             return started, True
         opened.append((case, result, offered, member))
         started += 1
         if member is not None:
-            gone_through[row.id] = member.id
+            gone_through[row.id, part] = member.id
+    failed_before = row.error is not None
     _tell(opened, model, number, row)
-    row.error = None
     db.session.commit()
+    if failed_before:
+        _hold_back(row.id, None, None)  # it starts again: the error is gone
     return started, False
+
+
+def _pending_from(
+    row: ScheduledStart,
+    key_at: datetime,
+    types: list[str] | None,
+    size: int,
+    gone_through: dict[tuple[int, int | None], int],
+    part: int | None,
+) -> list[Member]:
+    after = gone_through.pop((row.id, part), 0)
+    pending = _pending_members(row, key_at, types, size, after, part)
+    if not pending and after:
+        # Before the occurrence is done: a member before the mark still to start (made
+        # active meanwhile) is looked for once, from the first.
+        pending = _pending_members(row, key_at, types, size, 0, part)
+    return pending
+
+
+def _hold_back(row_id: int, error: str | None, now: datetime | None) -> None:
+    """Write the schedule's error (None: clear it) and, with one, look at it again after
+    RETRY_AFTER; in a transaction of its own, after the batch's: on PostgreSQL tickers starting
+    the same occurrence each hold a shared lock on the row until they commit, and two of them
+    writing it under their shared locks would deadlock."""
+    values = {"error": error[:2000] if error is not None else None}
+    if error is not None:
+        values["next_at"] = now + RETRY_AFTER
+    db.session.execute(
+        update(ScheduledStart)
+        .where(ScheduledStart.id == row_id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def _tell(opened: list, model: ProcessModel, number: int, row: ScheduledStart) -> None:
