@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
-from webapp.models import Case, HumanTask, Incident, ProcessInstance, User, utcnow
+from webapp.models import Incident, ProcessInstance, User, utcnow
 from webapp.models.incidents import OPEN
 from webapp.roles import PROCESS_OWNER
 from webapp.services import audit, incidents, steps
 from webapp.services.errors import Forbidden, NotFound
-from webapp.services.workflow import engine, lock_case, lock_instance, source_for
+from webapp.services.workflow import LockedCase, engine, lock_case, lock_instance, source_for
 
 
 def _due(now: datetime):
@@ -78,7 +78,7 @@ def _fire_claimed(now: datetime, limit: int, stopping: Callable[[], bool]) -> in
         # read under it in one statement (the step needs all three).
         locked = lock_case(claimed, locked=True)
         instance = locked.instance
-        if _fire(instance, now, case=locked.case, ready=locked.ready):
+        if _fire(instance, now, None, locked):
             fired += 1
         if _still_due(instance, now):
             passed.add(instance.id)
@@ -102,7 +102,7 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
         if not _still_due(instance, now):
             db.session.rollback()
             continue
-        fired += _fire(instance, now, case=locked.case, ready=locked.ready)
+        fired += _fire(instance, now, None, locked)
     return fired
 
 
@@ -115,12 +115,11 @@ def _fire(
     instance: ProcessInstance,
     now: datetime,
     actor_id: int | None = None,
-    case: Case | None = None,
-    ready: dict[str, HumanTask] | None = None,
+    locked: LockedCase | None = None,
 ) -> bool:
     """Fire the locked instance's due timers and commit; False if the step failed, which opens
     an incident (or counts another attempt on it) and holds the timer back until its retry.
-    `case`, `ready`: as lock_case read them, if it did."""
+    `locked`: what lock_case read, if it did."""
     try:
         result = engine.fire_timers(source_for(instance.version_id), instance.state)
     except EngineError as err:
@@ -129,6 +128,7 @@ def _fire(
         incidents.record_failure(instance, str(err), now, actor_id)
         db.session.commit()
         return False
+    case, ready = (locked.case, locked.ready) if locked is not None else (None, None)
     steps.store(instance, result, case, ready)
     audit.record(
         "timer_fired",
@@ -136,7 +136,8 @@ def _fire(
         instance.id,
         data={"due": now.isoformat(), "events": [e.spec_id for e in result.events]},
     )
-    incidents.resolve(instance.id, now, actor_id)
+    if locked is None or locked.incident_open:
+        incidents.resolve(instance.id, now, actor_id)
     db.session.commit()
     return True
 

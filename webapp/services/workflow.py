@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,11 +17,13 @@ from webapp.extensions import db
 from webapp.models import (
     Case,
     HumanTask,
+    Incident,
     ModelVersion,
     ProcessInstance,
     TimerWait,
     utcnow,
 )
+from webapp.models.incidents import OPEN as INCIDENT_OPEN
 from webapp.services import case_step, heat_counts, row_writes, users
 from webapp.services.diagram_functions import diagram_functions
 
@@ -134,6 +136,9 @@ class LockedCase:
     instance: ProcessInstance
     case: Case | None
     ready: dict[str, HumanTask]
+    # Whether an incident of the instance is open: a ticker's successful step resolves it, and
+    # need not look for one that is not there.
+    incident_open: bool = True
 
 
 def lock_case(instance_id: int, locked: bool = False) -> LockedCase:
@@ -153,9 +158,9 @@ def lock_case(instance_id: int, locked: bool = False) -> LockedCase:
     rows = db.session.execute(_LOCKED_CASE, params).all()
     if not rows:
         raise LookupError(instance_id)
-    ready = {task.task_guid: task for _i, _a, task in rows if task is not None}
+    ready = {task.task_guid: task for _i, _a, task, _open in rows if task is not None}
     case_step.begin(instance_id, case=rows[0][1])
-    return LockedCase(rows[0][0], rows[0][1], ready)
+    return LockedCase(rows[0][0], rows[0][1], ready, bool(rows[0][3]))
 
 
 # Built once, as every transition runs them: building a statement and its cache key costs
@@ -166,7 +171,14 @@ _ROW_LOCK = (
     .with_for_update()
 )
 _LOCKED_CASE = (
-    select(ProcessInstance, Case, HumanTask)
+    select(
+        ProcessInstance,
+        Case,
+        HumanTask,
+        exists()
+        .where(Incident.instance_id == ProcessInstance.id, Incident.state == INCIDENT_OPEN)
+        .label("incident_open"),
+    )
     .outerjoin(Case, Case.instance_id == ProcessInstance.id)
     .outerjoin(
         HumanTask,
