@@ -178,9 +178,7 @@ def run(members: int, database: str, tickers: int = 1) -> dict:
             cpu = time.process_time() - cpu
             rss["end"] = _rss_mb()
             again = scheduled_starts.start_due(now=opens)  # the same occurrence: nothing new
-            entries = db.session.scalar(select(func.count()).select_from(DuesEntry))
-            mails = db.session.scalar(select(func.count()).select_from(OutboxMessage))
-            db.session.remove()
+            entries, mails = _written()
     return {
         "database": database,
         "members": members,
@@ -203,6 +201,14 @@ def run(members: int, database: str, tickers: int = 1) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "when": utcnow().astimezone(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _written() -> tuple[int, int]:
+    """The dues entries and messages the start wrote (each case has one of each)."""
+    entries = db.session.scalar(select(func.count()).select_from(DuesEntry))
+    mails = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    db.session.remove()
+    return entries, mails
 
 
 def _ticker_process(url: str, tmp: str, opens, start_at: float, answer) -> None:
@@ -250,9 +256,7 @@ def _side_by_side(app, url: str, members: int, database: str, tickers: int, open
     started = sum(n for n, _cpu, _ended, _peak in results)
     cpu = sum(c for _n, c, _ended, _peak in results)
     with app.app_context():
-        entries = db.session.scalar(select(func.count()).select_from(DuesEntry))
-        mails = db.session.scalar(select(func.count()).select_from(OutboxMessage))
-        db.session.remove()
+        entries, mails = _written()
     return {
         "database": database,
         "members": members,
