@@ -398,19 +398,17 @@ def _start_batch(
                 _hold_back(row.id, ProcessError.of(err).detail, now)
                 return 0, True
         pending = _pending_from(row, key_at, types, size, gone_through, part)
-        if not pending and part is not None:
-            # Its part is gone through. The occurrence is done once no case of it is being
-            # started: when this transaction can hold every part, it looks at them all.
-            if not _take_all_parts(row.id):
-                db.session.rollback()
-                return 0, True
-            part = None
-            pending = _pending_from(row, key_at, types, size, gone_through, part)
     else:
         pending = [None] if _nobody_pending(row, key_at) else []
-    if not pending and part is not None and not _take_all_parts(row.id):
-        db.session.rollback()  # another ticker still starts cases of it: it ends it
-        return 0, True
+    if not pending and part is not None:
+        # Its part is gone through. The occurrence is done once no case of it is being
+        # started: when this transaction can hold every part, it looks at them all.
+        if not _take_all_parts(row.id):
+            db.session.rollback()  # another ticker still starts cases of it: it ends it
+            return 0, True
+        part = None
+        if key_at is not None:
+            pending = _pending_from(row, key_at, types, size, gone_through, part)
     if not pending:
         _advance(row, now)
         db.session.commit()

@@ -6,7 +6,9 @@ of case_file.
 
 They follow the ORM's unit of work rather than calls in each service: a case's status changes
 in several places (a step, a withdrawal, an appeal reopening it, a draft deleted), and a count
-that one of them forgot would drift without anyone noticing.
+that one of them forgot would drift without anyone noticing. The two writes that bypass the
+flush (a case started, a step's sync: webapp.services.row_writes) go through `insert` and
+`write` here, which move the count with the row.
 """
 
 from __future__ import annotations

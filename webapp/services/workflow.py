@@ -338,22 +338,18 @@ _SAVE_INSTANCE = (
 
 
 def _end_tasks(ended: list[tuple[HumanTask, dict]]) -> None:
-    """Mark the step's completed and withdrawn task rows, one prebuilt UPDATE per kind however
-    many rows, and give the objects their new values (nothing flushes them afterwards)."""
-    stored = [(row, values) for row, values in ended if row.id is not None]
-    for row, values in ended:
-        if row.id is None:  # offered and ended within this transaction, not yet written
-            for name, value in values.items():
-                setattr(row, name, value)
+    """Mark the step's completed and withdrawn task rows (read from the database: a row is
+    written when it is offered), one prebuilt UPDATE per kind however many rows, and give the
+    objects their new values (nothing flushes them afterwards)."""
     for names, statement in _END_TASK:
         params = [
             {"row_id": row.id, **{f"new_{n}": values[n] for n in names}}
-            for row, values in stored
+            for row, values in ended
             if values.keys() == names
         ]
         if params:
             db.session.connection().execute(statement, params)
-    for row, values in stored:
+    for row, values in ended:
         for name, value in values.items():
             set_committed_value(row, name, value)
 
