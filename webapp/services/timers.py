@@ -96,7 +96,7 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
     for instance_id in due_instances(now, limit):
         if stopping():
             break
-        locked = lock_case(instance_id)
+        locked = lock_case(instance_id, promptly=False)
         instance = locked.instance
         # Another ticker may have fired it while we waited for the write lock.
         if not _still_due(instance, now):
