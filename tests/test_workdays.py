@@ -259,3 +259,23 @@ def test_a_transaction_loads_the_owners_days_once_and_an_edit_is_seen_at_once(ct
         assert add_working_days(date(2026, 2, 21), 1) == date(2026, 2, 24)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_count_asked_again_is_answered_from_memory_until_the_calendar_changes(ctx, monkeypatch):
+    # A yearly start asks the same 60 working days from the same day for every member.
+    days_looked_at = []
+    looked_at = workdays._official_or_weekday
+    monkeypatch.setattr(
+        workdays, "_official_or_weekday", lambda day: days_looked_at.append(day) or looked_at(day)
+    )
+    start = date(2027, 3, 1)  # Monday–Friday: no official data for 2027
+    assert add_working_days(start, 60) == date(2027, 5, 24)
+    assert len(days_looked_at) == 84
+    db.session.commit()  # another transaction, the same calendar
+    assert add_working_days(start, 60) == date(2027, 5, 24)
+    assert subtract_working_days(date(2027, 5, 24), 60) == start
+    assert len(days_looked_at) == 84 + 84
+    assert subtract_working_days(date(2027, 5, 24), 60) == start
+    assert len(days_looked_at) == 84 + 84
+    _enter(date(2027, 3, 2), "holiday")  # the owner's change commits: counted afresh
+    assert add_working_days(start, 60) == date(2027, 5, 25)

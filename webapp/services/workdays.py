@@ -4,7 +4,7 @@ days the association maintains itself, and Monday–Friday where neither knows t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
@@ -61,27 +61,60 @@ def _official_or_weekday(day: date) -> bool:
     return day.weekday() < 5
 
 
-def _overrides(rows: Iterable[tuple[date, str]]) -> Callable[[date], bool]:
-    """A working-day test over owner-entered rows, loaded once for a whole computation."""
-    # Not dict(rows): a SQLAlchemy Result has .keys(), so dict() would take it for a mapping.
-    kinds = {day: kind for day, kind in rows}
+class _Calendar:
+    """A working-day test over owner-entered rows, loaded once for a whole computation.
 
-    def is_working(day: date) -> bool:
-        kind = kinds.get(day)
+    It remembers the days it counted to: a yearly start counts the same 20, 40 and 60 working
+    days from the same day for each of thousands of members, a day at a time. Kept as long as
+    the calendar is (reference_data), so a change of the calendar starts a new memory."""
+
+    def __init__(self, rows: Iterable[tuple[date, str]]):
+        # Not dict(rows): a SQLAlchemy Result has .keys(), so dict() would take it for a mapping.
+        self._kinds = {day: kind for day, kind in rows}
+        self._counted: dict[tuple[date, int, int], date] = {}
+
+    def __call__(self, day: date) -> bool:
+        kind = self._kinds.get(day)
         if kind is not None:
             return kind == "workday"
         return _official_or_weekday(day)
 
-    return is_working
+    def counted(self, start: date, n: int, step: int) -> date:
+        """The n-th working day from start in the direction of step (+1 or -1), start not
+        counted; n == 0: start itself if it is a working day, else the next one that way."""
+        key = (start, n, step)
+        day = self._counted.get(key)
+        if day is None:
+            day = self._count(start, n, step)
+            if len(self._counted) >= _MAX_COUNTED:
+                self._counted.clear()
+            self._counted[key] = day
+        return day
+
+    def _count(self, day: date, n: int, step: int) -> date:
+        delta = timedelta(days=step)
+        if n == 0:
+            while not self(day):
+                day += delta
+            return day
+        while n:
+            day += delta
+            if self(day):
+                n -= 1
+        return day
+
+
+# Distinct (day, count) questions remembered per calendar: a few years of daily deadlines.
+_MAX_COUNTED = 4096
 
 
 _CACHE_KEY = "workdays_calendar"
 
 
-def _load_calendar() -> Callable[[date], bool]:
+def _load_calendar() -> _Calendar:
     # Outside an app context there is no database to ask; the package and Mon–Fri still answer.
     if not has_app_context():
-        return _overrides(())
+        return _Calendar(())
     # Looked up once per transaction (a yearly start computes three deadlines for each of
     # thousands of cases in a handful of transactions), and kept by the process while the
     # calendar does not change (reference_data). The owner's edits (set_day,
@@ -95,8 +128,8 @@ def _load_calendar() -> Callable[[date], bool]:
     return is_working
 
 
-def _read_calendar() -> Callable[[date], bool]:
-    return _overrides(db.session.execute(_CALENDAR_DAYS))
+def _read_calendar() -> _Calendar:
+    return _Calendar(db.session.execute(_CALENDAR_DAYS))
 
 
 _CALENDAR_DAYS = select(CalendarDay.day, CalendarDay.kind)
@@ -123,33 +156,12 @@ def _check_count(n: int) -> int:
 
 def add_working_days(start: date, n: int) -> date:
     """The n-th working day after start (start not counted); n == 0: start or the next one."""
-    _check_count(n)
-    is_working = _load_calendar()
-    day = start
-    if n == 0:
-        while not is_working(day):
-            day += timedelta(days=1)
-        return day
-    while n:
-        day += timedelta(days=1)
-        if is_working(day):
-            n -= 1
-    return day
+    return _load_calendar().counted(start, _check_count(n), 1)
 
 
 def subtract_working_days(day: date, n: int) -> date:
     """The n-th working day before day; n == 0: day or the working day before it."""
-    _check_count(n)
-    is_working = _load_calendar()
-    if n == 0:
-        while not is_working(day):
-            day -= timedelta(days=1)
-        return day
-    while n:
-        day -= timedelta(days=1)
-        if is_working(day):
-            n -= 1
-    return day
+    return _load_calendar().counted(day, _check_count(n), -1)
 
 
 def working_days_between(a: date, b: date) -> int:
