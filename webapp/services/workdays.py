@@ -156,12 +156,14 @@ def _check_count(n: int) -> int:
 
 def add_working_days(start: date, n: int) -> date:
     """The n-th working day after start (start not counted); n == 0: start or the next one."""
-    return _load_calendar().counted(start, _check_count(n), 1)
+    n = _check_count(n)
+    return _load_calendar().counted(start, n, 1)
 
 
 def subtract_working_days(day: date, n: int) -> date:
     """The n-th working day before day; n == 0: day or the working day before it."""
-    return _load_calendar().counted(day, _check_count(n), -1)
+    n = _check_count(n)
+    return _load_calendar().counted(day, n, -1)
 
 
 def working_days_between(a: date, b: date) -> int:

@@ -117,8 +117,8 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     """Take the instance's row lock for the rest of the transaction and read it afresh.
 
     PostgreSQL (and any database with row locks) gets SELECT … FOR UPDATE. SQLite has no row
-    locks and its reads take none, so there the lock is taken by a first write, which holds the
-    database's write lock until commit. Either way a second transition of the same instance
+    locks and its reads take none, so there the database's write lock is taken (write_lock)
+    and held until commit. Either way a second transition of the same instance
     waits here and then sees the first one's result. The mapper's version column (lock_version)
     is the second guard: a stale write fails instead of overwriting.
     """

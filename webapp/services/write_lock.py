@@ -40,6 +40,9 @@ def take(connection: Connection) -> bool:
         proxied.info[TIMEOUT_KEY] = timeout_ms
     deadline = time.monotonic() + timeout_ms / 1000
     sleep = FIRST_SLEEP
+    # Raw statements, below SQLAlchemy: tries are cheap, and an echo or a statement count does
+    # not see them. Whatever is not a plain busy lock, and the last try once out of time, goes
+    # through SQLAlchemy, so that its error is the one any other statement would raise.
     raw.execute("PRAGMA busy_timeout = 0")
     try:
         while time.monotonic() < deadline:
@@ -48,19 +51,22 @@ def take(connection: Connection) -> bool:
                 return True
             except sqlite3.OperationalError as err:
                 if not _busy(err):
-                    raise
+                    break
             time.sleep(sleep)
             sleep = min(sleep * 2, LONGEST_SLEEP)
-        # Out of time: a last try through SQLAlchemy, so that the error is the one any other
-        # statement kept waiting as long would raise.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         return True
     finally:
         raw.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
 
+# A lock another connection holds, which waiting frees: not a stale snapshot (SQLITE_BUSY_SNAPSHOT)
+# nor a lock of this connection's own (SQLITE_LOCKED), which no wait would end.
+_BUSY = {5, 261, 773}  # SQLITE_BUSY, SQLITE_BUSY_RECOVERY, SQLITE_BUSY_TIMEOUT
+
+
 def _busy(err: sqlite3.OperationalError) -> bool:
     code = getattr(err, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(err)
+        return code in _BUSY
+    return str(err) == "database is locked"
