@@ -123,9 +123,9 @@ def _load_calendar() -> _Calendar:
     cached = db.session.info.get(_CACHE_KEY)
     if transaction is not None and cached is not None and cached[0] is transaction:
         return cached[1]
-    is_working = reference_data.kept("calendar", _read_calendar)
-    db.session.info[_CACHE_KEY] = (db.session().get_transaction(), is_working)
-    return is_working
+    calendar = reference_data.kept("calendar", _read_calendar)
+    db.session.info[_CACHE_KEY] = (db.session().get_transaction(), calendar)
+    return calendar
 
 
 def _read_calendar() -> _Calendar:
