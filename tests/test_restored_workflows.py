@@ -27,6 +27,7 @@ def checked(monkeypatch):
     monkeypatch.setattr(engine, "restored", RestoredWorkflows(256))
     monkeypatch.setattr(engine, "check_restored", True)
     monkeypatch.setattr(engine, "restored_hits", 0)
+    monkeypatch.setattr(engine, "restored_ahead_hits", 0)
     return engine
 
 
@@ -185,3 +186,26 @@ def test_two_gunicorn_workers_alternating_on_one_instance(app, actors, database_
         report = consistency.check()
     assert report.ok, [str(problem) for problem in report.problems]
     assert p.case(app_id).stage == "notice"
+
+
+def test_a_completion_and_a_timer_take_the_state_restored_before_the_lock(
+    procedure,  # noqa: F811
+    monkeypatch,
+):
+    """On SQLite, whose one write lock every transition waits for, a person's completion and
+    the ticker's step parse the stored state before they take it, and the step takes that
+    workflow (compared here with the state restored afresh). PostgreSQL's row locks make
+    nobody else wait: there the step restores under its lock, as before."""
+    monkeypatch.setattr(engine, "restored", RestoredWorkflows(0))  # no workflow kept: default
+    monkeypatch.setattr(engine, "check_restored", True)
+    p = procedure
+    with p.app.app_context():
+        ahead = 1 if db.engine.dialect.name == "sqlite" else 0
+    app_id = p.submit()
+    before = engine.restored_ahead_hits
+    p.review(app_id)
+    assert engine.restored_ahead_hits == before + ahead
+    before = engine.restored_ahead_hits
+    p.close_notice(app_id)
+    assert engine.restored_ahead_hits == before + ahead
+    assert p.case(app_id).stage == "approval"  # the council votes

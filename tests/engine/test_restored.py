@@ -113,3 +113,61 @@ def test_a_subprocess_is_kept_as_restoring_builds_it():
     assert kept.restored_hits == 2
     assert results[0].finished and results[0].data == results[1].data
     assert results[0].data["doubled"] == [2, 4, 6]
+
+
+# --- restored ahead of the step (before the instance's lock) ------------------------------
+
+
+def test_a_state_restored_ahead_is_taken_by_the_step_that_follows_and_equals_it_restored():
+    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS, check_restored=True)
+    plain = WorkflowEngine(functions=DIAGRAM_FUNCTIONS)
+    src = source(samples.script_between_tasks("total = sum([1, 2, 3])"))
+    started = engine.start(src)
+    engine.restore_ahead(src, started.state)
+    ahead = engine.complete(src, started.state, started.ready_tasks[0].id, {"n": 1})
+    fresh = plain.complete(src, started.state, started.ready_tasks[0].id, {"n": 1})
+    assert engine.restored_ahead_hits == 1 and engine.restored_hits == 0
+    assert ahead.data == fresh.data and ahead.ready_tasks[0].info.spec_id == "second"
+    # Taken once: the next step restores its own state.
+    engine.complete(src, ahead.state, ahead.ready_tasks[0].id, {})
+    assert engine.restored_ahead_hits == 1
+
+
+def test_a_state_that_changed_before_the_lock_is_not_taken():
+    # Another worker's step committed between the read and the lock: the step is given the
+    # new state, and the workflow restored from the old one is dropped.
+    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS, check_restored=True)
+    src = source(samples.script_between_tasks("x = 1"))
+    started = engine.start(src)
+    moved = engine.complete(src, started.state, started.ready_tasks[0].id, {})
+    engine.restore_ahead(src, started.state)
+    last = engine.complete(src, moved.state, moved.ready_tasks[0].id, {})
+    assert engine.restored_ahead_hits == 0 and last.finished
+    assert getattr(engine._ahead, "entry", None) is None
+
+
+def test_a_state_restored_ahead_belongs_to_its_thread():
+    import threading
+
+    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS)
+    src = source(samples.script_between_tasks("x = 1"))
+    started = engine.start(src)
+    engine.restore_ahead(src, started.state)
+    other = threading.Thread(
+        target=engine.complete, args=(src, started.state, started.ready_tasks[0].id, {})
+    )
+    other.start()
+    other.join()
+    assert engine.restored_ahead_hits == 0
+    engine.complete(src, started.state, started.ready_tasks[0].id, {})
+    assert engine.restored_ahead_hits == 1
+
+
+def test_a_state_that_cannot_be_restored_ahead_is_left_to_the_step():
+    engine = WorkflowEngine(functions=DIAGRAM_FUNCTIONS)
+    src = source(samples.script_between_tasks("x = 1"))
+    engine.restore_ahead(src, "{not json")
+    engine.restore_ahead(src, "")
+    with pytest.raises(ValueError):
+        engine.complete(src, "{not json", "0" * 32, {})
+    assert engine.restored_ahead_hits == 0

@@ -70,6 +70,11 @@ class RestoredWorkflows:
         # Settled when taken rather than when kept: an entry never taken costs nothing.
         return workflow if settle(workflow) else None
 
+    def holds(self, spec, state: str) -> bool:
+        """Whether a workflow is kept for exactly this state of a model."""
+        with self._lock:
+            return (id(spec), state) in self._entries
+
     def keep(self, state: str, workflow) -> None:
         """Keep a workflow under the state just dumped from it."""
         if self.size <= 0 or len(state) > self.characters:

@@ -113,7 +113,9 @@ class WorkflowEngine:
         self._specs = SpecCache()
         self.restored = RestoredWorkflows(restored)
         self.check_restored = check_restored
-        self.restored_hits = 0
+        self.restored_hits = 0  # steps that took the workflow an earlier step left behind
+        self.restored_ahead_hits = 0  # steps that took one restored ahead (`restore_ahead`)
+        self._ahead = threading.local()  # (spec, state, workflow) restored ahead by this thread
         self._serializer = _make_serializer()
         environment = IsolatedEnvironment(functions, sandbox or SandboxLimits())
         self._script_engine = SandboxScriptEngine(environment=environment)
@@ -148,6 +150,25 @@ class WorkflowEngine:
         if timer_start is not None:
             self._guard(lambda: begin_past(workflow, timer_start, occurrence or _now()))
         return self._advance(workflow, model)
+
+    def restore_ahead(self, source: ModelSource, state: str) -> None:
+        """Restore a state for the step about to be asked of it, unless a workflow is kept for
+        it already: the caller does this before it takes the instance's lock, so that the
+        lock is not held while the state is parsed. The step takes the workflow only if the
+        state it is given under the lock is still exactly this one. A state that cannot be
+        restored is left to that step, which says what is wrong. One workflow per thread: the
+        step that follows in the same thread takes it (or drops it, when the state changed)."""
+        self._ahead.entry = None
+        if not state:
+            return
+        try:
+            model = self._specs.get(source)
+            if self.restored.holds(model.spec, state):
+                return
+            workflow = self._restore(model, state)
+        except Exception:  # noqa: BLE001 - the step itself restores it again and reports
+            return
+        self._ahead.entry = (model.spec, state, workflow)
 
     def timer_starts(self, source: ModelSource) -> list[TimerStart]:
         """The timer start events of the process that runs, as drawn; a source without a key
@@ -378,15 +399,23 @@ class WorkflowEngine:
 
     def _take(self, model: CompiledModel, state: str) -> BpmnWorkflow:
         """The workflow of `state` for a step to change: the one the instance's last step in
-        this process kept, if it left exactly this state, else restored from it."""
+        this process kept, if it left exactly this state, or the one restored ahead from it,
+        else restored from it now."""
+        ahead = getattr(self._ahead, "entry", None)
+        if ahead is not None:
+            self._ahead.entry = None  # taken or stale: either way this thread's step is here
+            spec, ahead_state, workflow = ahead
+            if spec is model.spec and ahead_state == state:
+                self.restored_ahead_hits += 1
+                if self.check_restored:
+                    _check_same(workflow, self._restore(model, state))
+                return workflow
         workflow = self.restored.take(model.spec, state)
         if workflow is None:
             return self._restore(model, state)
         self.restored_hits += 1
         if self.check_restored:
-            found = differences(workflow, self._restore(model, state))
-            if found:
-                raise AssertionError(f"a kept workflow differs from its state restored: {found}")
+            _check_same(workflow, self._restore(model, state))
         return workflow
 
     def _restore(self, model: CompiledModel, state: str) -> BpmnWorkflow:
@@ -448,16 +477,17 @@ class WorkflowEngine:
         # while a step of it still waits to run.
         finished = workflow.is_completed() and workflow.get_next_task(state=TaskState.READY) is None
         ready = self._ready(workflow)  # before dumping: it records each task's due date
+        timers = _waiting_timers(workflow)
         result = EngineResult(
             state=self._dump(workflow),
             finished=finished,
             ready_tasks=ready,
-            next_timer_at=self._next_timer(workflow),
+            next_timer_at=min((timer.due_at for timer in timers), default=None),
             # Copies in and out: a kept workflow must not change when the caller changes what
             # it gave the step or got from it.
             data=deepcopy(_current_data(workflow, finished)),
             completed_task_ids=completed or [],
-            timers=_waiting_timers(workflow),
+            timers=timers,
             events=events,
         )
         if not finished:  # a finished instance rarely takes another step
@@ -493,6 +523,12 @@ class WorkflowEngine:
     def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
         due = [timer.due_at for timer in _waiting_timers(workflow)]
         return min(due) if due else None
+
+
+def _check_same(taken: BpmnWorkflow, restored: BpmnWorkflow) -> None:
+    found = differences(taken, restored)
+    if found:
+        raise AssertionError(f"a kept workflow differs from its state restored: {found}")
 
 
 def _connect_multi_instance_merges(model: CompiledModel) -> None:

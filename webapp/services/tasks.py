@@ -39,6 +39,7 @@ from webapp.services.workflow import (
     engine,
     is_case_form,
     lock_case,
+    one_writer,
     save_result,
     source_for,
     version_content,
@@ -102,14 +103,20 @@ class _Found:
     # Held so that the session (whose identity map keeps only weak references) still has the
     # applicant when the step's notifications look for it: one query fewer per transition.
     applicant: User | None
+    # The instance's state as read here, before its lock (on one writer's database): restored
+    # ahead of the step, which takes that workflow only if the state it reads under the lock
+    # is still this one.
+    state: str = ""
     principal: User | None = None  # whom the user stands in for, if a delegation let it in
 
 
-def _lookup(user: User, task_guid: str) -> _Found:
-    """find(), with the version the instance runs on and the applicant, in one query."""
+def _lookup(user: User, task_guid: str, with_state: bool = False) -> _Found:
+    """find(), with the version the instance runs on and the applicant (and the instance's
+    state: `with_state`), in one query."""
     if not TASK_GUID.fullmatch(task_guid):
         raise NotFound("task")
-    row = db.session.execute(_TASK_IN_CASE, {"task_guid": task_guid}).first()
+    statement = _TASK_IN_CASE_WITH_STATE if with_state else _TASK_IN_CASE
+    row = db.session.execute(statement, {"task_guid": task_guid}).first()
     if row is None:
         raise NotFound("task")
     found = _Found(*row)
@@ -127,6 +134,7 @@ _TASK_IN_CASE = (
     .outerjoin(User, User.id == Case.applicant_id)  # a case about no one has none
     .where(HumanTask.task_guid == bindparam("task_guid"))
 )
+_TASK_IN_CASE_WITH_STATE = _TASK_IN_CASE.add_columns(ProcessInstance.state)
 
 
 def form_of(task: HumanTask, version_id: int | None = None) -> tuple[dict, dict]:
@@ -187,7 +195,7 @@ def keep_draft(user: User, task_guid: str, data: dict) -> None:
 
 def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, Case]:
     """Validate the submitted form and move the instance on, all in one transaction."""
-    found = _lookup(user, task_guid)
+    found = _lookup(user, task_guid, with_state=one_writer())
     task, case = found.task, found.case
     _refuse_if_claimed(task, user, found.principal)
     schema, ui = form_of(task, found.version_id)
@@ -213,7 +221,7 @@ def complete(user: User, task_guid: str, form, files=None) -> tuple[HumanTask, C
 def complete_with(user: User, task_guid: str, payload) -> tuple[HumanTask, Case]:
     """Complete the task with typed data (the JSON API): the same schema and checks as the
     form, document fields naming documents already uploaded to the application."""
-    found = _lookup(user, task_guid)
+    found = _lookup(user, task_guid, with_state=one_writer())
     task, case = found.task, found.case
     _refuse_if_claimed(task, user, found.principal)
     schema, ui = form_of(task, found.version_id)
@@ -233,6 +241,9 @@ def _move_on(user: User, task_guid: str, found: _Found, data: dict) -> tuple[Hum
     referenced until the commit, so its applicant is still in the session for the step's
     notifications."""
     try:
+        # Parsed before the lock where the lock is the whole database's, so that another
+        # instance's transition need not wait for it.
+        engine.restore_ahead(source_for(found.version_id), found.state)
         # Everything the step reads is read again under the lock, in one statement: whatever
         # was seen above may have changed while we waited for it (completed, claimed).
         locked = lock_case(found.task.instance_id)

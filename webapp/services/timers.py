@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from webapp.engine import EngineError
 from webapp.extensions import db
@@ -96,6 +96,10 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
     for instance_id in due_instances(now, limit):
         if stopping():
             break
+        # Parsed before the write lock, which the other tickers and people wait for meanwhile.
+        row = db.session.execute(_STATE, {"instance_id": instance_id}).first()
+        if row is not None:
+            engine.restore_ahead(source_for(row.version_id), row.state)
         locked = lock_case(instance_id, promptly=False)
         instance = locked.instance
         # Another ticker may have fired it while we waited for the write lock.
@@ -104,6 +108,11 @@ def _fire_one_writer(now: datetime, limit: int, stopping: Callable[[], bool]) ->
             continue
         fired += _fire(instance, now, None, locked)
     return fired
+
+
+_STATE = select(ProcessInstance.version_id, ProcessInstance.state).where(
+    ProcessInstance.id == bindparam("instance_id")
+)
 
 
 def fire_locked(instance: ProcessInstance, now: datetime, actor_id: int | None = None) -> bool:

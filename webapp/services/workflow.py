@@ -74,13 +74,19 @@ def source_for(version_id: int) -> ModelSource:
     return version_content(version_id).source
 
 
+def one_writer() -> bool:
+    """Whether the database has one write lock for all its rows (SQLite), which a transition
+    holds from lock_case to its commit: what a transition can do before, it does before."""
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
 def _take_write_lock(instance_id: int, promptly: bool = True) -> bool:
     """On SQLite, take the database's write lock; returns whether a SELECT must still ask for
     the row lock (any other database). `promptly`: ask again every fraction of a millisecond
     while it is busy (write_lock), as a person's request does. A ticker, which has the lock
     busy nearly all the time it runs, waits as SQLite does (a no-op write to the instance's
     row): people's transitions go first, and no core is spent asking."""
-    if db.session.get_bind().dialect.name != "sqlite":
+    if not one_writer():
         return True
     if not (promptly and write_lock.take(db.session.connection())):
         db.session.execute(_NO_OP_WRITE, {"instance_id": instance_id})
