@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 
 from webapp.extensions import db
 from webapp.models import CalendarDay
-from webapp.services import groups, workdays
+from webapp.services import groups, reference_data, workdays
 
 MONDAY = date(2027, 3, 1)  # a year the packaged calendar does not know: Monday–Friday
 
@@ -76,7 +76,7 @@ def test_a_change_rolled_back_leaves_nothing_behind(app):
         assert _next_working_day(date(2027, 3, 3)) == date(2027, 3, 5)
 
 
-def test_an_unchanged_calendar_costs_one_stamp_read_per_transaction(app):
+def test_an_unchanged_calendar_and_groups_cost_one_stamp_read_per_transaction(app):
     with app.app_context():
         _next_working_day(MONDAY)  # this process's copies
         groups.lane_map()
@@ -92,7 +92,45 @@ def test_an_unchanged_calendar_costs_one_stamp_read_per_transaction(app):
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
         assert not [s for s in seen if "FROM calendar_day" in s or "FROM user_group" in s], seen
-        assert len([s for s in seen if "FROM reference_stamp" in s]) == 2, seen
+        assert len([s for s in seen if "FROM reference_stamp" in s]) == 1, seen
+
+
+def test_a_change_after_the_stamps_were_read_is_seen_by_the_same_transaction(app):
+    with app.app_context():
+        assert _next_working_day(MONDAY) == date(2027, 3, 2)  # this process's copy
+        db.session.rollback()
+        groups.lane_map()  # the transaction reads every kind's stamp here
+        db.session.add(CalendarDay(day=date(2027, 3, 2), kind="holiday", note=""))
+        # Reading the calendar flushes the new day, and its trigger stamps it anew: the stamps
+        # read before are forgotten and read again.
+        assert workdays.add_working_days(MONDAY, 1) == date(2027, 3, 3)
+        db.session.rollback()
+        assert _next_working_day(MONDAY) == date(2027, 3, 2)
+
+
+def test_stamps_read_before_a_savepoint_rolled_back_are_read_again(app):
+    # A write rolled back with its savepoint may have stamped a kind: what was read before it
+    # no longer counts (the stamps the rollback restored are read again).
+    with app.app_context():
+        db.session.rollback()
+        groups.lane_map()
+        seen: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args):
+            seen.append(" ".join(statement.split()))
+
+        with db.session.begin_nested() as savepoint:
+            db.session.add(CalendarDay(day=date(2027, 3, 2), kind="holiday", note=""))
+            db.session.flush()
+            reference_data.kept("groups", dict)  # the stamps as the new day left them
+            savepoint.rollback()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            reference_data.kept("groups", dict)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        db.session.rollback()
+        assert len([s for s in seen if "FROM reference_stamp" in s]) == 1, seen
 
 
 def test_a_transactions_own_change_not_yet_flushed_is_seen(app):

@@ -6,6 +6,11 @@ Before loading a kind, its stamp is read (the session's pending changes flushed 
 any query): a copy this process loaded under the same stamp is used again, any other stamp
 loads it afresh. The stamp is read before the data, so a change committed in between makes a
 copy newer than its stamp, never older, and the next read, seeing the new stamp, loads again.
+
+Every kind's stamp is read at once, and a transaction uses them until it writes (a flush) or
+rolls back (a savepoint too): a step asks for the groups and then for the calendar, one
+statement instead of two. A change another transaction commits meanwhile is the next
+transaction's to see, as if this one had asked for both at once.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ from collections.abc import Callable
 from typing import TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import ReferenceStamp
 
 T = TypeVar("T")
 
-_STAMP = select(ReferenceStamp.stamp).where(ReferenceStamp.kind == bindparam("kind"))
+_STAMPS = select(ReferenceStamp.kind, ReferenceStamp.stamp)
+_READ = "reference_stamps"  # session.info: (root transaction, {kind: stamp}) as read in it
 # Per engine, since each app has its own (tests make hundreds): kind → (stamp, value).
 _copies: WeakKeyDictionary = WeakKeyDictionary()
 
@@ -32,9 +39,7 @@ def kept(kind: str, load: Callable[[], T]) -> T:
     session = db.session()
     if session.autoflush and (session.new or session.dirty or session.deleted):
         session.flush()  # as a query would: a pending change of the kind stamps it
-    # Read as a row, not through the ORM's query machinery: nearly every step reads a stamp
-    # or two, and that machinery cost several times the statement.
-    stamp = session.connection().execute(_STAMP, {"kind": kind}).scalar()
+    stamp = _stamps(session).get(kind)
     if stamp is None:  # a kind without a stamp is loaded each time
         return load()
     copies = _copies.setdefault(db.engine, {})
@@ -44,3 +49,28 @@ def kept(kind: str, load: Callable[[], T]) -> T:
     value = load()
     copies[kind] = (stamp, value)
     return value
+
+
+def _stamps(session) -> dict[str, str]:
+    transaction = session.get_transaction()
+    read = session.info.get(_READ)
+    if read is not None and read[0] is transaction:
+        return read[1]
+    # Read as rows, not through the ORM's query machinery: nearly every step reads them, and
+    # that machinery cost several times the statement.
+    stamps = {kind: stamp for kind, stamp in session.connection().execute(_STAMPS)}
+    session.info[_READ] = (session.get_transaction(), stamps)
+    return stamps
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_stamps(session, *_args) -> None:
+    # A write may change a kind (its trigger stamps it), and a rollback may undo one.
+    session.info.pop(_READ, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_stamps_at_end(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_READ, None)
