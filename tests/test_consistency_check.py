@@ -1,9 +1,8 @@
 """`flask check` passes on what the procedure leaves behind, and catches each kind of damage:
-a lost audit row (and the hole it leaves in the hash chain), a broken state, a task list or
-timer waits that disagree with the engine, a gap in the member numbers."""
+a lost audit row (and the hole it leaves in the hash chain), a broken state, a task list that
+disagrees with the engine, a gap in the member numbers."""
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -15,7 +14,6 @@ from webapp.models import (
     HumanTask,
     MemberNumberCounter,
     ProcessInstance,
-    TimerWait,
 )
 
 
@@ -168,41 +166,3 @@ def test_check_names_instances_nothing_will_move_on(app, cases):
     # the fifth and sixth: the two cases' statuses changed behind the funnel's running counts.
     assert output.count("PROBLEM database: the funnel counts") == 2, output
     assert "6 problem(s)" in output, output
-
-
-def test_check_names_timer_waits_the_engine_does_not_wait_on(app, cases):
-    """The heatmap counts timer waits; a step reads an instance's waits only when it has a next
-    timer. Waits that disagree with the engine (lost, or left behind) are a finding."""
-    voting, waiting = (instance_of(app, cases[name]) for name in ("voting", "waiting"))
-    with app.app_context():
-        # The vote's deadline is waited on, but its wait is gone from the list.
-        db.session.execute(
-            update(TimerWait)
-            .where(TimerWait.instance_id == voting, TimerWait.state == "waiting")
-            .values(state="ended")
-        )
-        # The review waits on no timer, yet a wait is listed for it.
-        version_id = db.session.get(ProcessInstance, waiting).version_id
-        db.session.add(
-            TimerWait(
-                instance_id=waiting,
-                version_id=version_id,
-                bpmn_id="notice_period",
-                state="waiting",
-                started_at=datetime(2027, 1, 4, tzinfo=UTC),
-                due_at=datetime(2027, 1, 14, tzinfo=UTC),
-            )
-        )
-        db.session.commit()
-
-    code, output = run_check(app)
-    assert code == 1
-    assert (
-        f"PROBLEM instance {voting}, application {cases['voting']}: the timer waits listed "
-        "(none) are not the timers the engine waits on (vote_deadline)" in output
-    ), output
-    assert (
-        f"PROBLEM instance {waiting}, application {cases['waiting']}: the timer waits listed "
-        "(notice_period) are not the timers the engine waits on (none)" in output
-    ), output
-    assert "2 problem(s)" in output, output

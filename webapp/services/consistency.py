@@ -1,5 +1,5 @@
 """`flask check`: does what the database holds add up? Every instance's state deserializes, the
-human-task projection and the timer waits agree with the engine, no instance is stuck (finished with a step still
+human-task projection agrees with the engine, no instance is stuck (finished with a step still
 ready, waiting on a timer the ticker cannot find, or waiting on nothing at all), every committed
 transition has its audit row,
 applications agree with their instances, member numbers are unique and gapless, and the
@@ -33,7 +33,6 @@ from webapp.models import (
     MemberNumberCounter,
     MemberStatusChange,
     ProcessInstance,
-    TimerWait,
 )
 from webapp.services import audit_integrity, member_types, stage_counts
 from webapp.services.workflow import engine, source_for
@@ -151,19 +150,10 @@ def _findings(batch: list[ProcessInstance]) -> dict[int, tuple[int, list[str], i
             select(Case).where(Case.instance_id.in_(ids)).execution_options(populate_existing=True)
         )
     }
-    waits = defaultdict(Counter)
-    for instance_id, bpmn_id in db.session.execute(
-        select(TimerWait.instance_id, TimerWait.bpmn_id).where(
-            TimerWait.instance_id.in_(ids), TimerWait.state == "waiting"
-        )
-    ):
-        waits[instance_id][bpmn_id] += 1
     found = {}
     for instance in batch:
         case = cases.get(instance.id)
-        messages = _check_instance(
-            instance, tasks[instance.id], audits[instance.id], case, waits[instance.id]
-        )
+        messages = _check_instance(instance, tasks[instance.id], audits[instance.id], case)
         found[instance.id] = (
             len(tasks[instance.id]),
             messages,
@@ -172,7 +162,7 @@ def _findings(batch: list[ProcessInstance]) -> dict[int, tuple[int, list[str], i
     return found
 
 
-def _check_instance(instance, tasks, audits, case, waits: Counter | None = None) -> list[str]:
+def _check_instance(instance, tasks, audits, case) -> list[str]:
     problems = []
     try:
         view = engine.inspect(source_for(instance.version_id), instance.state)
@@ -183,7 +173,6 @@ def _check_instance(instance, tasks, audits, case, waits: Counter | None = None)
     if view is not None:
         problems += _compare_projection(ready, {t.id: t for t in view.ready_tasks})
         problems += _stuck(instance, view)
-        problems += _compare_waits(waits or Counter(), view)
     if instance.status == "finished" and ready:
         problems.append(f"finished, yet tasks are listed as open: {', '.join(sorted(ready))}")
 
@@ -226,18 +215,6 @@ def _stuck(instance, view) -> list[str]:
             f"(the engine has {'; '.join(waits) or 'nothing left to do'})"
         )
     return problems
-
-
-def _compare_waits(waits: Counter, view) -> list[str]:
-    """The timer waits the heatmap counts are the timers the engine waits on. (A step of an
-    instance whose next_timer_at is empty reads no waits: it has none.)"""
-    timers = Counter(spec_id for spec_id, due in view.timers if due is not None)
-    if waits == timers:
-        return []
-    return [
-        f"the timer waits listed ({', '.join(sorted(waits.elements())) or 'none'}) are not "
-        f"the timers the engine waits on ({', '.join(sorted(timers.elements())) or 'none'})"
-    ]
 
 
 def _compare_projection(ready: dict, offered: dict) -> list[str]:

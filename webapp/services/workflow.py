@@ -386,8 +386,7 @@ def _record_timer_waits(
 ) -> set[tuple[int | None, str]]:
     """Bring the instance's timer waits in line with the timers it now waits on: a new wait
     begins now, one no longer waited on ended now (fired or withdrawn). An instance without
-    timers before its step (no next timer) or one created in this transaction reads none; one
-    without timers before or after costs nothing.
+    timers before or after its step, or one created in this transaction, costs no query.
     Returns the (version, element) pairs it waited on before."""
     wanted = Counter(timer.spec_id for timer in waiting)
     due = {timer.spec_id: timer.due_at for timer in waiting}
@@ -395,9 +394,7 @@ def _record_timer_waits(
     # Read and written as rows, not objects: nothing else in a step looks at them, and a flush
     # round of the unit of work costs several times the statements.
     connection = db.session.connection()
-    # An instance with no next timer waits on none (`flask check` says so if one is listed).
-    had_none = new or instance.next_timer_at is None
-    rows = () if had_none else connection.execute(_WAITING, {"instance_id": instance.id})
+    rows = () if new else connection.execute(_WAITING, {"instance_id": instance.id})
     ended, moved = [], []
     for row in rows:
         before.add((row.version_id, row.bpmn_id))
