@@ -153,11 +153,15 @@ def test_a_state_restored_ahead_belongs_to_its_thread():
     src = source(samples.script_between_tasks("x = 1"))
     started = engine.start(src)
     engine.restore_ahead(src, started.state)
-    other = threading.Thread(
-        target=engine.complete, args=(src, started.state, started.ready_tasks[0].id, {})
-    )
+    answers = []
+
+    def complete_elsewhere():
+        answers.append(engine.complete(src, started.state, started.ready_tasks[0].id, {}))
+
+    other = threading.Thread(target=complete_elsewhere)
     other.start()
     other.join()
+    assert answers and answers[0].ready_tasks[0].info.spec_id == "second"  # it restored its own
     assert engine.restored_ahead_hits == 0
     engine.complete(src, started.state, started.ready_tasks[0].id, {})
     assert engine.restored_ahead_hits == 1

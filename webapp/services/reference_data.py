@@ -8,9 +8,10 @@ loads it afresh. The stamp is read before the data, so a change committed in bet
 copy newer than its stamp, never older, and the next read, seeing the new stamp, loads again.
 
 Every kind's stamp is read at once, and a transaction uses them until it writes (a flush) or
-rolls back (a savepoint too): a step asks for the groups and then for the calendar, one
-statement instead of two. A change another transaction commits meanwhile is the next
-transaction's to see, as if this one had asked for both at once.
+rolls back (a savepoint too): a step asks for the groups (authorizing, before its lock) and
+then for the calendar (its deadlines, under the lock), one statement instead of two. A change
+another transaction commits meanwhile is the next transaction's to see: the step counts with
+the calendar as it stood when the step began, as if it had run before that change.
 """
 
 from __future__ import annotations
