@@ -149,6 +149,9 @@ def _figures(results: dict, database: str) -> dict:
         "adapter_ms_p50": c["adapter_ms_p50"],
         "server_cpu_ms_per_completion": c["server_cpu_ms_per_completion"],
         "completions_per_s": results[f"throughput_{database}"]["completions_per_s"],
+        "completions_per_s_all_busy": results[f"throughput_{database}"].get(
+            "completions_per_s_all_busy"
+        ),
         "timers_fired_per_s": li["fire_due"]["per_s"],
         "timers_fire_s": li["fire_due"]["seconds"],
         "timers_due": li["fire_due"]["due"],
