@@ -321,7 +321,7 @@ class WorkflowEngine:
                     task.internal_data["due_at"] = _earlier(task.internal_data["due_at"], by)
         state = self._dump(workflow)
         self.restored.keep(state, workflow)
-        return state, self._next_timer(workflow)
+        return state, _next_due(_waiting_timers(workflow))
 
     def merge_data(self, source: ModelSource, state: str, data: dict[str, Any]) -> EngineResult:
         """Give a waiting instance new facts (e.g. an objection filed while it waits on a timer).
@@ -482,7 +482,7 @@ class WorkflowEngine:
             state=self._dump(workflow),
             finished=finished,
             ready_tasks=ready,
-            next_timer_at=min((timer.due_at for timer in timers), default=None),
+            next_timer_at=_next_due(timers),
             # Copies in and out: a kept workflow must not change when the caller changes what
             # it gave the step or got from it.
             data=deepcopy(_current_data(workflow, finished)),
@@ -518,11 +518,6 @@ class WorkflowEngine:
                 task.internal_data["due_at"] = value if isinstance(value, str) else None
             due_at = timer_due(task.internal_data["due_at"])
         return EngineTask(id=str(task.id), info=info, due_at=due_at, item=item, assignee=assignee)
-
-    @staticmethod
-    def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
-        due = [timer.due_at for timer in _waiting_timers(workflow)]
-        return min(due) if due else None
 
 
 def _check_same(taken: BpmnWorkflow, restored: BpmnWorkflow) -> None:
@@ -587,6 +582,10 @@ def _current_data(workflow: BpmnWorkflow, finished: bool) -> dict[str, Any]:
     for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.READY):
         data.update(task.data)
     return data
+
+
+def _next_due(timers: list[WaitingTimer]) -> datetime | None:
+    return min((timer.due_at for timer in timers), default=None)
 
 
 def _waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
